@@ -1,0 +1,81 @@
+using Wharf.Core.Digests;
+using Wharf.Core.Manifests;
+
+namespace Wharf.Core.Registry;
+
+/// <summary>A manifest as stored: the raw bytes exactly as pushed, and what was read from them.</summary>
+public sealed record StoredManifest(
+    Digest Digest,
+    string MediaType,
+    byte[] Content,
+    string? ArtifactType,
+    Digest? Subject,
+    DateTimeOffset PushedAt);
+
+/// <summary>A manifest to store. <see cref="Manifest"/> gives its references, subject and artifact type.</summary>
+public sealed record NewManifest(Digest Digest, string MediaType, byte[] Content, ParsedManifest Manifest);
+
+/// <summary>An entry of a referrers listing.</summary>
+public sealed record Referrer(Digest Digest, string MediaType, long Size, string? ArtifactType, string? AnnotationsJson);
+
+public enum PutManifestStatus
+{
+    Stored,
+    /// <summary>A config, layer or child manifest is not present in the repository.</summary>
+    MissingReference,
+}
+
+public readonly record struct PutManifestResult(PutManifestStatus Status, Digest? Missing = null)
+{
+    public static PutManifestResult Stored() => new(PutManifestStatus.Stored);
+    public static PutManifestResult MissingReference(Digest digest) => new(PutManifestStatus.MissingReference, digest);
+}
+
+/// <summary>
+/// Registry metadata: repositories, per-repository blob links, manifests (raw bytes), tags, manifest references and referrers.
+/// Implementations decide each write in one transaction, so that concurrent pushes and deletes never leave
+/// a manifest whose references are gone.
+/// </summary>
+public interface IRegistryStore
+{
+    /// <summary>Creates the repository when it does not exist.</summary>
+    Task EnsureRepositoryAsync(string repository, CancellationToken cancellationToken);
+
+    Task<bool> RepositoryExistsAsync(string repository, CancellationToken cancellationToken);
+
+    /// <summary>Repository names in ASCII order, after <paramref name="last"/> (exclusive), at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<string>> ListRepositoriesAsync(string? last, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Links a stored blob into the repository (creating the repository when needed). Idempotent.</summary>
+    Task LinkBlobAsync(string repository, Digest digest, long size, CancellationToken cancellationToken);
+
+    /// <summary>The size of the blob when the repository links it; null otherwise.</summary>
+    Task<long?> GetLinkedBlobSizeAsync(string repository, Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>Removes the repository's link to the blob; false when there was none.</summary>
+    Task<bool> UnlinkBlobAsync(string repository, Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores the manifest (idempotent for the same digest) and points <paramref name="tags"/> at it, in one transaction.
+    /// Every required blob must be linked in the repository and every child manifest stored in it, else
+    /// <see cref="PutManifestStatus.MissingReference"/> and nothing is written. The subject need not exist.
+    /// </summary>
+    Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, CancellationToken cancellationToken);
+
+    Task<StoredManifest?> GetManifestAsync(string repository, Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>The digest the tag points at, or null.</summary>
+    Task<Digest?> ResolveTagAsync(string repository, string tag, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the manifest and every tag pointing at it; false when the repository has no such manifest.</summary>
+    Task<bool> DeleteManifestAsync(string repository, Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the tag (not the manifest); false when there was no such tag.</summary>
+    Task<bool> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken);
+
+    /// <summary>Tags in ASCII order, after <paramref name="last"/> (exclusive), at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<string>> ListTagsAsync(string repository, string? last, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Manifests in the repository whose subject is <paramref name="subject"/>, optionally of one artifact type.</summary>
+    Task<IReadOnlyList<Referrer>> ListReferrersAsync(string repository, Digest subject, string? artifactType, CancellationToken cancellationToken);
+}
