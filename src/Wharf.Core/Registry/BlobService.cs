@@ -1,0 +1,134 @@
+using Wharf.Core.Digests;
+using Wharf.Core.Storage;
+
+namespace Wharf.Core.Registry;
+
+/// <summary>
+/// Blob reads and uploads of the distribution API. A blob is visible only through a repository that links it;
+/// an upload links its blob into the repository it was started in once the content is verified.
+/// </summary>
+public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistryStore store, RegistryOptions options)
+{
+    /// <summary>A byte range <c>start-end</c> (inclusive) as given by a chunk's <c>Content-Range</c>.</summary>
+    public readonly record struct ChunkRange(long Start, long End)
+    {
+        public long Length => End - Start + 1;
+    }
+
+    /// <summary>The size of a blob the repository links.</summary>
+    public async ValueTask<RegistryResult<BlobInfo>> StatAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        var size = await store.GetLinkedBlobSizeAsync(repository, digest, cancellationToken);
+        if (size is null) return RegistryError.BlobUnknown(digest.ToString());
+        return new BlobInfo(digest, size.Value);
+    }
+
+    /// <summary>Opens a blob the repository links, for reading.</summary>
+    public async ValueTask<RegistryResult<(BlobInfo Info, Stream Content)>> OpenAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        var stat = await StatAsync(repository, digest, cancellationToken);
+        if (!stat.IsOk) return stat.Error!;
+        var stream = await blobs.OpenReadAsync(digest, cancellationToken);
+        if (stream is null) return RegistryError.BlobUnknown(digest.ToString());
+        return (stat.Value!, stream);
+    }
+
+    public async ValueTask<RegistryResult<bool>> DeleteAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        if (!options.DeleteEnabled) return RegistryError.Unsupported("Deleting is disabled on this registry.");
+        return await store.UnlinkBlobAsync(repository, digest, cancellationToken) ? true : RegistryError.BlobUnknown(digest.ToString());
+    }
+
+    /// <summary>
+    /// Links a blob that <paramref name="from"/> links into <paramref name="repository"/>. False when the source does
+    /// not link it (the caller then starts an ordinary upload). The caller checks pull access to <paramref name="from"/>.
+    /// </summary>
+    public async ValueTask<bool> TryMountAsync(string repository, string from, Digest digest, CancellationToken cancellationToken)
+    {
+        var size = await store.GetLinkedBlobSizeAsync(from, digest, cancellationToken);
+        if (size is null || await blobs.StatAsync(digest, cancellationToken) is null) return false;
+        await store.LinkBlobAsync(repository, digest, size.Value, cancellationToken);
+        return true;
+    }
+
+    public async ValueTask<RegistryResult<UploadSession>> StartUploadAsync(string repository, string? digestAlgorithm, CancellationToken cancellationToken)
+    {
+        var algorithm = string.IsNullOrEmpty(digestAlgorithm) ? Digest.Sha256 : digestAlgorithm;
+        if (!Digest.IsSupportedAlgorithm(algorithm))
+        {
+            return RegistryError.DigestInvalid($"Digest algorithm '{digestAlgorithm}' is not supported; use sha256 or sha512.");
+        }
+        return await uploads.StartAsync(repository, algorithm, cancellationToken);
+    }
+
+    public async ValueTask<RegistryResult<UploadSession>> GetUploadAsync(string repository, Guid id, CancellationToken cancellationToken)
+    {
+        var session = await uploads.GetAsync(id, cancellationToken);
+        if (session is null || session.Repository != repository) return RegistryError.BlobUploadUnknown();
+        return session;
+    }
+
+    /// <summary>Appends a chunk. With a range, the chunk must start at the session's offset and be exactly that long.</summary>
+    public async ValueTask<RegistryResult<UploadSession>> AppendAsync(
+        string repository, Guid id, Stream content, ChunkRange? range, long? contentLength, CancellationToken cancellationToken)
+    {
+        var expectedLength = range?.Length ?? contentLength;
+        if (range is not null && contentLength is not null && contentLength != range.Value.Length)
+        {
+            return RegistryError.SizeInvalid($"Content-Length {contentLength} does not match Content-Range {range.Value.Start}-{range.Value.End}.");
+        }
+        var result = await uploads.AppendAsync(id, repository, content, range?.Start, expectedLength, cancellationToken);
+        return result.Status switch
+        {
+            UploadStatus.Ok => result.Session!,
+            UploadStatus.RangeMismatch => new RegistryError(RegistryErrorCode.BlobUploadInvalid,
+                $"The chunk must start at offset {result.Session?.Offset ?? 0}.", 416, new { offset = result.Session?.Offset ?? 0 }),
+            UploadStatus.SizeInvalid => RegistryError.SizeInvalid("The chunk's length does not match the declared length."),
+            _ => RegistryError.BlobUploadUnknown(),
+        };
+    }
+
+    /// <summary>Appends an optional final chunk, verifies the digest, stores the blob and links it into the repository.</summary>
+    public async ValueTask<RegistryResult<BlobInfo>> CompleteUploadAsync(
+        string repository, Guid id, Digest digest, Stream? finalChunk, ChunkRange? range, long? contentLength, CancellationToken cancellationToken)
+    {
+        if (finalChunk is not null)
+        {
+            var appended = await AppendAsync(repository, id, finalChunk, range, contentLength, cancellationToken);
+            if (!appended.IsOk) return appended.Error!;
+        }
+        var result = await uploads.CommitAsync(id, repository, digest, cancellationToken);
+        switch (result.Status)
+        {
+            case UploadStatus.Ok:
+                await store.LinkBlobAsync(repository, result.Blob!.Digest, result.Blob.Size, cancellationToken);
+                return result.Blob;
+            case UploadStatus.DigestMismatch:
+                return new RegistryError(RegistryErrorCode.DigestInvalid, "provided digest did not match uploaded content", 400,
+                    new { expected = digest.ToString(), actual = result.ActualDigest?.ToString() });
+            default:
+                return RegistryError.BlobUploadUnknown();
+        }
+    }
+
+    /// <summary>A whole blob in one request (the single-POST monolithic upload).</summary>
+    public async ValueTask<RegistryResult<BlobInfo>> UploadWholeAsync(
+        string repository, Digest digest, Stream content, long? contentLength, CancellationToken cancellationToken)
+    {
+        var session = await uploads.StartAsync(repository, digest.Algorithm, cancellationToken);
+        try
+        {
+            var completed = await CompleteUploadAsync(repository, session.Id, digest, content, null, contentLength, cancellationToken);
+            if (!completed.IsOk) await uploads.CancelAsync(session.Id, repository, CancellationToken.None);
+            return completed;
+        }
+        catch
+        {
+            await uploads.CancelAsync(session.Id, repository, CancellationToken.None);
+            throw;
+        }
+    }
+
+    public async ValueTask<bool> CancelUploadAsync(string repository, Guid id, CancellationToken cancellationToken) =>
+        await uploads.CancelAsync(id, repository, cancellationToken);
+}

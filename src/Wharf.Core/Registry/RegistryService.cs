@@ -1,0 +1,105 @@
+using Wharf.Core.Digests;
+using Wharf.Core.Manifests;
+using Wharf.Core.References;
+
+namespace Wharf.Core.Registry;
+
+/// <summary>The manifest operations of the distribution API: push, pull, delete, list, referrers.</summary>
+public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options)
+{
+    public RegistryOptions Options => options;
+
+    /// <summary>Resolves a tag or digest to the stored manifest.</summary>
+    public async ValueTask<RegistryResult<StoredManifest>> GetManifestAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
+    {
+        Digest digest;
+        if (reference.IsDigest)
+        {
+            digest = reference.Digest!.Value;
+        }
+        else if (!cache.TryGetTag(repository, reference.Tag!, out digest))
+        {
+            var resolved = await store.ResolveTagAsync(repository, reference.Tag!, cancellationToken);
+            if (resolved is null) return RegistryError.ManifestUnknown(reference.ToString());
+            digest = resolved.Value;
+            cache.SetTag(repository, reference.Tag!, digest);
+        }
+        if (cache.TryGetManifest(repository, digest, out var cached)) return cached;
+        var manifest = await store.GetManifestAsync(repository, digest, cancellationToken);
+        if (manifest is null) return RegistryError.ManifestUnknown(reference.ToString());
+        cache.SetManifest(repository, manifest);
+        return manifest;
+    }
+
+    /// <summary>The outcome of a manifest push.</summary>
+    public sealed record PushedManifest(Digest Digest, Digest? Subject, IReadOnlyList<string> Tags);
+
+    /// <summary>
+    /// Validates and stores a manifest pushed to <c>/v2/&lt;name&gt;/manifests/&lt;reference&gt;</c>, tagging it with the
+    /// reference's tag or with <paramref name="extraTags"/> (the <c>tag</c> query parameters of a push by digest).
+    /// </summary>
+    public async ValueTask<RegistryResult<PushedManifest>> PutManifestAsync(
+        string repository, ManifestReference reference, byte[] content, string? contentType, IReadOnlyList<string> extraTags, CancellationToken cancellationToken)
+    {
+        var parsed = ManifestParser.Parse(content, contentType);
+        if (!parsed.IsValid) return RegistryError.ManifestInvalid(parsed.Error!);
+        var manifest = parsed.Manifest!;
+        var algorithm = reference.IsDigest ? reference.Digest!.Value.Algorithm : Digest.Sha256;
+        var digest = Digest.Compute(content, algorithm);
+        if (reference.IsDigest && digest != reference.Digest!.Value)
+        {
+            return RegistryError.DigestInvalid($"The manifest's digest is {digest}, not {reference.Digest}.");
+        }
+        var tags = new List<string>();
+        if (!reference.IsDigest) tags.Add(reference.Tag!);
+        foreach (var tag in extraTags)
+        {
+            if (!RepositoryName.IsValidTag(tag)) return RegistryError.ManifestInvalid($"'{tag}' is not a valid tag.");
+            if (!tags.Contains(tag, StringComparer.Ordinal)) tags.Add(tag);
+        }
+        var result = await store.PutManifestAsync(repository, new NewManifest(digest, manifest.MediaType, content, manifest), tags, cancellationToken);
+        if (result.Status == PutManifestStatus.MissingReference) return RegistryError.ManifestBlobUnknown(result.Missing!.Value.ToString());
+        foreach (var tag in tags) cache.InvalidateTag(repository, tag);
+        return new PushedManifest(digest, manifest.Subject?.Digest, tags);
+    }
+
+    /// <summary>Deletes a manifest by digest (with its tags), or only a tag.</summary>
+    public async ValueTask<RegistryResult<bool>> DeleteManifestAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
+    {
+        if (!options.DeleteEnabled) return RegistryError.Unsupported("Deleting is disabled on this registry.");
+        if (!await store.RepositoryExistsAsync(repository, cancellationToken)) return RegistryError.NameUnknown(repository);
+        if (reference.IsDigest)
+        {
+            var digest = reference.Digest!.Value;
+            var deleted = await store.DeleteManifestAsync(repository, digest, cancellationToken);
+            cache.InvalidateManifest(repository, digest);
+            return deleted ? true : RegistryError.ManifestUnknown(digest.ToString());
+        }
+        var untagged = await store.DeleteTagAsync(repository, reference.Tag!, cancellationToken);
+        cache.InvalidateTag(repository, reference.Tag!);
+        return untagged ? true : RegistryError.ManifestUnknown(reference.Tag!);
+    }
+
+    /// <summary>A page of names, and whether more follow.</summary>
+    public sealed record Page(IReadOnlyList<string> Items, bool HasMore);
+
+    public async ValueTask<RegistryResult<Page>> ListTagsAsync(string repository, int? n, string? last, CancellationToken cancellationToken)
+    {
+        if (!await store.RepositoryExistsAsync(repository, cancellationToken)) return RegistryError.NameUnknown(repository);
+        return await PageAsync(n, (limit, ct) => store.ListTagsAsync(repository, last, limit, ct), cancellationToken);
+    }
+
+    public ValueTask<Page> ListRepositoriesAsync(int? n, string? last, CancellationToken cancellationToken) =>
+        PageAsync(n, (limit, ct) => store.ListRepositoriesAsync(last, limit, ct), cancellationToken);
+
+    private async ValueTask<Page> PageAsync(int? n, Func<int, CancellationToken, Task<IReadOnlyList<string>>> list, CancellationToken cancellationToken)
+    {
+        var size = Math.Min(n ?? options.MaxPageSize, options.MaxPageSize);
+        if (size <= 0) return new Page([], false);
+        var items = await list(size + 1, cancellationToken);
+        return items.Count > size ? new Page(items.Take(size).ToList(), true) : new Page(items, false);
+    }
+
+    public Task<IReadOnlyList<Referrer>> ListReferrersAsync(string repository, Digest subject, string? artifactType, CancellationToken cancellationToken) =>
+        store.ListReferrersAsync(repository, subject, string.IsNullOrEmpty(artifactType) ? null : artifactType, cancellationToken);
+}

@@ -1,0 +1,568 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+using Wharf.Core;
+using Wharf.Core.Access;
+using Wharf.Core.Digests;
+using Wharf.Core.References;
+using Wharf.Core.Registry;
+using Wharf.Server.Errors;
+
+namespace Wharf.Server.Endpoints;
+
+/// <summary>
+/// The OCI Distribution API v1.1 under <c>/v2/</c>. One catch-all route: <see cref="DistributionRoute"/> parses the path
+/// (names contain slashes), the access policy is asked before any handler runs, and handlers only translate
+/// HTTP to <see cref="RegistryService"/> and <see cref="BlobService"/> calls.
+/// </summary>
+public static partial class DistributionApi
+{
+    private const string ApiVersionHeader = "Docker-Distribution-API-Version";
+    private const string ApiVersion = "registry/2.0";
+    private const string DigestHeader = "Docker-Content-Digest";
+    private const string UploadUuidHeader = "Docker-Upload-UUID";
+
+    public static IEndpointRouteBuilder MapDistributionApi(this IEndpointRouteBuilder app)
+    {
+        app.Map("/v2", HandleAsync).WithDisplayName("OCI distribution /v2");
+        app.Map("/v2/{**path}", HandleAsync).WithDisplayName("OCI distribution");
+        return app;
+    }
+
+    private static async Task HandleAsync(HttpContext context)
+    {
+        var response = context.Response;
+        response.Headers[ApiVersionHeader] = ApiVersion;
+        var path = context.Request.Path.Value.AsSpan();
+        path = path.Length > 4 ? path[4..] : [];
+        var route = DistributionRoute.Parse(path);
+        var ct = context.RequestAborted;
+        try
+        {
+            var error = await DispatchAsync(context, route, ct);
+            if (error is not null) await OciErrors.WriteAsync(response, error, ct);
+        }
+        catch (Exception e) when (IsClientGone(e, context))
+        {
+            Log.ClientDisconnected(Logger(context), context.Request.Method, context.Request.Path);
+        }
+        catch (BadHttpRequestException e)
+        {
+            await OciErrors.WriteAsync(response, RegistryError.BlobUploadInvalid(e.Message, e.StatusCode), CancellationToken.None);
+        }
+    }
+
+    private static bool IsClientGone(Exception e, HttpContext context) =>
+        context.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException or BadHttpRequestException;
+
+    private static async ValueTask<RegistryError?> DispatchAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        var method = context.Request.Method;
+        if (route.Kind == DistributionRouteKind.None)
+        {
+            return new RegistryError(RegistryErrorCode.NameUnknown, "no such route in the distribution API", 404);
+        }
+        if (route.Kind == DistributionRouteKind.Base)
+        {
+            if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method)) return MethodNotAllowed(context, "GET, HEAD");
+            var decision = await Policy(context).CheckAsync(context.User, RegistryScope.Base, ct);
+            if (decision != AccessDecision.Allowed) return await DenyAsync(context, RegistryScope.Base, decision);
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = 2;
+            if (HttpMethods.IsGet(method)) await context.Response.Body.WriteAsync("{}"u8.ToArray(), ct);
+            return null;
+        }
+        if (route.Kind == DistributionRouteKind.Catalog)
+        {
+            if (!HttpMethods.IsGet(method)) return MethodNotAllowed(context, "GET");
+            var decision = await Policy(context).CheckAsync(context.User, RegistryScope.CatalogScope, ct);
+            if (decision != AccessDecision.Allowed) return await DenyAsync(context, RegistryScope.CatalogScope, decision);
+            return await CatalogAsync(context, ct);
+        }
+        if (!RepositoryName.IsValid(route.Name))
+        {
+            return RegistryError.NameInvalid($"'{route.Name}' is not a valid repository name: lower-case letters, digits and separators, components joined by '/', at most {RepositoryName.MaxLength} characters.");
+        }
+        var actions = RequiredActions(route.Kind, method);
+        if (actions is null) return MethodNotAllowed(context, AllowedMethods(route.Kind));
+        var scope = RegistryScope.ForRepository(route.Name, actions.Value);
+        var access = await Policy(context).CheckAsync(context.User, scope, ct);
+        if (access != AccessDecision.Allowed) return await DenyAsync(context, scope, access);
+
+        return route.Kind switch
+        {
+            DistributionRouteKind.Manifest when HttpMethods.IsGet(method) || HttpMethods.IsHead(method) => await GetManifestAsync(context, route, ct),
+            DistributionRouteKind.Manifest when HttpMethods.IsPut(method) => await PutManifestAsync(context, route, ct),
+            DistributionRouteKind.Manifest => await DeleteManifestAsync(context, route, ct),
+            DistributionRouteKind.Blob when HttpMethods.IsDelete(method) => await DeleteBlobAsync(context, route, ct),
+            DistributionRouteKind.Blob => await GetBlobAsync(context, route, ct),
+            DistributionRouteKind.Uploads => await StartUploadAsync(context, route, ct),
+            DistributionRouteKind.Upload when HttpMethods.IsGet(method) => await UploadStatusAsync(context, route, ct),
+            DistributionRouteKind.Upload when HttpMethods.IsPatch(method) => await PatchUploadAsync(context, route, ct),
+            DistributionRouteKind.Upload when HttpMethods.IsPut(method) => await CompleteUploadAsync(context, route, ct),
+            DistributionRouteKind.Upload => await CancelUploadAsync(context, route, ct),
+            DistributionRouteKind.Tags => await TagsAsync(context, route, ct),
+            DistributionRouteKind.Referrers => await ReferrersAsync(context, route, ct),
+            _ => MethodNotAllowed(context, AllowedMethods(route.Kind)),
+        };
+    }
+
+    /// <summary>The actions a method needs on a route, or null when the route does not take the method.</summary>
+    private static RegistryActions? RequiredActions(DistributionRouteKind kind, string method)
+    {
+        var read = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+        return kind switch
+        {
+            DistributionRouteKind.Manifest when read => RegistryActions.Pull,
+            DistributionRouteKind.Manifest when HttpMethods.IsPut(method) => RegistryActions.Pull | RegistryActions.Push,
+            DistributionRouteKind.Manifest when HttpMethods.IsDelete(method) => RegistryActions.Delete,
+            DistributionRouteKind.Blob when read => RegistryActions.Pull,
+            DistributionRouteKind.Blob when HttpMethods.IsDelete(method) => RegistryActions.Delete,
+            DistributionRouteKind.Uploads when HttpMethods.IsPost(method) => RegistryActions.Pull | RegistryActions.Push,
+            DistributionRouteKind.Upload when HttpMethods.IsGet(method) || HttpMethods.IsPatch(method) || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method)
+                => RegistryActions.Pull | RegistryActions.Push,
+            DistributionRouteKind.Tags when HttpMethods.IsGet(method) => RegistryActions.Pull,
+            DistributionRouteKind.Referrers when HttpMethods.IsGet(method) => RegistryActions.Pull,
+            _ => null,
+        };
+    }
+
+    private static string AllowedMethods(DistributionRouteKind kind) => kind switch
+    {
+        DistributionRouteKind.Manifest => "GET, HEAD, PUT, DELETE",
+        DistributionRouteKind.Blob => "GET, HEAD, DELETE",
+        DistributionRouteKind.Uploads => "POST",
+        DistributionRouteKind.Upload => "GET, PATCH, PUT, DELETE",
+        _ => "GET",
+    };
+
+    private static RegistryError MethodNotAllowed(HttpContext context, string allow)
+    {
+        context.Response.Headers.Allow = allow;
+        return RegistryError.Unsupported($"{context.Request.Method} is not supported here; allowed: {allow}.");
+    }
+
+    private static async ValueTask<RegistryError> DenyAsync(HttpContext context, RegistryScope scope, AccessDecision decision)
+    {
+        var challenge = context.RequestServices.GetService<IRegistryChallenge>();
+        if (decision == AccessDecision.Unauthenticated)
+        {
+            if (challenge is not null) await challenge.ChallengeAsync(context, scope);
+            return new RegistryError(RegistryErrorCode.Unauthorized, "authentication required", 401, scope.Repository is null ? null : new[] { new { Type = "repository", Class = "", Name = scope.Repository, Action = scope.ToString() } });
+        }
+        return new RegistryError(RegistryErrorCode.Denied, "requested access to the resource is denied", 403);
+    }
+
+    // ---- manifests ----
+
+    private static async ValueTask<RegistryError?> GetManifestAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
+        var result = await Registry(context).GetManifestAsync(route.Name, reference, ct);
+        if (!result.IsOk) return result.Error;
+        var manifest = result.Value!;
+        var response = context.Response;
+        var digest = manifest.Digest.ToString();
+        var etag = string.Concat("\"", digest, "\"");
+        response.Headers[DigestHeader] = digest;
+        response.Headers.ETag = etag;
+        response.ContentType = manifest.MediaType;
+        if (context.Request.Headers.IfNoneMatch is { Count: > 0 } ifNoneMatch && ifNoneMatch.ToString().Contains(etag, StringComparison.Ordinal))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return null;
+        }
+        response.ContentLength = manifest.Content.Length;
+        if (HttpMethods.IsGet(context.Request.Method)) await response.Body.WriteAsync(manifest.Content, ct);
+        return null;
+    }
+
+    private static async ValueTask<RegistryError?> PutManifestAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
+        var registry = Registry(context);
+        var limit = registry.Options.MaxManifestBytes;
+        if (context.Request.ContentLength > limit) return ManifestTooLarge(limit);
+        var content = await ReadBoundedAsync(context.Request.Body, limit, ct);
+        if (content is null) return ManifestTooLarge(limit);
+        var extraTags = reference.IsDigest ? (IReadOnlyList<string>)context.Request.Query["tag"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList() : [];
+        var result = await registry.PutManifestAsync(route.Name, reference, content, context.Request.ContentType, extraTags, ct);
+        if (!result.IsOk) return result.Error;
+        var pushed = result.Value!;
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status201Created;
+        response.Headers.Location = $"/v2/{route.Name}/manifests/{pushed.Digest}";
+        response.Headers[DigestHeader] = pushed.Digest.ToString();
+        if (pushed.Subject is { } subject) response.Headers["OCI-Subject"] = subject.ToString();
+        if (extraTags.Count > 0) response.Headers["OCI-Tag"] = string.Join(", ", pushed.Tags);
+        response.ContentLength = 0;
+        return null;
+    }
+
+    private static RegistryError ManifestTooLarge(int limit) =>
+        RegistryError.ManifestInvalid($"The manifest is larger than this registry's limit of {limit} bytes.", StatusCodes.Status413PayloadTooLarge);
+
+    /// <summary>Reads the whole body when it is at most <paramref name="limit"/> bytes; null when it is longer.</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(Stream body, int limit, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(limit + 1, 64 * 1024));
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length > limit) return null;
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                var read = await body.ReadAsync(buffer.AsMemory(length), ct);
+                if (read == 0) break;
+                length += read;
+                if (length > limit) return null;
+            }
+            return buffer.AsSpan(0, length).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async ValueTask<RegistryError?> DeleteManifestAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
+        var result = await Registry(context).DeleteManifestAsync(route.Name, reference, ct);
+        if (!result.IsOk) return result.Error;
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        context.Response.ContentLength = 0;
+        return null;
+    }
+
+    private static bool TryParseReference(string text, out ManifestReference reference, out RegistryError? error)
+    {
+        error = null;
+        if (ManifestReference.TryParse(text, out reference)) return true;
+        error = text.Contains(':')
+            ? RegistryError.DigestInvalid($"'{text}' is not a valid digest; sha256 and sha512 with lower-case hex are supported.")
+            : RegistryError.ManifestInvalid($"'{text}' is not a valid tag: at most 128 of [A-Za-z0-9_.-], not starting with '.' or '-'.");
+        return false;
+    }
+
+    // ---- blobs ----
+
+    private static async ValueTask<RegistryError?> GetBlobAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
+        var blobs = Blobs(context);
+        var response = context.Response;
+        var digestText = digest.ToString();
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            var stat = await blobs.StatAsync(route.Name, digest, ct);
+            if (!stat.IsOk) return stat.Error;
+            response.Headers[DigestHeader] = digestText;
+            response.Headers.ETag = $"\"{digestText}\"";
+            response.Headers.AcceptRanges = "bytes";
+            response.ContentType = MediaTypes.OctetStream;
+            response.ContentLength = stat.Value!.Size;
+            return null;
+        }
+        var opened = await blobs.OpenAsync(route.Name, digest, ct);
+        if (!opened.IsOk) return opened.Error;
+        var (_, content) = opened.Value;
+        await using (content)
+        {
+            response.Headers[DigestHeader] = digestText;
+            response.Headers.CacheControl = "max-age=31536000";
+            var result = TypedResults.Stream(content, MediaTypes.OctetStream, enableRangeProcessing: true,
+                entityTag: new EntityTagHeaderValue($"\"{digestText}\""));
+            await result.ExecuteAsync(context);
+        }
+        return null;
+    }
+
+    private static async ValueTask<RegistryError?> DeleteBlobAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
+        var result = await Blobs(context).DeleteAsync(route.Name, digest, ct);
+        if (!result.IsOk) return result.Error;
+        context.Response.StatusCode = StatusCodes.Status202Accepted;
+        context.Response.ContentLength = 0;
+        return null;
+    }
+
+    private static bool TryParseDigest(string? text, out Digest digest, out RegistryError? error)
+    {
+        error = null;
+        if (Digest.TryParse(text, out digest)) return true;
+        error = RegistryError.DigestInvalid(string.IsNullOrEmpty(text)
+            ? "A digest is required."
+            : $"'{text}' is not a valid digest; sha256 and sha512 with lower-case hex are supported.");
+        return false;
+    }
+
+    // ---- uploads ----
+
+    private static async ValueTask<RegistryError?> StartUploadAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        var query = context.Request.Query;
+        var blobs = Blobs(context);
+        var mount = query["mount"].ToString();
+        if (!string.IsNullOrEmpty(mount))
+        {
+            if (!TryParseDigest(mount, out var mountDigest, out var mountError)) return mountError;
+            var from = query["from"].ToString();
+            if (RepositoryName.IsValid(from) && from != route.Name
+                && await Policy(context).CheckAsync(context.User, RegistryScope.ForRepository(from, RegistryActions.Pull), ct) == AccessDecision.Allowed
+                && await blobs.TryMountAsync(route.Name, from, mountDigest, ct))
+            {
+                BlobCreated(context, route.Name, mountDigest);
+                return null;
+            }
+            // Not mountable (unknown source, no access, or blob absent): fall back to an ordinary upload session.
+        }
+        var digestText = query["digest"].ToString();
+        if (!string.IsNullOrEmpty(digestText))
+        {
+            if (!TryParseDigest(digestText, out var digest, out var digestError)) return digestError;
+            var whole = await blobs.UploadWholeAsync(route.Name, digest, context.Request.Body, context.Request.ContentLength, ct);
+            if (!whole.IsOk) return whole.Error;
+            BlobCreated(context, route.Name, digest);
+            return null;
+        }
+        var started = await blobs.StartUploadAsync(route.Name, query["digest-algorithm"].ToString(), ct);
+        if (!started.IsOk) return started.Error;
+        UploadAccepted(context, route.Name, started.Value!.Id, 0, StatusCodes.Status202Accepted);
+        return null;
+    }
+
+    private static async ValueTask<RegistryError?> UploadStatusAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!Guid.TryParse(route.Argument, out var id)) return RegistryError.BlobUploadUnknown();
+        var session = await Blobs(context).GetUploadAsync(route.Name, id, ct);
+        if (!session.IsOk) return session.Error;
+        UploadAccepted(context, route.Name, id, session.Value!.Offset, StatusCodes.Status204NoContent);
+        return null;
+    }
+
+    private static async ValueTask<RegistryError?> PatchUploadAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!Guid.TryParse(route.Argument, out var id)) return RegistryError.BlobUploadUnknown();
+        if (!TryParseContentRange(context.Request.Headers.ContentRange.ToString(), out var range, out var rangeError)) return rangeError;
+        var blobs = Blobs(context);
+        var result = await blobs.AppendAsync(route.Name, id, context.Request.Body, range, context.Request.ContentLength, ct);
+        if (!result.IsOk) return await WithUploadStateAsync(context, route, id, result.Error!, ct);
+        UploadAccepted(context, route.Name, id, result.Value!.Offset, StatusCodes.Status202Accepted);
+        return null;
+    }
+
+    private static async ValueTask<RegistryError?> CompleteUploadAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!Guid.TryParse(route.Argument, out var id)) return RegistryError.BlobUploadUnknown();
+        if (!TryParseDigest(context.Request.Query["digest"].ToString(), out var digest, out var digestError)) return digestError;
+        if (!TryParseContentRange(context.Request.Headers.ContentRange.ToString(), out var range, out var rangeError)) return rangeError;
+        var request = context.Request;
+        var hasBody = request.ContentLength > 0 || (request.ContentLength is null && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true);
+        var result = await Blobs(context).CompleteUploadAsync(route.Name, id, digest, hasBody ? request.Body : null, range, request.ContentLength, ct);
+        if (!result.IsOk) return await WithUploadStateAsync(context, route, id, result.Error!, ct);
+        BlobCreated(context, route.Name, result.Value!.Digest);
+        return null;
+    }
+
+    private static async ValueTask<RegistryError?> CancelUploadAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!Guid.TryParse(route.Argument, out var id) || !await Blobs(context).CancelUploadAsync(route.Name, id, ct))
+        {
+            return RegistryError.BlobUploadUnknown();
+        }
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        return null;
+    }
+
+    /// <summary>A 416 tells the client where to resume: it carries the session's Location and Range, as a status GET would.</summary>
+    private static async ValueTask<RegistryError> WithUploadStateAsync(HttpContext context, DistributionRoute route, Guid id, RegistryError error, CancellationToken ct)
+    {
+        if (error.Status == StatusCodes.Status416RangeNotSatisfiable)
+        {
+            var session = await Blobs(context).GetUploadAsync(route.Name, id, ct);
+            if (session.IsOk) SetUploadHeaders(context.Response, route.Name, id, session.Value!.Offset);
+        }
+        return error;
+    }
+
+    private static void UploadAccepted(HttpContext context, string name, Guid id, long offset, int status)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        SetUploadHeaders(response, name, id, offset);
+        if (status != StatusCodes.Status204NoContent) response.ContentLength = 0;
+    }
+
+    private static void SetUploadHeaders(HttpResponse response, string name, Guid id, long offset)
+    {
+        response.Headers.Location = $"/v2/{name}/blobs/uploads/{id:D}";
+        response.Headers[UploadUuidHeader] = id.ToString("D");
+        response.Headers.Range = string.Create(CultureInfo.InvariantCulture, $"0-{Math.Max(offset - 1, 0)}");
+    }
+
+    private static void BlobCreated(HttpContext context, string name, Digest digest)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status201Created;
+        response.Headers.Location = $"/v2/{name}/blobs/{digest}";
+        response.Headers[DigestHeader] = digest.ToString();
+        response.ContentLength = 0;
+    }
+
+    /// <summary>Parses <c>start-end</c> (also <c>bytes start-end/total</c>); an absent header is no range.</summary>
+    internal static bool TryParseContentRange(string? header, out BlobService.ChunkRange? range, out RegistryError? error)
+    {
+        range = null;
+        error = null;
+        if (string.IsNullOrWhiteSpace(header)) return true;
+        var text = header.AsSpan().Trim();
+        if (text.StartsWith("bytes")) text = text[5..].TrimStart(" =");
+        var slash = text.IndexOf('/');
+        if (slash >= 0) text = text[..slash];
+        var dash = text.IndexOf('-');
+        if (dash > 0
+            && long.TryParse(text[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
+            && long.TryParse(text[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var end))
+        {
+            if (end < start)
+            {
+                error = RegistryError.BlobUploadInvalid($"Content-Range '{header}' ends before it starts.", StatusCodes.Status416RangeNotSatisfiable);
+                return false;
+            }
+            range = new BlobService.ChunkRange(start, end);
+            return true;
+        }
+        error = RegistryError.BlobUploadInvalid($"Content-Range '{header}' is not of the form <start>-<end>.");
+        return false;
+    }
+
+    // ---- discovery ----
+
+    private static async ValueTask<RegistryError?> TagsAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!TryReadPaging(context, out var n, out var last, out var pagingError)) return pagingError;
+        var result = await Registry(context).ListTagsAsync(route.Name, n, last, ct);
+        if (!result.IsOk) return result.Error;
+        var page = result.Value!;
+        if (page.HasMore) SetNextLink(context, $"/v2/{route.Name}/tags/list", page.Items[^1], n);
+        await WriteJsonAsync(context, writer =>
+        {
+            writer.WriteString("name", route.Name);
+            writer.WriteStartArray("tags");
+            foreach (var tag in page.Items) writer.WriteStringValue(tag);
+            writer.WriteEndArray();
+        }, ct);
+        return null;
+    }
+
+    private static async ValueTask<RegistryError?> CatalogAsync(HttpContext context, CancellationToken ct)
+    {
+        if (!TryReadPaging(context, out var n, out var last, out var pagingError)) return pagingError;
+        var page = await Registry(context).ListRepositoriesAsync(n, last, ct);
+        var policy = Policy(context);
+        var visible = new List<string>(page.Items.Count);
+        foreach (var name in page.Items)
+        {
+            if (await policy.CanPullAsync(context.User, name, ct)) visible.Add(name);
+        }
+        if (page.HasMore) SetNextLink(context, "/v2/_catalog", page.Items[^1], n);
+        await WriteJsonAsync(context, writer =>
+        {
+            writer.WriteStartArray("repositories");
+            foreach (var name in visible) writer.WriteStringValue(name);
+            writer.WriteEndArray();
+        }, ct);
+        return null;
+    }
+
+    private static bool TryReadPaging(HttpContext context, out int? n, out string? last, out RegistryError? error)
+    {
+        n = null;
+        error = null;
+        var query = context.Request.Query;
+        last = query["last"].ToString() is { Length: > 0 } l ? l : null;
+        var nText = query["n"].ToString();
+        if (nText.Length == 0) return true;
+        if (int.TryParse(nText, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        {
+            n = value;
+            return true;
+        }
+        error = RegistryError.Unsupported($"n must be a non-negative integer, not '{nText}'.", StatusCodes.Status400BadRequest);
+        return false;
+    }
+
+    private static void SetNextLink(HttpContext context, string path, string last, int? n)
+    {
+        var size = n is null ? "" : string.Create(CultureInfo.InvariantCulture, $"n={n}&");
+        context.Response.Headers.Link = $"<{path}?{size}last={Uri.EscapeDataString(last)}>; rel=\"next\"";
+    }
+
+    private static async ValueTask<RegistryError?> ReferrersAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
+    {
+        if (!TryParseDigest(route.Argument, out var subject, out var digestError)) return digestError;
+        var artifactType = context.Request.Query["artifactType"].ToString();
+        var referrers = await Registry(context).ListReferrersAsync(route.Name, subject, artifactType, ct);
+        if (!string.IsNullOrEmpty(artifactType)) context.Response.Headers["OCI-Filters-Applied"] = "artifactType";
+        await WriteJsonAsync(context, writer =>
+        {
+            writer.WriteNumber("schemaVersion", 2);
+            writer.WriteString("mediaType", MediaTypes.OciIndex);
+            writer.WriteStartArray("manifests");
+            foreach (var referrer in referrers)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("mediaType", referrer.MediaType);
+                writer.WriteNumber("size", referrer.Size);
+                writer.WriteString("digest", referrer.Digest.ToString());
+                if (!string.IsNullOrEmpty(referrer.ArtifactType)) writer.WriteString("artifactType", referrer.ArtifactType);
+                if (!string.IsNullOrEmpty(referrer.AnnotationsJson))
+                {
+                    writer.WritePropertyName("annotations");
+                    writer.WriteRawValue(referrer.AnnotationsJson, skipInputValidation: true);
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+        }, ct, MediaTypes.OciIndex);
+        return null;
+    }
+
+    private static async Task WriteJsonAsync(HttpContext context, Action<Utf8JsonWriter> body, CancellationToken ct, string contentType = "application/json")
+    {
+        context.Response.ContentType = contentType;
+        var buffer = new ArrayBufferWriter<byte>(256);
+        await using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+        context.Response.ContentLength = buffer.WrittenCount;
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+    }
+
+    // ---- services ----
+
+    private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
+    private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
+    private static IRegistryAccessPolicy Policy(HttpContext context) => context.RequestServices.GetRequiredService<IRegistryAccessPolicy>();
+    private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DistributionApi));
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Client went away during {Method} {Path}")]
+        public static partial void ClientDisconnected(ILogger logger, string method, PathString path);
+    }
+}

@@ -1,0 +1,109 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Wharf.Core.Access;
+using Wharf.Core.Registry;
+using Wharf.Data.Sqlite;
+using Wharf.Server.Configuration;
+using Wharf.Server.Endpoints;
+using Wharf.Storage.FileSystem;
+
+namespace Wharf.Server;
+
+/// <summary>The composition root: configuration, providers chosen by their <c>Type</c>, endpoint groups.</summary>
+public static class WharfServer
+{
+    /// <summary>Builds the server from command-line style arguments (<c>--urls</c>, <c>--data-dir</c>, any <c>--Wharf:…=</c> key).</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+        {
+            ["--data-dir"] = "Wharf:DataDir",
+        });
+        if (Environment.GetEnvironmentVariable("WHARF_DATA_DIR") is { Length: > 0 } dataDirFromEnv && builder.Configuration["Wharf:DataDir"] is null)
+        {
+            builder.Configuration["Wharf:DataDir"] = dataDirFromEnv;
+        }
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls("http://localhost:5000");
+        }
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = null; // blobs are streamed to disk; manifests are bounded by Registry:MaxManifestBytes
+        });
+        configure?.Invoke(builder);
+        AddWharf(builder.Services, builder.Configuration);
+        var app = builder.Build();
+        app.MapDistributionApi();
+        app.MapGet("/healthz", () => TypedResults.Ok("ok"));
+        app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
+        {
+            await store.RepositoryExistsAsync("readyz", ct);
+            return TypedResults.Ok("ready");
+        });
+        return app;
+    }
+
+    /// <summary>Registers Wharf's services from configuration; throws <see cref="WharfConfigurationException"/> on an invalid value.</summary>
+    public static void AddWharf(IServiceCollection services, IConfiguration configuration)
+    {
+        var wharf = configuration.GetSection(WharfOptions.Section).Get<WharfOptions>() ?? new WharfOptions();
+        var dataDir = Path.GetFullPath(wharf.DataDir);
+        var registry = configuration.GetSection($"{WharfOptions.Section}:{RegistryOptions.Section}").Get<RegistryOptions>() ?? new RegistryOptions();
+        var errors = registry.Validate().ToList();
+        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        if (!StorageOptions.Types.Contains(storage.Type, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"Wharf:Storage:Type '{storage.Type}' is not known; allowed values: {string.Join(", ", StorageOptions.Types)}.");
+        }
+        if (!DatabaseOptions.Types.Contains(database.Type, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
+        }
+        if (errors.Count > 0) throw new WharfConfigurationException(errors);
+
+        Directory.CreateDirectory(dataDir);
+        services.AddSingleton(registry);
+        services.AddSingleton(TimeProvider.System);
+        services.AddFileSystemStorage(new FileSystemStorageOptions
+        {
+            Path = Path.GetFullPath(storage.Path ?? dataDir),
+            UploadIdleTimeout = registry.UploadIdleTimeout,
+        });
+        services.AddSqliteMetadata(Path.GetFullPath(database.Path ?? Path.Combine(dataDir, "wharf.db")));
+        services.AddSingleton<ManifestCache>();
+        services.AddSingleton<RegistryService>();
+        services.AddSingleton<BlobService>();
+        services.AddSingleton<IRegistryAccessPolicy, OpenRegistryAccessPolicy>();
+    }
+
+    /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
+    public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null)
+    {
+        var app = Build(args, configure);
+        await MigrateAsync(app.Services, cancellationToken);
+        await app.StartAsync(cancellationToken);
+        return app;
+    }
+
+    /// <summary>Applies pending metadata migrations.</summary>
+    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        await services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>
+    public static IReadOnlyCollection<string> BoundAddresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+}
+
+/// <summary>Start-up stopped because configuration values are invalid.</summary>
+public sealed class WharfConfigurationException(IReadOnlyList<string> problems)
+    : Exception("Invalid configuration:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}
