@@ -1,0 +1,631 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Wharf.Core.Digests;
+using Wharf.Core.Storage;
+
+namespace Wharf.Storage.FileSystem;
+
+/// <summary>
+/// Blobs and resumable upload sessions in one folder on a local filesystem:
+/// <code>
+/// blobs/&lt;alg&gt;/&lt;first two hex&gt;/&lt;hex&gt;   content-addressed, immutable
+/// uploads/&lt;uuid&gt;/data                    the bytes received so far (its length is the offset)
+/// uploads/&lt;uuid&gt;/info                    JSON: repository, digest algorithm, started/updated
+/// tmp/                                 monolithic writes in progress
+/// </code>
+/// Content streams through one pooled buffer and is hashed while it is written; every append is
+/// fsynced, so a session survives a restart (its hash is then rebuilt from <c>data</c>). A commit
+/// renames <c>data</c> into <c>blobs/</c>, which is atomic because both live under the same root.
+/// </summary>
+public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
+{
+    /// <summary>Size of the pooled copy buffer.</summary>
+    internal const int BufferSize = 1024 * 1024;
+
+    private const string DataFileName = "data";
+    private const string InfoFileName = "info";
+    private const string InfoTempFileName = "info.tmp";
+
+    private static readonly string[] Algorithms = [Digest.Sha256, Digest.Sha512];
+
+    private readonly string _root;
+    private readonly string _blobsRoot;
+    private readonly string _uploadsRoot;
+    private readonly string _tmpRoot;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<Guid, SessionState> _sessions = new();
+
+    public FileSystemBlobStore(FileSystemStorageOptions options, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _time = timeProvider ?? TimeProvider.System;
+        _root = System.IO.Path.GetFullPath(options.Path);
+        _blobsRoot = System.IO.Path.Combine(_root, "blobs");
+        _uploadsRoot = System.IO.Path.Combine(_root, "uploads");
+        _tmpRoot = System.IO.Path.Combine(_root, "tmp");
+        Directory.CreateDirectory(_blobsRoot);
+        Directory.CreateDirectory(_uploadsRoot);
+        Directory.CreateDirectory(_tmpRoot);
+    }
+
+    /// <summary>The absolute root folder.</summary>
+    public string RootPath => _root;
+
+    // ---------------------------------------------------------------- IBlobStore
+
+    public ValueTask<BlobInfo?> StatAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        var file = new FileInfo(BlobPath(digest));
+        return ValueTask.FromResult(file.Exists ? new BlobInfo(digest, file.Length) : (BlobInfo?)null);
+    }
+
+    public ValueTask<Stream?> OpenReadAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        var path = BlobPath(digest);
+        try
+        {
+            // FileShare.Delete: GC may unlink a blob while a slow client still reads it.
+            Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete,
+                bufferSize: 4096, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            return ValueTask.FromResult<Stream?>(stream);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return ValueTask.FromResult<Stream?>(null);
+        }
+    }
+
+    public ValueTask<bool> DeleteAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        var path = BlobPath(digest);
+        try
+        {
+            if (!File.Exists(path)) return ValueTask.FromResult(false);
+            File.Delete(path);
+            return ValueTask.FromResult(true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return ValueTask.FromResult(false);
+        }
+    }
+
+    public async IAsyncEnumerable<BlobInfo> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var algorithm in Algorithms)
+        {
+            var algorithmDir = System.IO.Path.Combine(_blobsRoot, algorithm);
+            if (!Directory.Exists(algorithmDir)) continue;
+            foreach (var prefixDir in SafeEnumerate(algorithmDir, directories: true))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                // Directory enumeration has no async API: give the thread back between folders.
+                await Task.Yield();
+                var prefix = System.IO.Path.GetFileName(prefixDir);
+                foreach (var file in SafeEnumerate(prefixDir, directories: false))
+                {
+                    var name = System.IO.Path.GetFileName(file);
+                    if (!name.StartsWith(prefix, StringComparison.Ordinal) || prefix.Length != 2) continue;
+                    if (!Digest.TryParse(string.Concat(algorithm, ":", name), out var digest)) continue;
+                    long length;
+                    try
+                    {
+                        length = new FileInfo(file).Length;
+                    }
+                    catch (FileNotFoundException)
+                    {
+                        continue; // deleted while listing
+                    }
+                    yield return new BlobInfo(digest, length);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stores <paramref name="content"/> as a blob in one go (a monolithic upload): it streams to a temp
+    /// file, hashed with <paramref name="digest"/>'s algorithm, then is verified and renamed into place.
+    /// Results: <see cref="UploadStatus.Ok"/> with the blob (also when it was already stored: it is not
+    /// written twice), <see cref="UploadStatus.SizeInvalid"/> when <paramref name="expectedLength"/> is
+    /// given and differs, <see cref="UploadStatus.DigestMismatch"/> with the actual digest.
+    /// </summary>
+    public async Task<UploadResult> WriteBlobAsync(Stream content, Digest digest, long? expectedLength, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var target = BlobPath(digest);
+        var temp = System.IO.Path.Combine(_tmpRoot, Guid.NewGuid().ToString("D"));
+        try
+        {
+            long written;
+            Digest actual;
+            using (var hash = Digest.CreateHash(digest.Algorithm))
+            {
+                await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous))
+                {
+                    var copy = await CopyAsync(content, file, hash, expectedLength, cancellationToken);
+                    if (!copy.LengthOk) return new UploadResult(UploadStatus.SizeInvalid);
+                    written = copy.Written;
+                    file.Flush(flushToDisk: true);
+                }
+                actual = FinishHash(hash, digest.Algorithm);
+            }
+            if (actual != digest) return new UploadResult(UploadStatus.DigestMismatch, ActualDigest: actual);
+            MoveIntoPlace(temp, target);
+            return new UploadResult(UploadStatus.Ok, Blob: new BlobInfo(digest, written));
+        }
+        finally
+        {
+            TryDeleteFile(temp);
+        }
+    }
+
+    // ---------------------------------------------------------------- IUploadStore
+
+    public async Task<UploadSession> StartAsync(string repository, string digestAlgorithm, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        if (!Digest.IsSupportedAlgorithm(digestAlgorithm))
+            throw new ArgumentException($"Unsupported digest algorithm '{digestAlgorithm}'.", nameof(digestAlgorithm));
+
+        var id = Guid.NewGuid();
+        var dir = SessionDirectory(id);
+        Directory.CreateDirectory(dir);
+        await using (new FileStream(System.IO.Path.Combine(dir, DataFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+        {
+        }
+        var now = _time.GetUtcNow();
+        var info = new UploadInfo(repository, digestAlgorithm, now, now);
+        await WriteInfoAsync(dir, info, cancellationToken);
+        DirectorySync.Flush(_uploadsRoot);
+        return new UploadSession(id, repository, 0, digestAlgorithm, now, now);
+    }
+
+    /// <summary>
+    /// The session whatever its repository, or null. Does not wait for an append in progress:
+    /// its offset may then include bytes of that append.
+    /// </summary>
+    public async Task<UploadSession?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        var dir = SessionDirectory(id);
+        var info = await ReadInfoAsync(dir, cancellationToken);
+        if (info is null) return null;
+        var length = DataLength(dir);
+        return length is null ? null : ToSession(id, info, length.Value);
+    }
+
+    public async Task<UploadResult> AppendAsync(Guid id, string repository, Stream content, long? expectedOffset, long? expectedLength, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var state = _sessions.GetOrAdd(id, static _ => new SessionState());
+        await state.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            var dir = SessionDirectory(id);
+            var info = await ReadInfoAsync(dir, cancellationToken);
+            if (info is null) return Forget(id, state, UploadStatus.Unknown);
+            if (!string.Equals(info.Repository, repository, StringComparison.Ordinal)) return new UploadResult(UploadStatus.WrongRepository);
+
+            var dataPath = System.IO.Path.Combine(dir, DataFileName);
+            FileStream file;
+            try
+            {
+                file = new FileStream(dataPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                return Forget(id, state, UploadStatus.Unknown);
+            }
+
+            await using (file)
+            {
+                var offset = file.Length;
+                if (expectedOffset is { } expected && expected != offset)
+                    return new UploadResult(UploadStatus.RangeMismatch, ToSession(id, info, offset));
+                if (expectedLength is < 0)
+                    return new UploadResult(UploadStatus.SizeInvalid, ToSession(id, info, offset));
+
+                var hash = await EnsureHashAsync(state, file, info.DigestAlgorithm, offset, cancellationToken);
+                file.Position = offset;
+                CopyResult copy;
+                try
+                {
+                    copy = await CopyAsync(content, file, hash, expectedLength, cancellationToken);
+                    if (!copy.LengthOk)
+                    {
+                        // Nothing written (the excess showed in the first buffer): nothing to undo, the hash is intact.
+                        if (copy.Written > 0) Rollback(state, file, offset);
+                        return new UploadResult(UploadStatus.SizeInvalid, ToSession(id, info, offset));
+                    }
+                    file.Flush(flushToDisk: true);
+                }
+                catch
+                {
+                    // A client that hangs up mid-body (IOException, OperationCanceledException) or a
+                    // failing disk: the session keeps its previous offset and the client may resume.
+                    Rollback(state, file, offset);
+                    throw;
+                }
+
+                state.HashedLength = offset + copy.Written;
+                var updated = info with { UpdatedAt = _time.GetUtcNow() };
+                await WriteInfoAsync(dir, updated, CancellationToken.None);
+                return new UploadResult(UploadStatus.Ok, ToSession(id, updated, state.HashedLength));
+            }
+        }
+        finally
+        {
+            state.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// On success the result has the stored blob and no session (it has ended). On a digest mismatch
+    /// the session is kept, unchanged, and the result carries the content's actual digest.
+    /// </summary>
+    public async Task<UploadResult> CommitAsync(Guid id, string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        var target = BlobPath(digest);
+        var state = _sessions.GetOrAdd(id, static _ => new SessionState());
+        await state.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            var dir = SessionDirectory(id);
+            var info = await ReadInfoAsync(dir, cancellationToken);
+            if (info is null) return Forget(id, state, UploadStatus.Unknown);
+            if (!string.Equals(info.Repository, repository, StringComparison.Ordinal)) return new UploadResult(UploadStatus.WrongRepository);
+
+            var dataPath = System.IO.Path.Combine(dir, DataFileName);
+            long length;
+            Digest actual;
+            try
+            {
+                await using var file = new FileStream(dataPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
+                length = file.Length;
+                if (digest.Algorithm == info.DigestAlgorithm)
+                {
+                    var hash = await EnsureHashAsync(state, file, info.DigestAlgorithm, length, cancellationToken);
+                    actual = CurrentHash(hash, digest.Algorithm);
+                }
+                else
+                {
+                    // The client announced one algorithm and commits with another: hash again with the right one.
+                    using var hash = await HashFileAsync(file, digest.Algorithm, length, cancellationToken);
+                    actual = FinishHash(hash, digest.Algorithm);
+                }
+                if (actual == digest) file.Flush(flushToDisk: true);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                return Forget(id, state, UploadStatus.Unknown);
+            }
+
+            if (actual != digest)
+                return new UploadResult(UploadStatus.DigestMismatch, ToSession(id, info, length), ActualDigest: actual);
+
+            MoveIntoPlace(dataPath, target);
+            DeleteSessionDirectory(dir);
+            Forget(id, state, UploadStatus.Ok);
+            return new UploadResult(UploadStatus.Ok, Blob: new BlobInfo(digest, length));
+        }
+        finally
+        {
+            state.Gate.Release();
+        }
+    }
+
+    /// <summary>False when the session is unknown or belongs to another repository.</summary>
+    public async Task<bool> CancelAsync(Guid id, string repository, CancellationToken cancellationToken)
+    {
+        var state = _sessions.GetOrAdd(id, static _ => new SessionState());
+        await state.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            var dir = SessionDirectory(id);
+            var info = await ReadInfoAsync(dir, cancellationToken);
+            if (info is null)
+            {
+                Forget(id, state, UploadStatus.Unknown);
+                return false;
+            }
+            if (!string.Equals(info.Repository, repository, StringComparison.Ordinal)) return false;
+            DeleteSessionDirectory(dir);
+            Forget(id, state, UploadStatus.Ok);
+            return true;
+        }
+        finally
+        {
+            state.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Removes sessions whose last append (or start) is older than <paramref name="idleFor"/>, skipping
+    /// any that is busy right now; also removes leftovers of interrupted monolithic writes in <c>tmp/</c>.
+    /// </summary>
+    public async Task<int> ExpireIdleAsync(TimeSpan idleFor, CancellationToken cancellationToken)
+    {
+        var cutoff = _time.GetUtcNow() - idleFor;
+        var removed = 0;
+        foreach (var dir in SafeEnumerate(_uploadsRoot, directories: true))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!Guid.TryParseExact(System.IO.Path.GetFileName(dir), "D", out var id)) continue;
+            var state = _sessions.GetOrAdd(id, static _ => new SessionState());
+            if (!await state.Gate.WaitAsync(TimeSpan.Zero, cancellationToken)) continue; // busy, so not idle
+            try
+            {
+                var info = await ReadInfoAsync(dir, cancellationToken);
+                // A session without a readable info file was interrupted while starting: judge it by the folder's time.
+                var updated = info?.UpdatedAt ?? new DateTimeOffset(Directory.GetLastWriteTimeUtc(dir), TimeSpan.Zero);
+                if (updated >= cutoff) continue;
+                DeleteSessionDirectory(dir);
+                Forget(id, state, UploadStatus.Ok);
+                removed++;
+            }
+            finally
+            {
+                state.Gate.Release();
+            }
+        }
+
+        var realCutoff = DateTime.UtcNow - idleFor;
+        foreach (var file in SafeEnumerate(_tmpRoot, directories: false))
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(file) < realCutoff) File.Delete(file);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return removed;
+    }
+
+    public void Dispose()
+    {
+        foreach (var state in _sessions.Values)
+        {
+            state.Hash?.Dispose();
+            state.Hash = null;
+        }
+        _sessions.Clear();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private string BlobPath(Digest digest)
+    {
+        // Digest values are validated on construction (sha256/sha512, lower-case hex), so the
+        // path cannot escape the root; default(Digest) is the only unvalidated value.
+        if (digest.Algorithm is null || digest.Hex is null) throw new ArgumentException("The digest is empty.", nameof(digest));
+        return System.IO.Path.Combine(_blobsRoot, digest.Algorithm, digest.Hex[..2], digest.Hex);
+    }
+
+    private string SessionDirectory(Guid id) => System.IO.Path.Combine(_uploadsRoot, id.ToString("D"));
+
+    private static UploadSession ToSession(Guid id, UploadInfo info, long offset) =>
+        new(id, info.Repository, offset, info.DigestAlgorithm, info.StartedAt, info.UpdatedAt);
+
+    private static long? DataLength(string dir)
+    {
+        var data = new FileInfo(System.IO.Path.Combine(dir, DataFileName));
+        return data.Exists ? data.Length : null;
+    }
+
+    /// <summary>Drops the in-memory state of a session that has ended (or was never known here).</summary>
+    private UploadResult Forget(Guid id, SessionState state, UploadStatus status)
+    {
+        // Only called while holding state.Gate. The semaphore itself is not disposed: another caller may
+        // already be waiting on it; it will then find the session gone.
+        _sessions.TryRemove(new KeyValuePair<Guid, SessionState>(id, state));
+        state.Hash?.Dispose();
+        state.Hash = null;
+        return new UploadResult(status);
+    }
+
+    private static void Rollback(SessionState state, FileStream file, long offset)
+    {
+        // The hash has consumed bytes that are being thrown away and cannot be rewound: drop it,
+        // the next operation rebuilds it from the file.
+        state.Hash?.Dispose();
+        state.Hash = null;
+        file.SetLength(offset);
+        file.Flush(flushToDisk: true);
+    }
+
+    /// <summary>The session's live hash covering exactly the first <paramref name="length"/> bytes, rebuilt from the file when needed.</summary>
+    private static async ValueTask<IncrementalHash> EnsureHashAsync(SessionState state, FileStream file, string algorithm, long length, CancellationToken cancellationToken)
+    {
+        if (state.Hash is not null && state.HashAlgorithm == algorithm && state.HashedLength == length) return state.Hash;
+        state.Hash?.Dispose();
+        state.Hash = null;
+        var hash = await HashFileAsync(file, algorithm, length, cancellationToken);
+        state.Hash = hash;
+        state.HashAlgorithm = algorithm;
+        state.HashedLength = length;
+        return hash;
+    }
+
+    private static async Task<IncrementalHash> HashFileAsync(FileStream file, string algorithm, long length, CancellationToken cancellationToken)
+    {
+        var hash = Digest.CreateHash(algorithm);
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            file.Position = 0;
+            var remaining = length;
+            while (remaining > 0)
+            {
+                var read = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, remaining)), cancellationToken);
+                if (read == 0) throw new IOException($"'{file.Name}' ended {remaining} bytes early.");
+                hash.AppendData(buffer, 0, read);
+                remaining -= read;
+            }
+            return hash;
+        }
+        catch
+        {
+            hash.Dispose();
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private readonly record struct CopyResult(long Written, bool LengthOk);
+
+    /// <summary>
+    /// Copies <paramref name="source"/> to <paramref name="target"/> through one pooled buffer, hashing
+    /// what is written. With <paramref name="expectedLength"/>, stops as soon as the body proves longer
+    /// (the excess is never written) and reports a short body; the caller then rolls back.
+    /// </summary>
+    private static async Task<CopyResult> CopyAsync(Stream source, Stream target, IncrementalHash hash, long? expectedLength, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            long written = 0;
+            while (true)
+            {
+                // Fill the buffer before writing: request bodies arrive in small reads, and each write is a syscall.
+                var read = await source.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken);
+                if (read == 0) break;
+                if (expectedLength is { } max && written + read > max) return new CopyResult(written, false);
+                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                hash.AppendData(buffer, 0, read);
+                written += read;
+                if (read < buffer.Length) break; // ReadAtLeastAsync returns short only at the end of the stream
+            }
+            return new CopyResult(written, expectedLength is not { } expected || expected == written);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static Digest CurrentHash(IncrementalHash hash, string algorithm)
+    {
+        Span<byte> bytes = stackalloc byte[64];
+        var written = hash.GetCurrentHash(bytes);
+        return Digest.FromHash(algorithm, bytes[..written]);
+    }
+
+    private static Digest FinishHash(IncrementalHash hash, string algorithm)
+    {
+        Span<byte> bytes = stackalloc byte[64];
+        var written = hash.GetHashAndReset(bytes);
+        return Digest.FromHash(algorithm, bytes[..written]);
+    }
+
+    /// <summary>
+    /// Renames a complete, fsynced file to its blob path. When the blob is already stored (or another
+    /// writer stores it first) the source is simply deleted: identical content is never written twice.
+    /// </summary>
+    private static void MoveIntoPlace(string source, string target)
+    {
+        if (File.Exists(target))
+        {
+            File.Delete(source);
+            return;
+        }
+        var dir = System.IO.Path.GetDirectoryName(target)!;
+        var created = !Directory.Exists(dir);
+        if (created) Directory.CreateDirectory(dir);
+        try
+        {
+            File.Move(source, target, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(target))
+        {
+            File.Delete(source);
+            return;
+        }
+        DirectorySync.Flush(dir);
+        if (created) DirectorySync.Flush(System.IO.Path.GetDirectoryName(dir)!);
+    }
+
+    private static async Task<UploadInfo?> ReadInfoAsync(string dir, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var stream = new FileStream(System.IO.Path.Combine(dir, InfoFileName), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 4096, FileOptions.Asynchronous);
+            return await JsonSerializer.DeserializeAsync(stream, UploadInfoJsonContext.Default.UploadInfo, cancellationToken);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Replaces the info file atomically (write a temp file, fsync, rename over).</summary>
+    private static async Task WriteInfoAsync(string dir, UploadInfo info, CancellationToken cancellationToken)
+    {
+        var temp = System.IO.Path.Combine(dir, InfoTempFileName);
+        await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 4096, FileOptions.Asynchronous))
+        {
+            await JsonSerializer.SerializeAsync(stream, info, UploadInfoJsonContext.Default.UploadInfo, cancellationToken);
+            await stream.FlushAsync(cancellationToken);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, System.IO.Path.Combine(dir, InfoFileName), overwrite: true);
+    }
+
+    private static void DeleteSessionDirectory(string dir)
+    {
+        try
+        {
+            // Remove info first: a folder without it is no longer a session, even if deleting the rest fails.
+            File.Delete(System.IO.Path.Combine(dir, InfoFileName));
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private static void TryDeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static IEnumerable<string> SafeEnumerate(string dir, bool directories)
+    {
+        try
+        {
+            return directories ? Directory.EnumerateDirectories(dir) : Directory.EnumerateFiles(dir);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>In-memory state of a session for this process: its lock and its live hash (guarded by the lock).</summary>
+    private sealed class SessionState
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public IncrementalHash? Hash { get; set; }
+
+        public string? HashAlgorithm { get; set; }
+
+        public long HashedLength { get; set; }
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wharf.Core.Storage;
+
+namespace Wharf.Storage.FileSystem;
+
+public static class FileSystemStorageServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers one <see cref="FileSystemBlobStore"/> (singleton) as <see cref="IBlobStore"/> and
+    /// <see cref="IUploadStore"/>, the options, and <see cref="UploadExpiryService"/> as a hosted service.
+    /// Uses a registered <see cref="TimeProvider"/> when there is one.
+    /// </summary>
+    public static IServiceCollection AddFileSystemStorage(this IServiceCollection services, FileSystemStorageOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new FileSystemBlobStore(options, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
+        services.AddSingleton<IUploadStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
+        services.AddHostedService(sp => new UploadExpiryService(
+            sp.GetRequiredService<IUploadStore>(),
+            options,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<UploadExpiryService>>(),
+            sp.GetRequiredService<TimeProvider>()));
+        return services;
+    }
+}
