@@ -1,0 +1,338 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Wharf.Core.Digests;
+using Wharf.Core.Registry;
+
+namespace Wharf.Data.Sqlite;
+
+/// <summary>
+/// <see cref="IRegistryStore"/> on SQLite with Dapper. Writes go through the connection factory's writer gate
+/// in one <c>BEGIN IMMEDIATE</c> transaction each; reads use their own pooled connection.
+/// Digests are stored as their text form; timestamps as unix milliseconds (UTC).
+/// </summary>
+public sealed class SqliteRegistryStore : IRegistryStore
+{
+    private readonly SqliteConnectionFactory _connections;
+    private readonly TimeProvider _time;
+
+    public SqliteRegistryStore(SqliteConnectionFactory connections, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(connections);
+        _connections = connections;
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    public Task EnsureRepositoryAsync(string repository, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        return _connections.WriteAsync(
+            (connection, transaction) => EnsureRepositoryIdAsync(connection, transaction, repository, Now(), cancellationToken),
+            cancellationToken);
+    }
+
+    public async Task<bool> RepositoryExistsAsync(string repository, CancellationToken cancellationToken)
+    {
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long?>(Command(
+            "SELECT 1 FROM repositories WHERE name = @repository", new { repository }, null, cancellationToken)) is not null;
+    }
+
+    public async Task<IReadOnlyList<string>> ListRepositoriesAsync(string? last, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var sql = last is null
+            ? "SELECT name FROM repositories ORDER BY name COLLATE BINARY LIMIT @limit"
+            : "SELECT name FROM repositories WHERE name > @last ORDER BY name COLLATE BINARY LIMIT @limit";
+        var names = await connection.QueryAsync<string>(Command(sql, new { last, limit }, null, cancellationToken));
+        return names.AsList();
+    }
+
+    public Task LinkBlobAsync(string repository, Digest digest, long size, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        return _connections.WriteAsync(async (connection, transaction) =>
+        {
+            var now = Now();
+            var repositoryId = await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
+            await LinkBlobAsync(connection, transaction, repositoryId, digest.ToString(), size, now, cancellationToken);
+            return true;
+        }, cancellationToken);
+    }
+
+    public async Task<long?> GetLinkedBlobSizeAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long?>(Command(
+            """
+            SELECT b.size
+            FROM repository_blobs rb
+            JOIN repositories r ON r.id = rb.repository_id
+            JOIN blobs b ON b.digest = rb.digest
+            WHERE r.name = @repository AND rb.digest = @digest
+            """, new { repository, digest = digest.ToString() }, null, cancellationToken));
+    }
+
+    public Task<bool> UnlinkBlobAsync(string repository, Digest digest, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
+        {
+            var removed = await connection.ExecuteAsync(Command(
+                """
+                DELETE FROM repository_blobs
+                WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND digest = @digest
+                """, new { repository, digest = digest.ToString() }, transaction, cancellationToken));
+            return removed > 0;
+        }, cancellationToken);
+
+    public async Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(tags);
+        var parsed = manifest.Manifest;
+
+        await using var scope = await _connections.BeginWriteAsync(cancellationToken);
+        var connection = scope.Connection;
+        var transaction = scope.Transaction;
+        var now = Now();
+        var repositoryId = await connection.ExecuteScalarAsync<long?>(Command(
+            "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
+
+        // Decide on the references first: when one is missing, nothing is written (the scope rolls back).
+        foreach (var blob in parsed.RequiredBlobs)
+        {
+            if (repositoryId is null || !await ExistsAsync(connection, transaction,
+                    "SELECT 1 FROM repository_blobs WHERE repository_id = @repositoryId AND digest = @digest",
+                    new { repositoryId, digest = blob.Digest.ToString() }, cancellationToken))
+            {
+                return PutManifestResult.MissingReference(blob.Digest);
+            }
+        }
+        foreach (var child in parsed.Manifests)
+        {
+            if (repositoryId is null || !await ExistsAsync(connection, transaction,
+                    "SELECT 1 FROM manifests WHERE repository_id = @repositoryId AND digest = @digest",
+                    new { repositoryId, digest = child.Digest.ToString() }, cancellationToken))
+            {
+                return PutManifestResult.MissingReference(child.Digest);
+            }
+        }
+
+        var repoId = repositoryId ?? await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
+        var digest = manifest.Digest.ToString();
+        var manifestId = await connection.ExecuteScalarAsync<long?>(Command(
+            """
+            INSERT INTO manifests (repository_id, digest, media_type, content, size, artifact_type, subject_digest, annotations, pushed_at)
+            VALUES (@repoId, @digest, @mediaType, @content, @size, @artifactType, @subject, @annotations, @now)
+            ON CONFLICT (repository_id, digest) DO NOTHING
+            RETURNING id
+            """,
+            new
+            {
+                repoId,
+                digest,
+                mediaType = manifest.MediaType,
+                content = manifest.Content,
+                size = (long)manifest.Content.Length,
+                artifactType = parsed.ReferrerArtifactType,
+                subject = parsed.Subject?.Digest.ToString(),
+                annotations = parsed.AnnotationsJson,
+                now,
+            }, transaction, cancellationToken));
+
+        if (manifestId is { } newId)
+        {
+            var references = new List<object>();
+            if (parsed.Config is { } config) references.Add(new { id = newId, digest = config.Digest.ToString(), kind = "blob" });
+            foreach (var layer in parsed.Layers) references.Add(new { id = newId, digest = layer.Digest.ToString(), kind = "blob" });
+            foreach (var child in parsed.Manifests) references.Add(new { id = newId, digest = child.Digest.ToString(), kind = "manifest" });
+            if (references.Count > 0)
+            {
+                await connection.ExecuteAsync(Command(
+                    "INSERT INTO manifest_references (manifest_id, digest, kind) VALUES (@id, @digest, @kind) ON CONFLICT DO NOTHING",
+                    references, transaction, cancellationToken));
+            }
+            // The manifest is a blob of the repository too: an index may point at it and GET /blobs/<digest> serves it.
+            await LinkBlobAsync(connection, transaction, repoId, digest, manifest.Content.Length, now, cancellationToken);
+        }
+        else
+        {
+            manifestId = await connection.ExecuteScalarAsync<long>(Command(
+                "SELECT id FROM manifests WHERE repository_id = @repoId AND digest = @digest",
+                new { repoId, digest }, transaction, cancellationToken));
+        }
+
+        if (tags.Count > 0)
+        {
+            await connection.ExecuteAsync(Command(
+                """
+                INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (@repoId, @name, @manifestId, @now)
+                ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at
+                WHERE tags.manifest_id <> excluded.manifest_id
+                """,
+                tags.Select(name => new { repoId, name, manifestId, now }), transaction, cancellationToken));
+        }
+
+        scope.Commit();
+        return PutManifestResult.Stored();
+    }
+
+    public async Task<StoredManifest?> GetManifestAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<ManifestRow>(Command(
+            """
+            SELECT m.digest AS Digest, m.media_type AS MediaType, m.content AS Content, m.artifact_type AS ArtifactType,
+                   m.subject_digest AS SubjectDigest, m.pushed_at AS PushedAt
+            FROM manifests m JOIN repositories r ON r.id = m.repository_id
+            WHERE r.name = @repository AND m.digest = @digest
+            """, new { repository, digest = digest.ToString() }, null, cancellationToken));
+        return row is null
+            ? null
+            : new StoredManifest(
+                Digest.Parse(row.Digest),
+                row.MediaType,
+                row.Content,
+                row.ArtifactType,
+                row.SubjectDigest is null ? null : Digest.Parse(row.SubjectDigest),
+                DateTimeOffset.FromUnixTimeMilliseconds(row.PushedAt));
+    }
+
+    public async Task<Digest?> ResolveTagAsync(string repository, string tag, CancellationToken cancellationToken)
+    {
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var digest = await connection.ExecuteScalarAsync<string?>(Command(
+            """
+            SELECT m.digest
+            FROM tags t
+            JOIN repositories r ON r.id = t.repository_id
+            JOIN manifests m ON m.id = t.manifest_id
+            WHERE r.name = @repository AND t.name = @tag
+            """, new { repository, tag }, null, cancellationToken));
+        return digest is null ? null : Digest.Parse(digest);
+    }
+
+    public Task<bool> DeleteManifestAsync(string repository, Digest digest, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
+        {
+            var text = digest.ToString();
+            var row = await connection.QuerySingleOrDefaultAsync<ManifestKeyRow>(Command(
+                """
+                SELECT m.id AS Id, m.repository_id AS RepositoryId
+                FROM manifests m JOIN repositories r ON r.id = m.repository_id
+                WHERE r.name = @repository AND m.digest = @digest
+                """, new { repository, digest = text }, transaction, cancellationToken));
+            if (row is null) return false;
+            var args = new { id = row.Id, repositoryId = row.RepositoryId, digest = text };
+            // Referrers whose subject is this manifest stay: they are manifests of their own.
+            await connection.ExecuteAsync(Command("DELETE FROM tags WHERE manifest_id = @id", args, transaction, cancellationToken));
+            await connection.ExecuteAsync(Command("DELETE FROM manifest_references WHERE manifest_id = @id", args, transaction, cancellationToken));
+            await connection.ExecuteAsync(Command("DELETE FROM manifests WHERE id = @id", args, transaction, cancellationToken));
+            // The link PutManifest added for the manifest's own bytes goes with it.
+            await connection.ExecuteAsync(Command(
+                "DELETE FROM repository_blobs WHERE repository_id = @repositoryId AND digest = @digest", args, transaction, cancellationToken));
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
+        {
+            var removed = await connection.ExecuteAsync(Command(
+                """
+                DELETE FROM tags
+                WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag
+                """, new { repository, tag }, transaction, cancellationToken));
+            return removed > 0;
+        }, cancellationToken);
+
+    public async Task<IReadOnlyList<string>> ListTagsAsync(string repository, string? last, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var sql = last is null
+            ? """
+              SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+              WHERE r.name = @repository ORDER BY t.name COLLATE BINARY LIMIT @limit
+              """
+            : """
+              SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+              WHERE r.name = @repository AND t.name > @last ORDER BY t.name COLLATE BINARY LIMIT @limit
+              """;
+        var names = await connection.QueryAsync<string>(Command(sql, new { repository, last, limit }, null, cancellationToken));
+        return names.AsList();
+    }
+
+    public async Task<IReadOnlyList<Referrer>> ListReferrersAsync(string repository, Digest subject, string? artifactType, CancellationToken cancellationToken)
+    {
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var sql = """
+                  SELECT m.digest AS Digest, m.media_type AS MediaType, m.size AS Size, m.artifact_type AS ArtifactType,
+                         m.annotations AS Annotations
+                  FROM manifests m JOIN repositories r ON r.id = m.repository_id
+                  WHERE r.name = @repository AND m.subject_digest = @subject
+                  """
+                  + (artifactType is null ? "" : " AND m.artifact_type = @artifactType")
+                  + " ORDER BY m.digest";
+        var rows = await connection.QueryAsync<ReferrerRow>(Command(
+            sql, new { repository, subject = subject.ToString(), artifactType }, null, cancellationToken));
+        var referrers = new List<Referrer>();
+        foreach (var row in rows)
+        {
+            referrers.Add(new Referrer(Digest.Parse(row.Digest), row.MediaType, row.Size, row.ArtifactType, row.Annotations));
+        }
+        return referrers;
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static CommandDefinition Command(string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
+        new(sql, parameters, transaction, cancellationToken: cancellationToken);
+
+    private static async Task<bool> ExistsAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, object parameters, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long?>(Command(sql, parameters, transaction, cancellationToken)) is not null;
+
+    private static async Task<long> EnsureRepositoryIdAsync(SqliteConnection connection, SqliteTransaction transaction, string repository, long now, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(Command(
+            "INSERT INTO repositories (name, created_at) VALUES (@repository, @now) ON CONFLICT (name) DO NOTHING",
+            new { repository, now }, transaction, cancellationToken));
+        return await connection.ExecuteScalarAsync<long>(Command(
+            "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
+    }
+
+    private static async Task LinkBlobAsync(SqliteConnection connection, SqliteTransaction transaction, long repositoryId, string digest, long size, long now, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(Command(
+            """
+            INSERT INTO blobs (digest, size, created_at) VALUES (@digest, @size, @now) ON CONFLICT (digest) DO NOTHING;
+            INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (@repositoryId, @digest, @now)
+            ON CONFLICT (repository_id, digest) DO NOTHING;
+            """, new { repositoryId, digest, size, now }, transaction, cancellationToken));
+    }
+
+    private sealed class ManifestRow
+    {
+        public string Digest { get; set; } = "";
+        public string MediaType { get; set; } = "";
+        public byte[] Content { get; set; } = [];
+        public string? ArtifactType { get; set; }
+        public string? SubjectDigest { get; set; }
+        public long PushedAt { get; set; }
+    }
+
+    private sealed class ManifestKeyRow
+    {
+        public long Id { get; set; }
+        public long RepositoryId { get; set; }
+    }
+
+    private sealed class ReferrerRow
+    {
+        public string Digest { get; set; } = "";
+        public string MediaType { get; set; } = "";
+        public long Size { get; set; }
+        public string? ArtifactType { get; set; }
+        public string? Annotations { get; set; }
+    }
+}

@@ -1,0 +1,29 @@
+using Microsoft.Extensions.DependencyInjection;
+using Wharf.Core.Registry;
+
+namespace Wharf.Data.Sqlite;
+
+public static class SqliteServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the SQLite metadata store for the database file at <paramref name="databasePath"/>
+    /// (its folder is created): <see cref="SqliteConnectionFactory"/>, <see cref="IRegistryStore"/> and
+    /// <see cref="IMetadataMigrator"/>, all singletons sharing one writer gate.
+    /// </summary>
+    public static IServiceCollection AddSqliteMetadata(this IServiceCollection services, string databasePath)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(databasePath));
+        if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        var options = SqliteOptions.ForFile(databasePath);
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new SqliteConnectionFactory(sp.GetRequiredService<SqliteOptions>()));
+        services.AddSingleton<SqliteRegistryStore>(sp => new SqliteRegistryStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<SqliteRegistryStore>());
+        services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
+        services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
+        return services;
+    }
+}
