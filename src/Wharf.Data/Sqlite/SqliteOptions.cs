@@ -9,12 +9,17 @@ public sealed class SqliteOptions
     /// A Microsoft.Data.Sqlite connection string. Default: <c>Data Source=data/wharf.db</c>, with pooling on.
     /// The folder of the database file is created when missing.
     /// </summary>
-    public string ConnectionString { get; set; } = ForFile(Path.Combine("data", "wharf.db")).ConnectionString;
+    public string ConnectionString { get; set; } = BuildConnectionString(Path.Combine("data", "wharf.db"));
 
     /// <summary>Options for a database file at <paramref name="databasePath"/> (created when missing), pooled.</summary>
     public static SqliteOptions ForFile(string databasePath)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
+        return new SqliteOptions { ConnectionString = BuildConnectionString(databasePath) };
+    }
+
+    private static string BuildConnectionString(string databasePath)
+    {
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = databasePath,
@@ -22,6 +27,6 @@ public sealed class SqliteOptions
             Cache = SqliteCacheMode.Private,
             Pooling = true,
         };
-        return new SqliteOptions { ConnectionString = builder.ToString() };
+        return builder.ToString();
     }
 }

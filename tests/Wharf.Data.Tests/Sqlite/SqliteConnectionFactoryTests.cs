@@ -1,0 +1,65 @@
+using Dapper;
+using Wharf.Core.Registry;
+using Wharf.Data.Sqlite;
+using static Wharf.Data.Tests.TestManifests;
+
+namespace Wharf.Data.Tests.Sqlite;
+
+public sealed class SqliteConnectionFactoryTests : IAsyncLifetime
+{
+    private static readonly CancellationToken Ct = CancellationToken.None;
+    private readonly SqliteTestDatabase _database = new();
+
+    public async Task InitializeAsync() => await new SqliteMigrator(_database.Connections).MigrateAsync(Ct);
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task Writes_wait_for_the_writer_gate()
+    {
+        var store = new SqliteRegistryStore(_database.Connections);
+        Task link;
+        Task<SqliteWriteScope> second;
+        await using (var scope = await _database.Connections.BeginWriteAsync(Ct))
+        {
+            link = store.LinkBlobAsync("library/alpine", BlobDigest("a"), 1, Ct);
+            second = _database.Connections.BeginWriteAsync(Ct);
+            await Task.Delay(200, Ct);
+            Assert.False(link.IsCompleted);
+            Assert.False(second.IsCompleted);
+            scope.Commit();
+        }
+        // The gate is released: the queued writers now run one after the other.
+        await using (await second.WaitAsync(TimeSpan.FromSeconds(10), Ct))
+        {
+        }
+        await link.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(1, await store.GetLinkedBlobSizeAsync("library/alpine", BlobDigest("a"), Ct));
+    }
+
+    [Fact]
+    public async Task Reads_run_while_a_write_transaction_is_open()
+    {
+        var store = new SqliteRegistryStore(_database.Connections);
+        await store.EnsureRepositoryAsync("library/alpine", Ct);
+        await using var scope = await _database.Connections.BeginWriteAsync(Ct);
+        await scope.Connection.ExecuteAsync("INSERT INTO repositories (name, created_at) VALUES ('uncommitted', 0)", transaction: scope.Transaction);
+
+        var read = store.ListRepositoriesAsync(null, 10, Ct);
+        Assert.Equal(["library/alpine"], await read.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+        Assert.False(await store.RepositoryExistsAsync("uncommitted", Ct));
+    }
+
+    [Fact]
+    public async Task A_write_scope_disposed_without_commit_rolls_back_and_releases_the_gate()
+    {
+        await using (var scope = await _database.Connections.BeginWriteAsync(Ct))
+        {
+            await scope.Connection.ExecuteAsync("INSERT INTO repositories (name, created_at) VALUES ('rolled-back', 0)", transaction: scope.Transaction);
+        }
+        var store = new SqliteRegistryStore(_database.Connections);
+        await store.EnsureRepositoryAsync("library/alpine", Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.False(await store.RepositoryExistsAsync("rolled-back", Ct));
+        Assert.Equal(PutManifestStatus.MissingReference, (await store.PutManifestAsync("library/alpine", Image(BlobDigest("c"), []), [], Ct)).Status);
+    }
+}
