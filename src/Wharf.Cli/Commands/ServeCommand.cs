@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Hosting;
 using Wharf.Server;
 
 namespace Wharf.Cli.Commands;

@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+using Wharf.Server;
+
+namespace Wharf.Server.Tests.Infrastructure;
+
+/// <summary>
+/// A real Wharf (Kestrel, SQLite file, file-system blobs) on a free loopback port, with its own data folder.
+/// <see cref="RestartAsync"/> stops it and starts a new one on the same folder and port, as an operator's restart would.
+/// </summary>
+public sealed class WharfTestServer : IAsyncDisposable
+{
+    private readonly bool _ownsDataDir;
+    private readonly string[] _extraArgs;
+    private WebApplication _app;
+
+    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs)
+    {
+        _app = app;
+        DataDir = dataDir;
+        _ownsDataDir = ownsDataDir;
+        _extraArgs = extraArgs;
+        BaseUrl = WharfServer.BoundAddresses(app).First().TrimEnd('/');
+        HostPort = new Uri(BaseUrl).Authority;
+    }
+
+    /// <summary>http://127.0.0.1:PORT</summary>
+    public string BaseUrl { get; private set; }
+
+    /// <summary>127.0.0.1:PORT, as image references name a registry.</summary>
+    public string HostPort { get; private set; }
+
+    public string DataDir { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts a server; extra arguments are configuration keys such as <c>--Wharf:Registry:MaxManifestBytes=2048</c>.</summary>
+    public static async Task<WharfTestServer> StartAsync(string? dataDir = null, params string[] extraArgs)
+    {
+        var owns = dataDir is null;
+        dataDir ??= Directory.CreateTempSubdirectory("wharf-test-").FullName;
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", extraArgs);
+        return new WharfTestServer(app, dataDir, owns, extraArgs);
+    }
+
+    public HttpClient CreateClient() => new() { BaseAddress = new Uri(BaseUrl + "/"), Timeout = TimeSpan.FromMinutes(2) };
+
+    /// <summary>Stops the server and starts a new process-equivalent on the same data folder and port.</summary>
+    public async Task RestartAsync()
+    {
+        var url = BaseUrl;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _app = await StartAppAsync(DataDir, url, _extraArgs);
+    }
+
+    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs) =>
+        WharfServer.StartAsync(["--urls", url, "--data-dir", dataDir, .. extraArgs], CancellationToken.None,
+            builder => builder.Logging.SetMinimumLevel(LogLevel.Warning));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (_ownsDataDir)
+        {
+            try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+}
