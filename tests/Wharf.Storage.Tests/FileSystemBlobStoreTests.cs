@@ -249,3 +249,14 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
             new FileSystemStorageOptions { Path = _folder.Path, UploadIdleTimeout = TimeSpan.Zero }));
     }
 }
+
+public sealed class DirectorySyncTests
+{
+    [Fact]
+    public void Directories_are_fsynced_on_unix()
+    {
+        using var folder = new TempFolder();
+        Assert.Equal(!OperatingSystem.IsWindows(), DirectorySync.Flush(folder.Path));
+        Assert.False(DirectorySync.Flush(Path.Combine(folder.Path, "missing")));
+    }
+}
