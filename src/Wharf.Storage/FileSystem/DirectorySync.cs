@@ -11,16 +11,17 @@ internal static partial class DirectorySync
 {
     private const int ReadOnly = 0; // O_RDONLY is 0 on Linux and macOS.
 
-    public static void Flush(string directory)
+    /// <summary>True when the directory was fsynced.</summary>
+    public static bool Flush(string directory)
     {
-        if (OperatingSystem.IsWindows()) return;
+        if (OperatingSystem.IsWindows()) return false;
         try
         {
             var fd = Open(directory, ReadOnly);
-            if (fd < 0) return;
+            if (fd < 0) return false;
             try
             {
-                _ = Fsync(fd);
+                return Fsync(fd) == 0;
             }
             finally
             {
@@ -29,9 +30,11 @@ internal static partial class DirectorySync
         }
         catch (DllNotFoundException)
         {
+            return false;
         }
         catch (EntryPointNotFoundException)
         {
+            return false;
         }
     }
 

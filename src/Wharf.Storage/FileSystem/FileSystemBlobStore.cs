@@ -359,9 +359,12 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
             try
             {
                 var info = await ReadInfoAsync(dir, cancellationToken);
-                // A session without a readable info file was interrupted while starting: judge it by the folder's time.
-                var updated = info?.UpdatedAt ?? new DateTimeOffset(Directory.GetLastWriteTimeUtc(dir), TimeSpan.Zero);
-                if (updated >= cutoff) continue;
+                // A session without a readable info file was interrupted while starting: judge it by the
+                // folder's time, which the filesystem took from the system clock.
+                var idle = info is not null
+                    ? info.UpdatedAt < cutoff
+                    : Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow - idleFor;
+                if (!idle) continue;
                 DeleteSessionDirectory(dir);
                 Forget(id, state, UploadStatus.Ok);
                 removed++;
@@ -372,12 +375,12 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
             }
         }
 
-        var realCutoff = DateTime.UtcNow - idleFor;
+        var fileCutoff = DateTime.UtcNow - idleFor;
         foreach (var file in SafeEnumerate(_tmpRoot, directories: false))
         {
             try
             {
-                if (File.GetLastWriteTimeUtc(file) < realCutoff) File.Delete(file);
+                if (File.GetLastWriteTimeUtc(file) < fileCutoff) File.Delete(file);
             }
             catch (IOException)
             {
