@@ -127,6 +127,11 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         var manifest = await PushImageAsync("library/alpine", "img");
         Assert.Equal(manifest.Content.Length, await Store.GetLinkedBlobSizeAsync("library/alpine", manifest.Digest, Ct));
         Assert.Null(await Store.GetLinkedBlobSizeAsync("library/other", manifest.Digest, Ct));
+
+        // Pushing it again restores a link that was removed.
+        Assert.True(await Store.UnlinkBlobAsync("library/alpine", manifest.Digest, Ct));
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", manifest, [], Ct)).Status);
+        Assert.Equal(manifest.Content.Length, await Store.GetLinkedBlobSizeAsync("library/alpine", manifest.Digest, Ct));
     }
 
     [Fact]

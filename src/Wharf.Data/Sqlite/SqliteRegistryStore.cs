@@ -153,8 +153,6 @@ public sealed class SqliteRegistryStore : IRegistryStore
                     "INSERT INTO manifest_references (manifest_id, digest, kind) VALUES (@id, @digest, @kind) ON CONFLICT DO NOTHING",
                     references, transaction, cancellationToken));
             }
-            // The manifest is a blob of the repository too: an index may point at it and GET /blobs/<digest> serves it.
-            await LinkBlobAsync(connection, transaction, repoId, digest, manifest.Content.Length, now, cancellationToken);
         }
         else
         {
@@ -162,6 +160,9 @@ public sealed class SqliteRegistryStore : IRegistryStore
                 "SELECT id FROM manifests WHERE repository_id = @repoId AND digest = @digest",
                 new { repoId, digest }, transaction, cancellationToken));
         }
+
+        // The manifest is a blob of the repository too (idempotent): an index may point at it and GET /blobs/<digest> serves it.
+        await LinkBlobAsync(connection, transaction, repoId, digest, manifest.Content.Length, now, cancellationToken);
 
         if (tags.Count > 0)
         {
