@@ -32,7 +32,7 @@ public static class RegistryHttp
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var uri = new Uri($"{registry.BaseUrl}/v2/{repository}/manifests/{reference}");
-        using var response = await SendAsync(http, registry, uri, $"repository:{repository}:pull", ct);
+        using var response = await SendAsync(http, registry, uri, $"repository:{repository}:pull", ManifestMediaTypes, ct);
         var content = await response.Content.ReadAsByteArrayAsync(ct);
         if (!response.IsSuccessStatusCode)
         {
@@ -43,13 +43,37 @@ public static class RegistryHttp
         return new RegistryManifest(content, response.Content.Headers.ContentType?.MediaType ?? "", digestHeader);
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, IRegistryEndpoint registry, Uri uri, string scope, CancellationToken ct)
+    /// <summary>GETs a blob (following redirects) and checks that its content matches the digest.</summary>
+    public static async Task<byte[]> GetBlobAsync(IRegistryEndpoint registry, string repository, string digest, CancellationToken ct)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        var uri = new Uri($"{registry.BaseUrl}/v2/{repository}/blobs/{digest}");
+        using var response = await SendAsync(http, registry, uri, $"repository:{repository}:pull", [], ct);
+        var content = await response.Content.ReadAsByteArrayAsync(ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"GET {uri} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(content)}");
+        }
+
+        if (BlobDigest.Of(content) != digest)
+        {
+            throw new HttpRequestException($"GET {uri} served content whose digest is {BlobDigest.Of(content)}.");
+        }
+
+        return content;
+    }
+
+    /// <summary>The image config of a single-platform manifest, as JSON.</summary>
+    public static async Task<JsonNode> GetConfigAsync(IRegistryEndpoint registry, string repository, RegistryManifest manifest, CancellationToken ct)
+        => JsonNode.Parse(await GetBlobAsync(registry, repository, (string)manifest.Json["config"]!["digest"]!, ct))!;
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, IRegistryEndpoint registry, Uri uri, string scope, string[] accept, CancellationToken ct)
     {
         AuthenticationHeaderValue? auth = null;
         for (var attempt = 0; ; attempt++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-            foreach (var mediaType in ManifestMediaTypes)
+            foreach (var mediaType in accept)
             {
                 request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
             }
