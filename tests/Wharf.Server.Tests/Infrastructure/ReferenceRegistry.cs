@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Wharf.Server.Tests.Infrastructure;
+
+/// <summary>Options for <see cref="ReferenceRegistry.StartAsync"/>.</summary>
+public sealed record ReferenceRegistryOptions
+{
+    /// <summary>When set, the registry requires these credentials (htpasswd, bcrypt) for every request. Default: anonymous.</summary>
+    public RegistryCredentials? Credentials { get; init; }
+
+    /// <summary>Storage folder. Default: a fresh temp folder removed on dispose.</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>How long to wait for GET /v2/ to answer. Default: 30 s.</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The reference registry (Debian's <c>docker-registry</c>, CNCF Distribution 2.8) on 127.0.0.1 and a
+/// free port, with filesystem storage in a temp folder and deletes enabled; optionally behind htpasswd
+/// auth, as a stand-in for Docker Hub. Use: <c>await using var reg = await ReferenceRegistry.StartAsync(ct: ct);</c>
+/// </summary>
+public sealed class ReferenceRegistry : IRegistryEndpoint
+{
+    private readonly Process _process;
+    private readonly TempDirectory _work;
+    private readonly StringBuilder _log;
+
+    private ReferenceRegistry(Process process, TempDirectory work, StringBuilder log, int port, string dataDirectory, RegistryCredentials? credentials)
+    {
+        _process = process;
+        _work = work;
+        _log = log;
+        Port = port;
+        DataDirectory = dataDirectory;
+        Credentials = credentials;
+    }
+
+    public int Port { get; }
+
+    public string HostPort => $"127.0.0.1:{Port}";
+
+    public string BaseUrl => $"http://{HostPort}";
+
+    public string DataDirectory { get; }
+
+    public RegistryCredentials? Credentials { get; }
+
+    /// <summary>What the registry printed so far (for failure messages).</summary>
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    public static async Task<ReferenceRegistry> StartAsync(ReferenceRegistryOptions? options = null, CancellationToken ct = default)
+    {
+        options ??= new ReferenceRegistryOptions();
+        var binary = ExternalTool.RequireTool("docker-registry");
+        var work = TempDirectory.Create("rr");
+        try
+        {
+            var dataDirectory = options.DataDirectory ?? work.CreateSubdirectory("data");
+            string? htpasswdPath = null;
+            if (options.Credentials is { } creds)
+            {
+                var result = await ExternalTool.RunCheckedAsync("htpasswd", ["-Bbn", creds.UserName, creds.Password], cancellationToken: ct);
+                htpasswdPath = work.Combine("htpasswd");
+                await File.WriteAllTextAsync(htpasswdPath, result.StandardOutput.Trim() + "\n", ct);
+            }
+
+            // A port taken between FreePort.Next() and the registry's bind shows up as an early exit: retry.
+            for (var attempt = 1; ; attempt++)
+            {
+                var port = FreePort.Next();
+                var configPath = work.Combine("config.yml");
+                await File.WriteAllTextAsync(configPath, Config(dataDirectory, port, htpasswdPath), ct);
+                var log = new StringBuilder();
+                var process = StartProcess(binary, configPath, log);
+                var registry = new ReferenceRegistry(process, work, log, port, dataDirectory, options.Credentials);
+                if (await registry.WaitUntilReadyAsync(options.StartTimeout, ct))
+                {
+                    return registry;
+                }
+
+                ExternalTool.KillTree(process);
+                await process.WaitForExitAsync(CancellationToken.None);
+                process.Dispose();
+                if (attempt >= 3)
+                {
+                    throw new InvalidOperationException(
+                        $"docker-registry did not answer GET /v2/ on 127.0.0.1:{port}.{Environment.NewLine}{registry.Log}");
+                }
+            }
+        }
+        catch
+        {
+            await work.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        ExternalTool.KillTree(_process);
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        _process.Dispose();
+        await _work.DisposeAsync();
+    }
+
+    private static string Config(string dataDirectory, int port, string? htpasswdPath)
+    {
+        var sb = new StringBuilder();
+        sb.Append($"""
+            version: 0.1
+            log:
+              level: warn
+              accesslog:
+                disabled: true
+            storage:
+              filesystem:
+                rootdirectory: {dataDirectory}
+              delete:
+                enabled: true
+              maintenance:
+                uploadpurging:
+                  enabled: false
+            http:
+              addr: 127.0.0.1:{port}
+              headers:
+                X-Content-Type-Options: [nosniff]
+
+            """);
+        if (htpasswdPath is not null)
+        {
+            sb.Append($"""
+                auth:
+                  htpasswd:
+                    realm: wharf-test
+                    path: {htpasswdPath}
+
+                """);
+        }
+
+        return sb.ToString();
+    }
+
+    private static Process StartProcess(string binary, string configPath, StringBuilder log)
+    {
+        var psi = new ProcessStartInfo(binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("serve");
+        psi.ArgumentList.Add(configPath);
+        // REGISTRY_* variables override the config file: keep any from the environment out.
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("REGISTRY_", StringComparison.Ordinal)).ToList())
+        {
+            psi.Environment.Remove(key);
+        }
+
+        var process = new Process { StartInfo = psi };
+        void Append(object? _, DataReceivedEventArgs e)
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (log)
+            {
+                if (log.Length < 64 * 1024)
+                {
+                    log.AppendLine(e.Data);
+                }
+            }
+        }
+
+        process.OutputDataReceived += Append;
+        process.ErrorDataReceived += Append;
+        process.Start();
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private async Task<bool> WaitUntilReadyAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (_process.HasExited)
+            {
+                return false;
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri($"{BaseUrl}/v2/"), ct);
+                // 200 anonymous, 401 with auth: either way the registry is serving.
+                if (response.StatusCode is System.Net.HttpStatusCode.OK or System.Net.HttpStatusCode.Unauthorized)
+                {
+                    return true;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+            {
+            }
+
+            await Task.Delay(50, ct);
+        }
+
+        return false;
+    }
+}

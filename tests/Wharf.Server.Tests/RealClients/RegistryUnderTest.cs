@@ -1,0 +1,38 @@
+using Wharf.Server.Tests.Infrastructure;
+
+namespace Wharf.Server.Tests.RealClients;
+
+/// <summary>
+/// The registry the real-client tests drive. Today the reference registry proves the tests themselves;
+/// to point them at Wharf, change the one line in <see cref="StartAsync"/> to:
+/// <code>
+/// { var s = await WharfTestServer.StartAsync(); return new RegistryEndpoint(s, s.HostPort, s.BaseUrl); }
+/// </code>
+/// </summary>
+public static class RegistryUnderTest
+{
+    public static async Task<IRegistryEndpoint> StartAsync(CancellationToken ct)
+        => await ReferenceRegistry.StartAsync(ct: ct);
+}
+
+/// <summary>One registry per test class (tests use distinct repository names). Use as <c>IClassFixture&lt;RegistryFixture&gt;</c>.</summary>
+public sealed class RegistryFixture : IAsyncLifetime
+{
+    private IRegistryEndpoint? _registry;
+
+    public IRegistryEndpoint Registry => _registry ?? throw new InvalidOperationException("The registry has not started.");
+
+    public async Task InitializeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        _registry = await RegistryUnderTest.StartAsync(cts.Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_registry is not null)
+        {
+            await _registry.DisposeAsync();
+        }
+    }
+}
