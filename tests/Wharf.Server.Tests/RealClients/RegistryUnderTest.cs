@@ -2,17 +2,15 @@ using Wharf.Server.Tests.Infrastructure;
 
 namespace Wharf.Server.Tests.RealClients;
 
-/// <summary>
-/// The registry the real-client tests drive. Today the reference registry proves the tests themselves;
-/// to point them at Wharf, change the one line in <see cref="StartAsync"/> to:
-/// <code>
-/// { var s = await WharfTestServer.StartAsync(); return new RegistryEndpoint(s, s.HostPort, s.BaseUrl); }
-/// </code>
-/// </summary>
+/// <summary>The registry the real-client tests drive: a real Wharf on a free loopback port, with its own data folder.</summary>
 public static class RegistryUnderTest
 {
     public static async Task<IRegistryEndpoint> StartAsync(CancellationToken ct)
-        => await ReferenceRegistry.StartAsync(ct: ct);
+    {
+        ct.ThrowIfCancellationRequested();
+        var server = await WharfTestServer.StartAsync();
+        return new RegistryEndpoint(server, server.HostPort, server.BaseUrl);
+    }
 }
 
 /// <summary>One registry per test class (tests use distinct repository names). Use as <c>IClassFixture&lt;RegistryFixture&gt;</c>.</summary>
