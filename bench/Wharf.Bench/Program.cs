@@ -10,7 +10,7 @@ using Wharf.Bench;
 //   gen-blob  --out FILE --size BYTES --seed N
 //   gen-image --dir DIR --layers N --size BYTES --seed N [--tag T]
 //   seed-manifest --registry URL --repo R --tag T --work DIR
-//   blobs     --registry URL --repo R --mono F1,F2,.. --chunked F1,F2,.. --chunk-size BYTES [--sync true]
+//   blobs     --registries NAME=URL,NAME=URL --repo R --mono F1,F2,.. --chunked F1,F2,.. --chunk-size BYTES [--sync true]
 //   memory    --registry URL --repo R --pid PID --file F [--sample-ms 20]
 //   report    --results FILE [--markdown OUT]
 if (args.Length == 0)
@@ -75,9 +75,20 @@ try
 
         case "blobs":
             {
-                using var client = Client();
-                result = await Workloads.BlobsAsync(client, Opt("repo"), Files("mono"), Files("chunked"), (int)Long("chunk-size"),
-                    bool.Parse(OptOr("sync", "true")), ct);
+                var targets = Opt("registries").Split(',', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(pair => pair.Split('=', 2))
+                    .Select(kv => (Name: kv[0], Client: new RegistryClient(new Uri(kv[1]), TimeSpan.FromMinutes(15))))
+                    .ToList();
+                try
+                {
+                    result = await Workloads.BlobsAsync(targets, Opt("repo"), Files("mono"), Files("chunked"), (int)Long("chunk-size"),
+                        bool.Parse(OptOr("sync", "true")), ct);
+                }
+                finally
+                {
+                    targets.ForEach(t => t.Client.Dispose());
+                }
+
                 break;
             }
 

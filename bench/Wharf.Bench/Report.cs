@@ -57,7 +57,7 @@ public static class Report
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Date: {Str(meta, "date")}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Command: `{Str(meta, "command")}`");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Commit: `{Str(meta, "commit")}`");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"- Machine: `nproc` = {Str(meta, "nproc")}, memory {Str(meta, "memory")}, CPU {Str(meta, "cpu")}, kernel {Str(meta, "kernel")}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- Machine: `nproc` = {Str(meta, "nproc")}, memory {Str(meta, "memory")}, CPU {Str(meta, "cpu")}, kernel {Str(meta, "kernel")}, load average {Str(meta, "loadavg")}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Reference: {Str(meta, "reference_version")}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Candidate: `{Str(meta, "candidate_command")}` (mode `{Str(meta, "candidate_mode")}`)");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- Sizes: {Str(meta["knobs"], "blob_mib")} MiB blobs × {Str(meta["knobs"], "repeats")} runs, {Str(meta["knobs"], "chunk_mib")} MiB chunks, {Str(meta["knobs"], "image_mib")} MiB image in {Str(meta["knobs"], "image_layers")} layers, {Str(meta["knobs"], "mem_mib")} MiB memory upload, wrk {Str(meta["knobs"], "wrk_duration")} (+{Str(meta["knobs"], "wrk_warmup")} warm-up)");

@@ -47,60 +47,94 @@ public static class Workloads
         };
     }
 
+    /// <summary>
+    /// Monolithic upload, chunked upload, download and Range against every registry. Repeats are interleaved
+    /// and the order alternates on each repeat, so drift or noise on the machine (page cache writeback, other
+    /// load) does not favour whichever registry happens to go first.
+    /// </summary>
     public static async Task<JsonObject> BlobsAsync(
-        RegistryClient client, string repo, IReadOnlyList<BlobFile> mono, IReadOnlyList<BlobFile> chunked, int chunkSize, bool sync, CancellationToken ct)
+        IReadOnlyList<(string Name, RegistryClient Client)> targets, string repo, IReadOnlyList<BlobFile> mono,
+        IReadOnlyList<BlobFile> chunked, int chunkSize, bool sync, CancellationToken ct)
     {
-        var result = new JsonObject { ["size_bytes"] = mono[0].Size, ["chunk_bytes"] = chunkSize, ["sync_between_runs"] = sync };
+        var names = targets.Select(t => t.Name).ToList();
+        IEnumerable<(string Name, RegistryClient Client)> InOrder(int repeat) => repeat % 2 == 0 ? targets : targets.Reverse();
+        Dictionary<string, List<double>> Runs() => names.ToDictionary(n => n, _ => new List<double>());
 
-        var monoRuns = new List<double>();
-        foreach (var blob in mono)
+        var monoRuns = Runs();
+        for (var i = 0; i < mono.Count; i++)
         {
-            Sync(sync);
-            var sw = Stopwatch.StartNew();
-            await client.UploadMonolithicAsync(repo, blob, ct);
-            monoRuns.Add(sw.Elapsed.TotalSeconds);
-            await client.VerifyBlobAsync(repo, blob, ct);
-            Log($"monolithic upload {blob.Size / MiB:0} MiB: {sw.Elapsed.TotalSeconds:0.000} s");
+            foreach (var (name, client) in InOrder(i))
+            {
+                Sync(sync);
+                var sw = Stopwatch.StartNew();
+                await client.UploadMonolithicAsync(repo, mono[i], ct);
+                monoRuns[name].Add(sw.Elapsed.TotalSeconds);
+                await client.VerifyBlobAsync(repo, mono[i], ct);
+                Log($"[{name}] monolithic upload {mono[i].Size / MiB:0} MiB: {sw.Elapsed.TotalSeconds:0.000} s");
+            }
         }
 
-        result["monolithic"] = Summarise(monoRuns, mono[0].Size);
-
-        var chunkRuns = new List<double>();
+        var chunkRuns = Runs();
         var chunks = 0;
-        foreach (var blob in chunked)
+        for (var i = 0; i < chunked.Count; i++)
         {
-            Sync(sync);
-            var sw = Stopwatch.StartNew();
-            chunks = await client.UploadChunkedAsync(repo, blob, chunkSize, ct);
-            chunkRuns.Add(sw.Elapsed.TotalSeconds);
-            await client.VerifyBlobAsync(repo, blob, ct);
-            Log($"chunked upload {blob.Size / MiB:0} MiB in {chunks} PATCHes: {sw.Elapsed.TotalSeconds:0.000} s");
+            foreach (var (name, client) in InOrder(i))
+            {
+                Sync(sync);
+                var sw = Stopwatch.StartNew();
+                chunks = await client.UploadChunkedAsync(repo, chunked[i], chunkSize, ct);
+                chunkRuns[name].Add(sw.Elapsed.TotalSeconds);
+                await client.VerifyBlobAsync(repo, chunked[i], ct);
+                Log($"[{name}] chunked upload {chunked[i].Size / MiB:0} MiB in {chunks} PATCHes: {sw.Elapsed.TotalSeconds:0.000} s");
+            }
         }
 
-        var chunkedSummary = Summarise(chunkRuns, chunked[0].Size);
-        chunkedSummary["chunks"] = chunks;
-        result["chunked"] = chunkedSummary;
-
-        // Download: one verified (hashed, untimed) GET that also warms the page cache the same way for
+        // Download: one verified (hashed, untimed) GET each, which also warms the page cache the same way for
         // every registry, then timed GETs that only count bytes.
         var target = mono[0];
         Sync(sync);
-        await client.DownloadAsync(repo, target, verify: true, ct);
-        var getRuns = new List<double>();
-        for (var i = 0; i < mono.Count; i++)
+        foreach (var (_, client) in targets)
         {
-            var sw = Stopwatch.StartNew();
-            await client.DownloadAsync(repo, target, verify: false, ct);
-            getRuns.Add(sw.Elapsed.TotalSeconds);
-            Log($"download {target.Size / MiB:0} MiB: {sw.Elapsed.TotalSeconds:0.000} s");
+            await client.DownloadAsync(repo, target, verify: true, ct);
         }
 
-        var download = Summarise(getRuns, target.Size);
-        download["verified_sha256"] = true;
-        result["download"] = download;
+        var getRuns = Runs();
+        for (var i = 0; i < mono.Count; i++)
+        {
+            foreach (var (name, client) in InOrder(i))
+            {
+                var sw = Stopwatch.StartNew();
+                await client.DownloadAsync(repo, target, verify: false, ct);
+                getRuns[name].Add(sw.Elapsed.TotalSeconds);
+                Log($"[{name}] download {target.Size / MiB:0} MiB: {sw.Elapsed.TotalSeconds:0.000} s");
+            }
+        }
 
-        // Range: the head, the middle and the tail of the blob; time the 1 MiB tail read (a server that
-        // reads the whole blob to serve a range shows it here).
+        var all = new JsonObject();
+        foreach (var (name, client) in targets)
+        {
+            var result = new JsonObject { ["size_bytes"] = target.Size, ["chunk_bytes"] = chunkSize, ["sync_between_runs"] = sync };
+            result["monolithic"] = Summarise(monoRuns[name], mono[0].Size);
+            var chunkedSummary = Summarise(chunkRuns[name], chunked[0].Size);
+            chunkedSummary["chunks"] = chunks;
+            result["chunked"] = chunkedSummary;
+            var download = Summarise(getRuns[name], target.Size);
+            download["verified_sha256"] = true;
+            result["download"] = download;
+            result["range"] = await RangeChecksAsync(name, client, repo, target, Median(getRuns[name]), ct);
+            all[name] = result;
+        }
+
+        return all;
+    }
+
+    /// <summary>
+    /// Range: the head, the middle and the tail of the blob; times the 1 MiB tail read (a server that reads
+    /// the whole blob to serve a range shows it here, next to the full GET's time).
+    /// </summary>
+    private static async Task<JsonObject> RangeChecksAsync(
+        string name, RegistryClient client, string repo, BlobFile target, double fullGetSeconds, CancellationToken ct)
+    {
         var size = target.Size;
         var tail = Math.Min(1L << 20, size);
         var checks = new List<RangeResult>
@@ -129,16 +163,15 @@ public static class Workloads
             });
         }
 
-        result["range"] = new JsonObject
+        Log($"[{name}] range checks ok={checks.All(c => c.Ok)}, 1 MiB tail median {Median(tailTimes):0.00} ms");
+        return new JsonObject
         {
             ["ok"] = checks.All(c => c.Ok),
             ["checks"] = checkArray,
             ["tail_bytes"] = tail,
             ["tail_median_ms"] = Round(Median(tailTimes), 3),
-            ["full_get_median_ms"] = Round(Median(getRuns) * 1000, 1),
+            ["full_get_median_ms"] = Round(fullGetSeconds * 1000, 1),
         };
-        Log($"range checks ok={checks.All(c => c.Ok)}, 1 MiB tail median {Median(tailTimes):0.00} ms");
-        return result;
     }
 
     /// <summary>
