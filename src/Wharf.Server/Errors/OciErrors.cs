@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using Wharf.Core.Registry;
 
@@ -12,21 +13,27 @@ public static class OciErrors
         response.StatusCode = error.Status;
         response.ContentType = "application/json; charset=utf-8";
         if (error.Code == RegistryErrorCode.TooManyRequests && !response.Headers.ContainsKey("Retry-After")) response.Headers.RetryAfter = "60";
-        await using var writer = new Utf8JsonWriter(response.Body);
-        writer.WriteStartObject();
-        writer.WriteStartArray("errors");
-        writer.WriteStartObject();
-        writer.WriteString("code", error.CodeText);
-        writer.WriteString("message", error.Message);
-        if (error.Detail is not null)
+        // Built in memory, then written in one async call: JsonSerializer flushes a writer over the response stream
+        // synchronously, which Kestrel forbids (the response was cut off for every error that has a detail).
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            writer.WritePropertyName("detail");
-            JsonSerializer.Serialize(writer, error.Detail, error.Detail.GetType(), DetailOptions);
+            writer.WriteStartObject();
+            writer.WriteStartArray("errors");
+            writer.WriteStartObject();
+            writer.WriteString("code", error.CodeText);
+            writer.WriteString("message", error.Message);
+            if (error.Detail is not null)
+            {
+                writer.WritePropertyName("detail");
+                JsonSerializer.Serialize(writer, error.Detail, error.Detail.GetType(), DetailOptions);
+            }
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+            writer.WriteEndObject();
         }
-        writer.WriteEndObject();
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        await writer.FlushAsync(cancellationToken);
+        response.ContentLength = buffer.WrittenCount;
+        await response.Body.WriteAsync(buffer.WrittenMemory, cancellationToken);
     }
 
     // Details are small anonymous objects built in Core; reflection-based serialization is fine for this cold path.
