@@ -1,3 +1,5 @@
+using Wharf.Testing;
+
 namespace Wharf.Server.Tests.Infrastructure;
 
 /// <summary>Fast checks of the test infrastructure itself (no registry, no daemon).</summary>

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Wharf.Server.Tests.Infrastructure;
+using Wharf.Testing;
 using Xunit.Abstractions;
 
 namespace Wharf.Server.Tests.RealClients;

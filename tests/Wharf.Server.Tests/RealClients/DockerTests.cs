@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Wharf.Server.Tests.Infrastructure;
+using Wharf.Testing;
 using Xunit.Abstractions;
 
 namespace Wharf.Server.Tests.RealClients;

@@ -1,5 +1,5 @@
 using System.Net;
-using Wharf.Server.Tests.Infrastructure;
+using Wharf.Testing;
 
 namespace Wharf.Server.Tests.RealClients;
 

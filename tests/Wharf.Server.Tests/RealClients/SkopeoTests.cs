@@ -1,4 +1,4 @@
-using Wharf.Server.Tests.Infrastructure;
+using Wharf.Testing;
 using Xunit.Abstractions;
 
 namespace Wharf.Server.Tests.RealClients;

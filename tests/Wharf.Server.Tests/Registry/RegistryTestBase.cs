@@ -1,4 +1,4 @@
-using Wharf.Server.Tests.Infrastructure;
+using Wharf.Testing;
 
 namespace Wharf.Server.Tests.Registry;
 

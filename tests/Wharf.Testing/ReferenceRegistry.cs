@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>Options for <see cref="ReferenceRegistry.StartAsync"/>.</summary>
 public sealed record ReferenceRegistryOptions

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>
 /// A private Docker daemon for one test class or collection: <c>dockerd</c> with no bridge network,
@@ -210,9 +210,12 @@ public sealed class DockerDaemonFixture : IAsyncLifetime
     }
 }
 
-/// <summary>Test classes marked <c>[Collection(DockerDaemonCollection.Name)]</c> share one daemon and run one after another.</summary>
-[CollectionDefinition(Name)]
-public sealed class DockerDaemonCollection : ICollectionFixture<DockerDaemonFixture>
+/// <summary>
+/// The name of the collection whose tests share one daemon and run one after another. xunit needs the
+/// <c>[CollectionDefinition]</c> class in each test assembly: declare
+/// <c>[CollectionDefinition(DockerDaemonCollection.Name)] public sealed class DockerDaemonCollectionDefinition : ICollectionFixture&lt;DockerDaemonFixture&gt;;</c>
+/// </summary>
+public static class DockerDaemonCollection
 {
     public const string Name = "Docker daemon";
 }

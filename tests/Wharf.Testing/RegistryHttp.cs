@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>A manifest as the registry serves it: raw bytes, media type and the digest header.</summary>
 public sealed record RegistryManifest(byte[] Content, string MediaType, string? DockerContentDigest)

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 public static class FreePort
 {

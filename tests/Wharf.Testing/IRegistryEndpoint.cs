@@ -1,4 +1,4 @@
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>
 /// A running OCI registry that real clients talk to over plain HTTP on loopback:

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>Options for one <see cref="ExternalTool"/> run.</summary>
 public sealed class ToolRunOptions

@@ -1,4 +1,4 @@
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>skopeo against plain-HTTP registries on loopback (TLS verification off, no signature policy needed).</summary>
 public static class Skopeo

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using Wharf.Server;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>
 /// A real Wharf (Kestrel, SQLite file, file-system blobs) on a free loopback port, with its own data folder.

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>sha256 content digests in the OCI form "sha256:&lt;64 lower-case hex&gt;".</summary>
 public static class BlobDigest

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>One image layer: its uncompressed tar (digest = diff id) and its gzip blob (digest = layer digest).</summary>
 public sealed class ImageLayer

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Wharf.Server.Tests.Infrastructure;
+namespace Wharf.Testing;
 
 /// <summary>
 /// A fresh folder under /tmp with a short path (unix socket paths are limited to ~100 characters),
