@@ -19,7 +19,7 @@ public sealed record CreatedAccessToken(AccessTokenInfo Token, string Secret);
 public sealed record OrganizationDetails(Organization Organization, IReadOnlyList<OrganizationMember> Members);
 
 /// <summary>The account use cases: sign-up, credentials, personal access tokens, organizations and visibility.</summary>
-public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, AuthOptions options, TimeProvider time)
+public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, CredentialChanges changes, AuthOptions options, TimeProvider time)
 {
     public const int MinPasswordLength = 8;
     public const int MaxPasswordLength = 256;
@@ -129,6 +129,7 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         }
         await store.SetPasswordHashAsync(user.Id, passwords.Hash(newPassword!), cancellationToken);
         await store.RevokeRefreshTokensAsync(user.Id, cancellationToken);
+        changes.Changed();
         await audit.AppendAsync(new AuditEntry(username, origin.ClientAddress, AuditActions.PasswordChanged, username), cancellationToken);
         return true;
     }
@@ -177,6 +178,7 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
     {
         if (await ManagingUserAsync(origin, cancellationToken) is not { } user) return NotManaging(origin);
         if (!await store.RevokeAccessTokenAsync(user.Id, tokenId, cancellationToken)) return AccountError.NotFound($"You have no token {tokenId}.");
+        changes.Changed();
         await audit.AppendAsync(new AuditEntry(user.Name, origin.ClientAddress, AuditActions.TokenRevoked, $"token:{tokenId}"), cancellationToken);
         return true;
     }

@@ -44,6 +44,7 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath));
         services.AddSingleton<IPasswordHashing, PasswordHashing>();
         services.AddSingleton<RepositoryPermissions>();
+        services.AddSingleton<CredentialChanges>();
         services.AddSingleton<AccountService>();
         services.AddSingleton<RegistryTokenService>();
         services.AddSingleton<LoginRateLimiter>();

@@ -28,10 +28,11 @@ public sealed class CredentialAuthenticator(
     RegistryTokenService tokens,
     LoginRateLimiter limiter,
     IAuditLog audit,
+    CredentialChanges changes,
     AuthOptions options,
     TimeProvider time)
 {
-    private readonly ExpiringCache<string, ClaimsPrincipal> _basicCache = new(time);
+    private readonly ExpiringCache<string, (ClaimsPrincipal Principal, long Generation)> _basicCache = new(time);
 
     public async ValueTask<CredentialCheck> CheckAsync(string? authorization, string? clientAddress, bool bearerAllowsAccessToken, CancellationToken cancellationToken)
     {
@@ -71,7 +72,10 @@ public sealed class CredentialAuthenticator(
     public async ValueTask<CredentialCheck> CheckSecretAsync(string? username, string secret, string? clientAddress, CancellationToken cancellationToken)
     {
         var cacheKey = Secrets.Hash((username ?? "") + "\n" + secret);
-        if (_basicCache.TryGet(cacheKey, out var cached)) return new CredentialCheck(CredentialOutcome.Authenticated, cached);
+        if (_basicCache.TryGet(cacheKey, out var cached) && cached.Generation == changes.Generation)
+        {
+            return new CredentialCheck(CredentialOutcome.Authenticated, cached.Principal);
+        }
 
         if (limiter.RetryAfter(username, clientAddress) is { } wait) return new CredentialCheck(CredentialOutcome.RateLimited, RetryAfter: wait);
 
@@ -97,8 +101,9 @@ public sealed class CredentialAuthenticator(
 
     private async ValueTask<CredentialCheck> SucceedAsync(string cacheKey, AuthenticatedUser user, string? clientAddress, CancellationToken cancellationToken)
     {
+        var generation = changes.Generation;
         var principal = ToPrincipal(user);
-        _basicCache.Set(cacheKey, principal, options.CredentialCacheTtl);
+        _basicCache.Set(cacheKey, (principal, generation), options.CredentialCacheTtl);
         await audit.AppendAsync(new AuditEntry(user.User.Name, clientAddress, AuditActions.Login, user.User.Name, Detail: user.Method), cancellationToken);
         return new CredentialCheck(CredentialOutcome.Authenticated, principal);
     }
