@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Wharf.Core.Access;
 using Wharf.Core.Registry;
 using Wharf.Data.Sqlite;
+using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Storage.FileSystem;
@@ -37,7 +38,9 @@ public static class WharfServer
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
+        app.UseWharfAccounts();
         app.MapDistributionApi();
+        app.MapAccountsApi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -78,7 +81,7 @@ public static class WharfServer
         services.AddSingleton<ManifestCache>();
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
-        services.AddSingleton<IRegistryAccessPolicy, OpenRegistryAccessPolicy>();
+        services.AddWharfAccounts(configuration, dataDir);
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>

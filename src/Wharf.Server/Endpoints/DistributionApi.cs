@@ -198,6 +198,7 @@ public static partial class DistributionApi
         if (pushed.Subject is { } subject) response.Headers["OCI-Subject"] = subject.ToString();
         if (extraTags.Count > 0) response.Headers["OCI-Tag"] = string.Join(", ", pushed.Tags);
         response.ContentLength = 0;
+        if (Events(context) is { } events) await events.ManifestPushedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), route.Name, route.Argument, pushed.Digest.ToString(), ct);
         return null;
     }
 
@@ -239,6 +240,7 @@ public static partial class DistributionApi
         if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
         var result = await Registry(context).DeleteManifestAsync(route.Name, reference, ct);
         if (!result.IsOk) return result.Error;
+        if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}{(reference.IsDigest ? "@" : ":")}{route.Argument}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -292,6 +294,7 @@ public static partial class DistributionApi
         if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
         var result = await Blobs(context).DeleteAsync(route.Name, digest, ct);
         if (!result.IsOk) return result.Error;
+        if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}@{digest}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -557,6 +560,7 @@ public static partial class DistributionApi
 
     private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
     private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
+    private static IRegistryEvents? Events(HttpContext context) => context.RequestServices.GetService<IRegistryEvents>();
     private static IRegistryAccessPolicy Policy(HttpContext context) => context.RequestServices.GetRequiredService<IRegistryAccessPolicy>();
     private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DistributionApi));
 
