@@ -21,6 +21,9 @@ public sealed class RegistryAuthHandler(RegistryCredential? credential, HttpMess
 
     public RegistryCredential? Credential { get; } = credential;
 
+    /// <summary>True once the registry has challenged a request (so it checks credentials).</summary>
+    public bool Challenged => _challenge is not null;
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Options.TryGetValue(ScopeKey, out var scope);

@@ -41,6 +41,7 @@ public sealed class RegistryClient : IDisposable
         MediaTypes.OciIndex, MediaTypes.OciManifest, MediaTypes.DockerManifestList, MediaTypes.DockerManifest);
 
     private readonly HttpClient _http;
+    private readonly RegistryAuthHandler _auth;
 
     public RegistryClient(Uri server, RegistryCredential? credential, HttpMessageHandler? transport = null)
     {
@@ -51,11 +52,15 @@ public sealed class RegistryClient : IDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
             AutomaticDecompression = DecompressionMethods.None,
         };
-        _http = new HttpClient(new RegistryAuthHandler(credential, transport)) { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
+        _auth = new RegistryAuthHandler(credential, transport);
+        _http = new HttpClient(_auth) { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("wharf", "1.0"));
     }
 
     public Uri Server { get; }
+
+    /// <summary>True once the registry asked for credentials (a login check that saw no challenge proved nothing).</summary>
+    public bool RequiresAuthentication => _auth.Challenged;
 
     /// <summary>Reports the body bytes actually sent for blob uploads (for "nothing was uploaded" checks and summaries).</summary>
     public long BytesUploaded => Interlocked.Read(ref _bytesUploaded);
@@ -125,6 +130,23 @@ public sealed class RegistryClient : IDisposable
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repository}/manifests/{digest}"), DeleteScope(repository), cancellationToken);
         await EnsureSuccessAsync(response, $"{repository}@{digest}", cancellationToken);
         return digest;
+    }
+
+    /// <summary>
+    /// Removes one tag (<c>DELETE /v2/NAME/manifests/TAG</c>); a registry that cannot delete tags (the reference registry)
+    /// gets the manifest deleted by digest instead. Returns the digest the tag named.
+    /// </summary>
+    public async Task<Digest> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken)
+    {
+        var head = await HeadManifestAsync(repository, tag, cancellationToken)
+            ?? throw new RegistryException(HttpStatusCode.NotFound, "MANIFEST_UNKNOWN", $"{repository}:{tag} does not exist on {Server}.");
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repository}/manifests/{tag}"), DeleteScope(repository), cancellationToken);
+        if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.MethodNotAllowed)
+        {
+            return await DeleteManifestAsync(repository, head.Digest.ToString(), cancellationToken);
+        }
+        await EnsureSuccessAsync(response, $"{repository}:{tag}", cancellationToken);
+        return head.Digest;
     }
 
     public async Task<bool> BlobExistsAsync(string repository, Digest digest, CancellationToken cancellationToken)
