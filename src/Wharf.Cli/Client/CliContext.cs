@@ -34,7 +34,7 @@ internal sealed class CliContext
         DefaultValueFactory = _ => OutputFormat.Table,
     };
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private CliContext(ParseResult parse, CancellationToken cancellationToken)
     {
@@ -124,6 +124,18 @@ internal sealed class CliContext
         await Credentials.GetAsync(ServerAddress.HostKey(server), CancellationToken);
 
     public async Task<RegistryClient> RegistryAsync(Uri server) => new(server, await CredentialAsync(server));
+
+    /// <summary>Fails fast (exit 5) when nothing answers at the server's address; any HTTP answer counts as reachable.</summary>
+    public async Task EnsureReachableAsync(RegistryClient client)
+    {
+        try
+        {
+            await client.PingAsync(CancellationToken);
+        }
+        catch (WharfClientException e) when (e.Kind != ClientErrorKind.Unreachable)
+        {
+        }
+    }
 
     public async Task<ApiClient> ApiAsync(Uri server) => new(server, await CredentialAsync(server));
 

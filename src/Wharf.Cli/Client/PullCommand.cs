@@ -47,6 +47,7 @@ internal static class PullCommand
             }
             using var _ = docker;
             using var client = await context.RegistryAsync(server);
+            await context.EnsureReachableAsync(client);
             var pulled = await TransferDisplay.RunAsync(context, async observer =>
             {
                 var puller = new ImagePuller(client, observer);

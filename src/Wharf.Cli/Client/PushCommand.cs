@@ -28,6 +28,7 @@ internal static class PushCommand
             var path = context.Parse.GetValue(from);
 
             using var client = await context.RegistryAsync(server);
+            await context.EnsureReachableAsync(client);
             var locations = BlobLocations.Default();
             await locations.LoadAsync(context.CancellationToken);
             var result = await TransferDisplay.RunAsync(context, async observer =>

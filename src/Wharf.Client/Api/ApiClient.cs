@@ -109,7 +109,7 @@ public class ApiClient : IDisposable
         catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
         {
             throw new WharfClientException(ClientErrorKind.Unreachable,
-                $"Cannot reach the server at {Server}: {e.Message} Is it running? Check --server or WHARF_SERVER.", e);
+                $"Cannot reach the server at {Server.ToString().TrimEnd('/')}: {e.Message}. Is it running? Check --server or WHARF_SERVER.", e);
         }
         if (response.IsSuccessStatusCode) return response;
         using (response)

@@ -59,6 +59,8 @@ public sealed class RegistryClient : IDisposable
 
     public Uri Server { get; }
 
+    private string Shown => Server.ToString().TrimEnd('/');
+
     /// <summary>True once the registry asked for credentials (a login check that saw no challenge proved nothing).</summary>
     public bool RequiresAuthentication => _auth.Challenged;
 
@@ -124,7 +126,7 @@ public sealed class RegistryClient : IDisposable
         if (!Digest.TryParse(reference, out var digest))
         {
             var head = await HeadManifestAsync(repository, reference, cancellationToken)
-                ?? throw new RegistryException(HttpStatusCode.NotFound, "MANIFEST_UNKNOWN", $"{repository}:{reference} does not exist on {Server}.");
+                ?? throw new RegistryException(HttpStatusCode.NotFound, "MANIFEST_UNKNOWN", $"{repository}:{reference} does not exist on {Shown}.");
             digest = head.Digest;
         }
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repository}/manifests/{digest}"), DeleteScope(repository), cancellationToken);
@@ -139,7 +141,7 @@ public sealed class RegistryClient : IDisposable
     public async Task<Digest> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken)
     {
         var head = await HeadManifestAsync(repository, tag, cancellationToken)
-            ?? throw new RegistryException(HttpStatusCode.NotFound, "MANIFEST_UNKNOWN", $"{repository}:{tag} does not exist on {Server}.");
+            ?? throw new RegistryException(HttpStatusCode.NotFound, "MANIFEST_UNKNOWN", $"{repository}:{tag} does not exist on {Shown}.");
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repository}/manifests/{tag}"), DeleteScope(repository), cancellationToken);
         if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.MethodNotAllowed)
         {
@@ -303,11 +305,11 @@ public sealed class RegistryClient : IDisposable
         catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
         {
             throw new WharfClientException(ClientErrorKind.Unreachable,
-                $"Cannot reach the server at {Server}: {e.Message} Is it running? Check --server or WHARF_SERVER.", e);
+                $"Cannot reach the server at {Shown}: {e.Message}. Is it running? Check --server or WHARF_SERVER.", e);
         }
         catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new WharfClientException(ClientErrorKind.Unreachable, $"The server at {Server} did not answer in time.", e);
+            throw new WharfClientException(ClientErrorKind.Unreachable, $"The server at {Shown} did not answer in time.", e);
         }
     }
 
@@ -335,10 +337,10 @@ public sealed class RegistryClient : IDisposable
         var status = response.StatusCode;
         var human = (status, code) switch
         {
-            (HttpStatusCode.Unauthorized, _) => $"Not authorized for {what} on {Server}: run 'wharf login {ServerAddress.HostKey(Server)}' with an account that may access it.",
-            (HttpStatusCode.Forbidden, _) => $"Access to {what} on {Server} is denied{(message is null ? "" : $" ({message})")}.",
-            (_, "NAME_UNKNOWN") => $"Repository {what} does not exist on {Server}.",
-            (_, "MANIFEST_UNKNOWN") or (HttpStatusCode.NotFound, null) => $"{what} was not found on {Server}.",
+            (HttpStatusCode.Unauthorized, _) => $"Not authorized for {what} on {Shown}: run 'wharf login {ServerAddress.HostKey(Server)}' with an account that may access it.",
+            (HttpStatusCode.Forbidden, _) => $"Access to {what} on {Shown} is denied{(message is null ? "" : $" ({message})")}.",
+            (_, "NAME_UNKNOWN") => $"Repository {what} does not exist on {Shown}.",
+            (_, "MANIFEST_UNKNOWN") or (HttpStatusCode.NotFound, null) => $"{what} was not found on {Shown}.",
             _ => $"The registry refused {what}: {(int)status} {code ?? status.ToString()}{(message is null ? "" : $": {message}")}",
         };
         throw new RegistryException(status, code, human);
