@@ -78,7 +78,7 @@ internal static class AccountCommands
         using var api = new ApiClient(server, credential);
         try
         {
-            await api.GetRegistryTokenAsync(server.Host, null, cancellationToken);
+            await api.GetRegistryTokenAsync("wharf", null, cancellationToken);
         }
         catch (ApiException e) when (e.Kind == ClientErrorKind.Unauthorized)
         {

@@ -71,6 +71,10 @@ internal static class PullCommand
                 }
                 return image;
             });
+            var locations = BlobLocations.Default();
+            await locations.LoadAsync(context.CancellationToken);
+            locations.Remember(host, reference.Repository, pulled.Parsed.RequiredBlobs.Select(b => b.Digest));
+            await locations.SaveAsync(context.CancellationToken);
             var where = target ?? "the Docker daemon";
             if (context.Json)
             {

@@ -47,7 +47,7 @@ internal static class RepositoryCommands
                 context.Say($"{reference.Repository} has no tags.");
                 return ExitCodes.Ok;
             }
-            var table = new Table().AddColumns("TAG", "DIGEST", "SIZE", "MEDIA TYPE", "PLATFORMS");
+            var table = new Table().AddColumns(new TableColumn("TAG"), new TableColumn("DIGEST").NoWrap(), new TableColumn("SIZE").NoWrap(), new TableColumn("MEDIA TYPE"), new TableColumn("PLATFORMS"));
             if (!context.Interactive) table.Border(TableBorder.None);
             foreach (var r in rows) table.AddRow(Markup.Escape(r.Tag), r.Digest, CliContext.Size(r.Size), Markup.Escape(r.MediaType), Markup.Escape(string.Join(", ", r.Platforms)));
             context.Terminal.Write(table);
@@ -203,7 +203,7 @@ internal static class RepositoryCommands
                 if (Get("created") is { } created) context.Say($"Created:     {created}");
             }
             context.Say($"Size:        {CliContext.Size(image.Parsed.Layers.Sum(l => l.Size))} in {image.Parsed.Layers.Count} layer(s)");
-            var table = new Table().AddColumns("LAYER", "SIZE", "MEDIA TYPE");
+            var table = new Table().AddColumns(new TableColumn("LAYER").NoWrap(), new TableColumn("SIZE").NoWrap(), new TableColumn("MEDIA TYPE"));
             if (!context.Interactive) table.Border(TableBorder.None);
             foreach (var l in image.Parsed.Layers) table.AddRow(l.Digest.ToString(), CliContext.Size(l.Size), Markup.Escape(l.MediaType));
             context.Terminal.Write(table);
