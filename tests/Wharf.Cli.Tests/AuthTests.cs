@@ -53,6 +53,10 @@ public sealed class AuthTests : IAsyncLifetime
         (await _cli.RunAsync("pull", "hub/app:1", "--to", _dir.Combine("back"))).EnsureSuccess();
         Assert.Equal(written.ManifestDigest, (await TestImages.ReadOciLayoutAsync(_dir.Combine("back"), "1", CancellationToken.None)).ManifestDigest);
 
+        // The reference registry cannot delete tags: rm falls back to deleting the manifest by digest.
+        (await _cli.RunAsync("rm", "hub/app:1")).EnsureSuccess();
+        Assert.Equal(3, (await _cli.RunAsync("inspect", "hub/app:1")).ExitCode);
+
         var logout = (await _cli.RunAsync("logout", _registry.HostPort)).EnsureSuccess();
         Assert.Contains("Removed", logout.Output);
         config = JsonNode.Parse(await File.ReadAllTextAsync(_cli.DockerConfigPath))!;
