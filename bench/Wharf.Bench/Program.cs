@@ -105,6 +105,7 @@ try
                 var path = Opt("results");
                 var results = JsonNode.Parse(await File.ReadAllTextAsync(path, ct)) ?? throw new BenchException("empty results");
                 Console.Write(Report.Table(results, markdown: false));
+                Console.Write(Report.ClientTable(results, markdown: false));
                 if (options.TryGetValue("markdown", out var md))
                 {
                     await File.WriteAllTextAsync(md, Report.Markdown(results, OptOr("json-label", path)), ct);

@@ -67,7 +67,41 @@ public static class Report
         sb.AppendLine();
         sb.AppendLine("Ratio: throughput and req/s are Wharf / reference; times and latencies are reference / Wharf. Either way above 1 means Wharf is better.");
         sb.AppendLine("Memory rows give both figures in MiB and no ratio. The peak is the kernel's VmHWM, reset just before the upload, of the server process.");
+        if (results["client"] is not null)
+        {
+            sb.AppendLine();
+            sb.AppendLine("## The wharf client: `wharf push` against `skopeo copy`, both into the candidate");
+            sb.AppendLine();
+            sb.Append(ClientTable(results, markdown: true));
+            sb.AppendLine();
+            sb.AppendLine("Each tool pushes its own fresh image of the same size from an OCI layout folder (no daemon), in alternating order; the");
+            sb.AppendLine("wharf time is the whole process (start-up included). Ratio: skopeo / wharf, above 1 means `wharf push` is faster.");
+        }
         return sb.ToString();
+    }
+
+    /// <summary>Workload 7: <c>wharf push --from LAYOUT</c> vs <c>skopeo copy</c> of same-sized images into the candidate.</summary>
+    public static string ClientTable(JsonNode results, bool markdown)
+    {
+        var client = results["client"];
+        if (client is null)
+        {
+            return "";
+        }
+
+        var image = $"{Str(client, "image_mib")} MiB, {Str(client, "layers")} layers";
+        var skopeo = MedianOf(client, "skopeo_push_s");
+        var wharf = MedianOf(client, "wharf_push_s");
+        var runs = (client["wharf_push_s"] as JsonArray)?.Count ?? 0;
+        double? ratio = wharf is > 0 && skopeo is not null ? skopeo / wharf : null;
+        var label = $"push of an OCI layout ({image}), s median of {runs}";
+        if (markdown)
+        {
+            return "| workload | skopeo copy | wharf push | ratio |\n| --- | ---: | ---: | ---: |\n" +
+                $"| {label} | {Fmt(skopeo, "0.00")} | {Fmt(wharf, "0.00")} | {RatioText(ratio)} |\n";
+        }
+
+        return $"client: {label}: skopeo copy {Fmt(skopeo, "0.00")} s, wharf push {Fmt(wharf, "0.00")} s, ratio {RatioText(ratio)}\n";
     }
 
     private static List<Row> Rows(JsonNode results)

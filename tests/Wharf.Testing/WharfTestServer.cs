@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Wharf.Core.Accounts;
 using Wharf.Server;
@@ -13,10 +15,12 @@ public sealed class WharfTestServer : IAsyncDisposable
 {
     private readonly bool _ownsDataDir;
     private readonly string[] _extraArgs;
+    private readonly RequestLog? _requests;
     private WebApplication _app;
 
-    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs)
+    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null)
     {
+        _requests = requests;
         _app = app;
         DataDir = dataDir;
         _ownsDataDir = ownsDataDir;
@@ -35,6 +39,9 @@ public sealed class WharfTestServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>Every request's method and path, when started with <see cref="StartRecordingAsync"/>; null otherwise.</summary>
+    public RequestLog? Requests => _requests;
+
     /// <summary>
     /// Starts a server in <see cref="AuthMode.Open"/> (no accounts: anyone may push and pull), as the pure-protocol
     /// tests want; extra arguments are configuration keys such as <c>--Wharf:Registry:MaxManifestBytes=2048</c>.
@@ -52,6 +59,19 @@ public sealed class WharfTestServer : IAsyncDisposable
         return new WharfTestServer(app, dataDir, owns, args);
     }
 
+    /// <summary>Like <see cref="StartAsync"/>, and records every request (method and path) in <see cref="Requests"/>.</summary>
+    public static Task<WharfTestServer> StartRecordingAsync(params string[] extraArgs) => StartRecordingAsync(AuthMode.Open, extraArgs);
+
+    /// <summary>Like <see cref="StartAsync(AuthMode, string?, string[])"/>, and records every request (method and path) in <see cref="Requests"/>.</summary>
+    public static async Task<WharfTestServer> StartRecordingAsync(AuthMode mode, params string[] extraArgs)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
+        var requests = new RequestLog();
+        string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, requests);
+        return new WharfTestServer(app, dataDir, true, args, requests);
+    }
+
     public HttpClient CreateClient() => new() { BaseAddress = new Uri(BaseUrl + "/"), Timeout = TimeSpan.FromMinutes(2) };
 
     /// <summary>Stops the server and starts a new process-equivalent on the same data folder and port.</summary>
@@ -60,12 +80,16 @@ public sealed class WharfTestServer : IAsyncDisposable
         var url = BaseUrl;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _app = await StartAppAsync(DataDir, url, _extraArgs);
+        _app = await StartAppAsync(DataDir, url, _extraArgs, _requests);
     }
 
-    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs) =>
+    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs, RequestLog? requests = null) =>
         WharfServer.StartAsync(["--urls", url, "--data-dir", dataDir, .. extraArgs], CancellationToken.None,
-            builder => builder.Logging.SetMinimumLevel(LogLevel.Warning));
+            builder =>
+            {
+                builder.Logging.SetMinimumLevel(LogLevel.Warning);
+                if (requests is not null) builder.Services.AddSingleton<IStartupFilter>(new RequestLog.Filter(requests));
+            });
 
     public async ValueTask DisposeAsync()
     {

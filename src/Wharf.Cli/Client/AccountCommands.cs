@@ -1,0 +1,247 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using Wharf.Client;
+using Wharf.Client.Api;
+using Wharf.Client.Credentials;
+using Wharf.Client.Registry;
+
+namespace Wharf.Cli.Client;
+
+/// <summary><c>signup</c>, <c>login</c>, <c>logout</c>, <c>whoami</c>, <c>token create|list|revoke</c>.</summary>
+internal static class AccountCommands
+{
+    private static Option<string?> UserOption() => new("--username", "-u") { Description = "User name (asked for on a terminal when missing)." };
+
+    private static Option<bool> PasswordStdinOption() => new("--password-stdin") { Description = "Read the password (or access token) from standard input." };
+
+    public static Command SignUp()
+    {
+        var user = UserOption();
+        var email = new Option<string?>("--email") { Description = "E-mail address (optional)." };
+        var stdin = PasswordStdinOption();
+        var command = new Command("signup", "Create an account on a Wharf server.") { user, email, stdin };
+        CliContext.SetAction(command, async context =>
+        {
+            var server = await context.ServerAsync();
+            var username = AskUser(context, context.Parse.GetValue(user));
+            var password = await AskSecretAsync(context, context.Parse.GetValue(stdin), confirm: true);
+            using var api = new ApiClient(server, null);
+            var created = await api.SignUpAsync(username, password, context.Parse.GetValue(email), context.CancellationToken);
+            if (context.Json) context.WriteJson(new JsonObject { ["username"] = created.Username ?? username, ["email"] = created.Email, ["server"] = server.ToString() });
+            else context.Say($"Account {created.Username ?? username} created on {server}. Next: wharf login {ServerAddress.HostKey(server)} -u {created.Username ?? username}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    public static Command Login()
+    {
+        var serverArgument = new Argument<string?>("SERVER") { Description = "host:port of the Wharf server (default: --server, WHARF_SERVER, the last login).", Arity = ArgumentArity.ZeroOrOne };
+        var user = UserOption();
+        var stdin = PasswordStdinOption();
+        var command = new Command("login", "Log in to a Wharf server; credentials go to docker's config (or its credential helper), so docker can use them too.") { serverArgument, user, stdin };
+        CliContext.SetAction(command, async context =>
+        {
+            var server = context.Parse.GetValue(serverArgument) is { Length: > 0 } s ? ServerAddress.Normalize(s) : await context.ServerAsync();
+            var host = ServerAddress.HostKey(server);
+            var username = AskUser(context, context.Parse.GetValue(user));
+            var password = await AskSecretAsync(context, context.Parse.GetValue(stdin), confirm: false);
+            var credential = new RegistryCredential(username, password);
+            await VerifyAsync(server, credential, context.CancellationToken);
+            await context.Credentials.StoreAsync(host, credential, context.CancellationToken);
+            await context.Config.SetServerAsync(server.ToString().TrimEnd('/'), context.CancellationToken);
+            if (context.Json) context.WriteJson(new JsonObject { ["server"] = server.ToString().TrimEnd('/'), ["username"] = username, ["config"] = context.Credentials.ConfigPath });
+            else context.Say("Login Succeeded");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Proves the credentials before storing them: <c>GET /v2/</c> through the challenge (Bearer: a token from the realm with
+    /// Basic; Basic: straight); when <c>/v2/</c> asks for nothing, Wharf's <c>/auth/token</c> with Basic decides.
+    /// </summary>
+    private static async Task VerifyAsync(Uri server, RegistryCredential credential, CancellationToken cancellationToken)
+    {
+        using var registry = new RegistryClient(server, credential);
+        try
+        {
+            await registry.PingAsync(cancellationToken);
+        }
+        catch (RegistryException e) when (e.Kind == ClientErrorKind.Unauthorized)
+        {
+            throw new WharfClientException(ClientErrorKind.Unauthorized, $"Login to {server} failed: wrong user name or password.");
+        }
+        if (registry.RequiresAuthentication) return;
+        using var api = new ApiClient(server, credential);
+        try
+        {
+            await api.GetRegistryTokenAsync("wharf", null, cancellationToken);
+        }
+        catch (ApiException e) when (e.Kind == ClientErrorKind.Unauthorized)
+        {
+            throw new WharfClientException(ClientErrorKind.Unauthorized, $"Login to {server} failed: wrong user name or password.");
+        }
+        catch (ApiException)
+        {
+            // No token endpoint and an open /v2/: nothing can check the credentials; store them as docker would.
+        }
+    }
+
+    public static Command Logout()
+    {
+        var serverArgument = new Argument<string?>("SERVER") { Description = "host:port (default: --server, WHARF_SERVER, the last login).", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("logout", "Remove the stored credentials of a Wharf server.") { serverArgument };
+        CliContext.SetAction(command, async context =>
+        {
+            var server = context.Parse.GetValue(serverArgument) is { Length: > 0 } s ? ServerAddress.Normalize(s) : await context.ServerAsync();
+            var host = ServerAddress.HostKey(server);
+            var removed = await context.Credentials.EraseAsync(host, context.CancellationToken);
+            if (context.Json) context.WriteJson(new JsonObject { ["server"] = host, ["removed"] = removed });
+            else context.Say(removed ? $"Removed login credentials for {host}" : $"Not logged in to {host}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    public static Command WhoAmI()
+    {
+        var command = new Command("whoami", "Show the account the stored credentials belong to.");
+        CliContext.SetAction(command, async context =>
+        {
+            var server = await context.ServerAsync();
+            if (await context.CredentialAsync(server) is null)
+            {
+                throw new WharfClientException(ClientErrorKind.Unauthorized, $"Not logged in to {ServerAddress.HostKey(server)}: run 'wharf login {ServerAddress.HostKey(server)}'.");
+            }
+            using var api = await context.ApiAsync(server);
+            var user = await api.GetCurrentUserAsync(context.CancellationToken);
+            if (context.Json) context.WriteJson(new JsonObject { ["username"] = user.Username, ["email"] = user.Email, ["is_admin"] = user.IsAdmin, ["server"] = server.ToString().TrimEnd('/') });
+            else context.Say($"{user.Username} on {server.ToString().TrimEnd('/')}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    public static Command Token()
+    {
+        var command = new Command("token", "Personal access tokens: create, list, revoke.");
+        var name = new Argument<string>("NAME") { Description = "A name to recognise the token by, e.g. ci." };
+        var scope = new Option<string>("--scope") { Description = "Comma-separated scopes: pull, push, delete, admin.", DefaultValueFactory = _ => "pull" };
+        var expires = new Option<string?>("--expires-in") { Description = "Lifetime such as 30d, 12h or 90m (default: no expiry)." };
+        var create = new Command("create", "Create a token; its secret is shown once.") { name, scope, expires };
+        CliContext.SetAction(create, async context =>
+        {
+            var scopes = context.Parse.GetValue(scope)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+            var bad = scopes.FirstOrDefault(s => s is not ("pull" or "push" or "delete" or "admin"));
+            if (bad is not null || scopes.Count == 0) throw new WharfClientException(ClientErrorKind.InvalidInput, $"'{bad}' is not a scope; use pull, push, delete or admin, comma-separated.");
+            DateTimeOffset? expiresAt = context.Parse.GetValue(expires) is { } e ? DateTimeOffset.UtcNow + ParseDuration(e) : null;
+            var server = await context.ServerAsync();
+            using var api = await context.ApiAsync(server);
+            var token = await api.CreateTokenAsync(context.Parse.GetValue(name)!, scopes, expiresAt, context.CancellationToken);
+            if (context.Json) context.WriteJson(TokenJson(token));
+            else
+            {
+                context.Say($"Token {token.Name} ({IdText(token.Id)}) created with scopes {string.Join(",", token.Scopes ?? scopes)}{(token.ExpiresAt is { } x ? $", expires {x:u}" : "")}.");
+                context.Say("Copy it now; it is not shown again:");
+                context.Say(token.Token ?? "");
+            }
+            return ExitCodes.Ok;
+        });
+        var list = new Command("list", "List your tokens (never their secrets).");
+        CliContext.SetAction(list, async context =>
+        {
+            var server = await context.ServerAsync();
+            using var api = await context.ApiAsync(server);
+            var tokens = await api.ListTokensAsync(context.CancellationToken);
+            if (context.Json)
+            {
+                context.WriteJson(new JsonArray([.. tokens.Select(t => (JsonNode)TokenJson(t))]));
+                return ExitCodes.Ok;
+            }
+            var table = new Table().AddColumns("ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED");
+            if (!context.Interactive) table.Border(TableBorder.None);
+            foreach (var t in tokens)
+            {
+                table.AddRow(Markup.Escape(IdText(t.Id)), Markup.Escape(t.Name ?? ""), Markup.Escape(string.Join(",", t.Scopes ?? [])),
+                    t.CreatedAt?.ToString("u", CultureInfo.InvariantCulture) ?? "", t.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never",
+                    t.LastUsedAt?.ToString("u", CultureInfo.InvariantCulture) ?? "");
+            }
+            context.Terminal.Write(table);
+            return ExitCodes.Ok;
+        });
+        var id = new Argument<string>("ID") { Description = "The token's id (see 'wharf token list')." };
+        var revoke = new Command("revoke", "Revoke a token at once.") { id };
+        CliContext.SetAction(revoke, async context =>
+        {
+            var server = await context.ServerAsync();
+            using var api = await context.ApiAsync(server);
+            await api.RevokeTokenAsync(context.Parse.GetValue(id)!, context.CancellationToken);
+            if (context.Json) context.WriteJson(new JsonObject { ["id"] = context.Parse.GetValue(id), ["revoked"] = true });
+            else context.Say($"Token {context.Parse.GetValue(id)} revoked.");
+            return ExitCodes.Ok;
+        });
+        command.Subcommands.Add(create);
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(revoke);
+        return command;
+    }
+
+    /// <summary>"30d", "12h", "90m", "3600s".</summary>
+    public static TimeSpan ParseDuration(string text)
+    {
+        if (text.Length >= 2 && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            switch (text[^1])
+            {
+                case 'd': return TimeSpan.FromDays(n);
+                case 'h': return TimeSpan.FromHours(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 's': return TimeSpan.FromSeconds(n);
+            }
+        }
+        throw new WharfClientException(ClientErrorKind.InvalidInput, $"'{text}' is not a duration; use e.g. 30d, 12h or 90m.");
+    }
+
+    private static string IdText(object? id) => id?.ToString() ?? "";
+
+    private static JsonObject TokenJson(AccessTokenInfo t) => new()
+    {
+        ["id"] = IdText(t.Id),
+        ["name"] = t.Name,
+        ["token"] = t.Token,
+        ["scopes"] = new JsonArray([.. (t.Scopes ?? []).Select(s => (JsonNode)s)]),
+        ["created_at"] = t.CreatedAt,
+        ["expires_at"] = t.ExpiresAt,
+        ["last_used_at"] = t.LastUsedAt,
+    };
+
+    private static string AskUser(CliContext context, string? given)
+    {
+        if (!string.IsNullOrWhiteSpace(given)) return given.Trim();
+        if (context.Interactive && !Console.IsInputRedirected) return context.Terminal.Prompt(new TextPrompt<string>("Username:"));
+        throw new WharfClientException(ClientErrorKind.InvalidInput, "Give the user name with --username (no terminal to ask on).");
+    }
+
+    private static async Task<string> AskSecretAsync(CliContext context, bool fromStdin, bool confirm)
+    {
+        if (fromStdin)
+        {
+            var text = (await Console.In.ReadToEndAsync(context.CancellationToken)).TrimEnd('\r', '\n');
+            if (text.Length == 0) throw new WharfClientException(ClientErrorKind.InvalidInput, "--password-stdin was given but standard input was empty.");
+            return text;
+        }
+        if (!context.Interactive || Console.IsInputRedirected)
+        {
+            throw new WharfClientException(ClientErrorKind.InvalidInput, "No terminal to ask for the password on: pipe it in with --password-stdin.");
+        }
+        var password = context.Terminal.Prompt(new TextPrompt<string>("Password:").Secret());
+        if (confirm && context.Terminal.Prompt(new TextPrompt<string>("Repeat password:").Secret()) != password)
+        {
+            throw new WharfClientException(ClientErrorKind.InvalidInput, "The passwords differ.");
+        }
+        return password;
+    }
+}

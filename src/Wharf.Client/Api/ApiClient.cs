@@ -1,0 +1,138 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Wharf.Client.Credentials;
+using Wharf.Client.Registry;
+
+namespace Wharf.Client.Api;
+
+/// <summary>
+/// A thin client of Wharf's REST API (<c>/api/v1/</c>) and token endpoint (<c>/auth/token</c>). Sends Basic credentials
+/// (user and password or personal access token) or a bearer token; problem details become <see cref="ApiException"/>.
+/// </summary>
+public class ApiClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public ApiClient(Uri server, RegistryCredential? credential, HttpMessageHandler? transport = null)
+    {
+        Server = server;
+        _http = new HttpClient(transport ?? new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) }) { BaseAddress = server, Timeout = TimeSpan.FromMinutes(2) };
+        if (credential is not null) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", credential.BasicValue);
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("wharf", "1.0"));
+    }
+
+    public Uri Server { get; }
+
+    /// <summary><c>POST /api/v1/users</c>: sign-up.</summary>
+    public Task<UserInfo> SignUpAsync(string username, string password, string? email, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, "api/v1/users", new SignUpRequest { Username = username, Password = password, Email = email },
+            ApiJsonContext.Default.SignUpRequest, ApiJsonContext.Default.UserInfo, cancellationToken);
+
+    /// <summary><c>GET /api/v1/user</c>: who the credentials belong to.</summary>
+    public Task<UserInfo> GetCurrentUserAsync(CancellationToken cancellationToken) =>
+        SendAsync<object, UserInfo>(HttpMethod.Get, "api/v1/user", null, null, ApiJsonContext.Default.UserInfo, cancellationToken);
+
+    /// <summary><c>POST /api/v1/tokens</c>: a personal access token; its secret is in the answer, once.</summary>
+    public Task<AccessTokenInfo> CreateTokenAsync(string name, IReadOnlyList<string> scopes, DateTimeOffset? expiresAt, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, "api/v1/tokens", new CreateTokenRequest { Name = name, Scopes = [.. scopes], ExpiresAt = expiresAt },
+            ApiJsonContext.Default.CreateTokenRequest, ApiJsonContext.Default.AccessTokenInfo, cancellationToken);
+
+    /// <summary><c>GET /api/v1/tokens</c>, all pages.</summary>
+    public async Task<IReadOnlyList<AccessTokenInfo>> ListTokensAsync(CancellationToken cancellationToken)
+    {
+        var all = new List<AccessTokenInfo>();
+        string? cursor = null;
+        do
+        {
+            var url = "api/v1/tokens" + (cursor is null ? "" : "?cursor=" + Uri.EscapeDataString(cursor));
+            using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, url), cancellationToken);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (text.TrimStart().StartsWith('['))
+            {
+                all.AddRange(JsonSerializer.Deserialize(text, ApiJsonContext.Default.ListAccessTokenInfo) ?? []);
+                break;
+            }
+            var page = JsonSerializer.Deserialize(text, ApiJsonContext.Default.TokenPage);
+            all.AddRange(page?.Items ?? page?.Tokens ?? []);
+            cursor = page?.NextCursor;
+        }
+        while (cursor is not null);
+        return all;
+    }
+
+    /// <summary><c>DELETE /api/v1/tokens/{id}</c>.</summary>
+    public async Task RevokeTokenAsync(string id, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/tokens/{Uri.EscapeDataString(id)}"), cancellationToken);
+    }
+
+    /// <summary><c>GET /auth/token</c> with the client's Basic credentials: proves them without touching the API.</summary>
+    public async Task<TokenResponse> GetRegistryTokenAsync(string service, string? scope, CancellationToken cancellationToken)
+    {
+        var url = $"auth/token?service={Uri.EscapeDataString(service)}" + (scope is null ? "" : "&scope=" + Uri.EscapeDataString(scope));
+        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, url), cancellationToken);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        return await JsonSerializer.DeserializeAsync(body, ApiJsonContext.Default.TokenResponse, cancellationToken)
+            ?? throw new WharfClientException(ClientErrorKind.Failure, "The token endpoint answered an empty body.");
+    }
+
+    protected async Task<TResponse> SendAsync<TRequest, TResponse>(HttpMethod method, string url, TRequest? body, JsonTypeInfo<TRequest>? requestType,
+        JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(method, url);
+        if (body is not null && requestType is not null) request.Content = JsonContent.Create(body, requestType);
+        using var response = await SendRawAsync(request, cancellationToken);
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        try
+        {
+            return await JsonSerializer.DeserializeAsync(stream, responseType, cancellationToken)
+                ?? throw new WharfClientException(ClientErrorKind.Failure, $"{method} /{url} answered an empty body.");
+        }
+        catch (JsonException e)
+        {
+            throw new WharfClientException(ClientErrorKind.Failure, $"{method} /{url} answered something that is not the expected JSON: {e.Message}");
+        }
+    }
+
+    /// <summary>Sends, and throws <see cref="ApiException"/> unless the answer is 2xx.</summary>
+    protected async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            using (request) response = await _http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        {
+            throw new WharfClientException(ClientErrorKind.Unreachable,
+                $"Cannot reach the server at {Server.ToString().TrimEnd('/')}: {e.Message}. Is it running? Check --server or WHARF_SERVER.", e);
+        }
+        if (response.IsSuccessStatusCode) return response;
+        using (response)
+        {
+            ProblemDetails? problem = null;
+            try
+            {
+                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                if (text.TrimStart().StartsWith('{')) problem = JsonSerializer.Deserialize(text, ApiJsonContext.Default.ProblemDetails);
+            }
+            catch (JsonException)
+            {
+            }
+            var detail = problem?.Detail;
+            if (detail is null && response.StatusCode == HttpStatusCode.Unauthorized) detail = "The server did not accept the credentials: run 'wharf login' first.";
+            if (detail is null && response.StatusCode == HttpStatusCode.NotFound) detail = $"{request.RequestUri} does not exist on {Server} (is it a Wharf server with the accounts API?).";
+            throw new ApiException(response.StatusCode, problem?.Title, detail);
+        }
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
