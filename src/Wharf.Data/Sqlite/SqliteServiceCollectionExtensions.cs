@@ -22,6 +22,10 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<SqliteRegistryStore>(sp => new SqliteRegistryStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<SqliteRegistryStore>());
+        services.AddSingleton<SqliteAccountStore>(sp => new SqliteAccountStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<Wharf.Core.Accounts.IAccountStore>(sp => sp.GetRequiredService<SqliteAccountStore>());
+        services.AddSingleton<Wharf.Core.Accounts.IAuditLog>(sp => sp.GetRequiredService<SqliteAccountStore>());
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
         return services;

@@ -1,0 +1,77 @@
+namespace Wharf.Core.Accounts;
+
+/// <summary>How the server authenticates callers (<c>Wharf:Auth:Mode</c>).</summary>
+public enum AuthMode
+{
+    /// <summary>Accounts, namespaces, access control and the Docker token flow. The default.</summary>
+    Accounts,
+
+    /// <summary>No accounts: anyone may do anything. For trusted single-user setups.</summary>
+    Open,
+}
+
+/// <summary>Whether anyone may create an account through <c>POST /api/v1/users</c>.</summary>
+public enum SignUpMode
+{
+    /// <summary>Anyone may sign up. The default.</summary>
+    Open,
+
+    /// <summary>Only an administrator may create accounts (through the API or <c>wharf user add</c>); the very first account is always allowed.</summary>
+    Closed,
+}
+
+/// <summary>Section <c>Wharf:Auth</c>: accounts, tokens and access control.</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary><c>Accounts</c> (default) or <c>Open</c> (no accounts, everything allowed).</summary>
+    public AuthMode Mode { get; set; } = AuthMode.Accounts;
+
+    /// <summary>Whether anonymous callers may pull public repositories. Default true.</summary>
+    public bool AnonymousPull { get; set; } = true;
+
+    /// <summary><c>Open</c> (default) or <c>Closed</c>.</summary>
+    public SignUpMode SignUp { get; set; } = SignUpMode.Open;
+
+    /// <summary>Visibility of a repository created by its first push: <c>Private</c> (default) or <c>Public</c>.</summary>
+    public RepositoryVisibility DefaultVisibility { get; set; } = RepositoryVisibility.Private;
+
+    /// <summary>The <c>service</c> of the token flow and the audience of issued tokens. Default <c>wharf</c>.</summary>
+    public string Service { get; set; } = "wharf";
+
+    /// <summary>The <c>iss</c> claim of issued tokens. Default <c>wharf-token-service</c>.</summary>
+    public string Issuer { get; set; } = "wharf-token-service";
+
+    /// <summary>Lifetime of registry bearer tokens. Default 5 minutes; at least 60 seconds (the token spec's minimum).</summary>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Lifetime of refresh tokens (<c>offline_token=true</c>, <c>access_type=offline</c>). Default 30 days.</summary>
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>PEM file with the ES256 signing key; created on first start. Default <c>keys/token-signing.pem</c> in the data folder.</summary>
+    public string? SigningKeyPath { get; set; }
+
+    /// <summary>Failed logins allowed per user name and per client address within <see cref="FailedLoginWindow"/>. Default 10.</summary>
+    public int MaxFailedLogins { get; set; } = 10;
+
+    /// <summary>The window over which failed logins are counted; also the longest <c>Retry-After</c>. Default 5 minutes.</summary>
+    public TimeSpan FailedLoginWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a verified Basic credential and a caller's namespace roles are cached. Default 10 seconds.</summary>
+    public TimeSpan CredentialCacheTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    public IEnumerable<string> Validate()
+    {
+        if (!Enum.IsDefined(Mode)) yield return $"Wharf:Auth:Mode '{Mode}' is not known; allowed values: {string.Join(", ", Enum.GetNames<AuthMode>())}.";
+        if (!Enum.IsDefined(SignUp)) yield return $"Wharf:Auth:SignUp '{SignUp}' is not known; allowed values: {string.Join(", ", Enum.GetNames<SignUpMode>())}.";
+        if (!Enum.IsDefined(DefaultVisibility)) yield return $"Wharf:Auth:DefaultVisibility '{DefaultVisibility}' is not known; allowed values: {string.Join(", ", Enum.GetNames<RepositoryVisibility>())}.";
+        if (string.IsNullOrWhiteSpace(Service)) yield return "Wharf:Auth:Service must not be empty.";
+        if (string.IsNullOrWhiteSpace(Issuer)) yield return "Wharf:Auth:Issuer must not be empty.";
+        if (TokenLifetime < TimeSpan.FromSeconds(60) || TokenLifetime > TimeSpan.FromDays(1)) yield return $"Wharf:Auth:TokenLifetime must be between 00:01:00 and 1.00:00:00, not {TokenLifetime}.";
+        if (RefreshTokenLifetime < TimeSpan.FromMinutes(1)) yield return $"Wharf:Auth:RefreshTokenLifetime must be at least 00:01:00, not {RefreshTokenLifetime}.";
+        if (MaxFailedLogins < 1) yield return $"Wharf:Auth:MaxFailedLogins must be at least 1, not {MaxFailedLogins}.";
+        if (FailedLoginWindow < TimeSpan.FromSeconds(1)) yield return $"Wharf:Auth:FailedLoginWindow must be at least 00:00:01, not {FailedLoginWindow}.";
+        if (CredentialCacheTtl < TimeSpan.Zero || CredentialCacheTtl > TimeSpan.FromMinutes(5)) yield return $"Wharf:Auth:CredentialCacheTtl must be between 00:00:00 and 00:05:00, not {CredentialCacheTtl}.";
+    }
+}
