@@ -5,6 +5,7 @@ using Wharf.Core.Registry;
 using Wharf.Data.Sqlite;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
+using Wharf.Server.Repositories;
 using Wharf.Storage.FileSystem;
 
 namespace Wharf.Server;
@@ -38,6 +39,8 @@ public static class WharfServer
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
         app.MapDistributionApi();
+        app.MapRepositoriesApi();
+        app.MapSearchApi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -79,6 +82,7 @@ public static class WharfServer
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
         services.AddSingleton<IRegistryAccessPolicy, OpenRegistryAccessPolicy>();
+        services.AddWharfRepositories(configuration);
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>

@@ -90,6 +90,10 @@ public static partial class DistributionApi
         var scope = RegistryScope.ForRepository(route.Name, actions.Value);
         var access = await Policy(context).CheckAsync(context.User, scope, ct);
         if (access != AccessDecision.Allowed) return await DenyAsync(context, scope, access);
+        if (actions.Value.HasFlag(RegistryActions.Push) && !await Repositories.PushTarget.MayPushAsync(context, route.Name, ct))
+        {
+            return RegistryError.NameUnknown(route.Name);
+        }
 
         return route.Kind switch
         {
@@ -175,7 +179,11 @@ public static partial class DistributionApi
             return null;
         }
         response.ContentLength = manifest.Content.Length;
-        if (HttpMethods.IsGet(context.Request.Method)) await response.Body.WriteAsync(manifest.Content, ct);
+        if (HttpMethods.IsGet(context.Request.Method))
+        {
+            Registry(context).RecordPull(route.Name, reference);
+            await response.Body.WriteAsync(manifest.Content, ct);
+        }
         return null;
     }
 
@@ -469,6 +477,20 @@ public static partial class DistributionApi
     private static async ValueTask<RegistryError?> CatalogAsync(HttpContext context, CancellationToken ct)
     {
         if (!TryReadPaging(context, out var n, out var last, out var pagingError)) return pagingError;
+        if (context.RequestServices.GetService<Core.Repositories.RepositoryService>() is { } repositories)
+        {
+            // Filtered in SQL by what the caller may pull, so every page is full.
+            var size = Math.Min(n ?? Registry(context).Options.MaxPageSize, Registry(context).Options.MaxPageSize);
+            var (names, hasMore) = await repositories.CatalogAsync(context.User, size, last, ct);
+            if (hasMore) SetNextLink(context, "/v2/_catalog", names[^1], n);
+            await WriteJsonAsync(context, writer =>
+            {
+                writer.WriteStartArray("repositories");
+                foreach (var name in names) writer.WriteStringValue(name);
+                writer.WriteEndArray();
+            }, ct);
+            return null;
+        }
         var page = await Registry(context).ListRepositoriesAsync(n, last, ct);
         var policy = Policy(context);
         var visible = new List<string>(page.Items.Count);
