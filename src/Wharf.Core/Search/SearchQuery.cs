@@ -5,7 +5,7 @@ namespace Wharf.Core.Search;
 /// <summary>
 /// User search text turned into something safe for a full-text engine: the words (runs of letters and digits,
 /// lower-cased, as FTS5's unicode61 tokenizer splits text) and an FTS5 MATCH expression that asks for every word
-/// as a prefix (<c>"word"*</c>). Quotes, operators and column filters in the input are just separators, so no
+/// as a whole term or a prefix. Quotes, operators and column filters in the input are just separators, so no
 /// input can make the expression invalid. <see cref="Text"/> (trimmed, lower-cased) ranks exact and prefix name matches first.
 /// </summary>
 public sealed record SearchQuery(string Text, IReadOnlyList<string> Words)
@@ -18,8 +18,11 @@ public sealed record SearchQuery(string Text, IReadOnlyList<string> Words)
 
     public bool IsEmpty => Words.Count == 0;
 
-    /// <summary>The FTS5 MATCH expression: every word as a quoted prefix term, all required.</summary>
-    public string MatchExpression => string.Join(" AND ", Words.Select(w => "\"" + w + "\"*"));
+    /// <summary>
+    /// The FTS5 MATCH expression: every word required, as a whole term or a prefix (<c>("w" OR "w"*)</c>), so a
+    /// document holding the whole word scores both and ranks above one that only has a longer word starting with it.
+    /// </summary>
+    public string MatchExpression => string.Join(" AND ", Words.Select(w => "(\"" + w + "\" OR \"" + w + "\"*)"));
 
     public static SearchQuery Parse(string? text)
     {
