@@ -109,12 +109,14 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
     {
         if (limit <= 0) return [];
         await using var connection = await _connections.OpenAsync(cancellationToken);
+        // CROSS JOIN keeps tags as the outer loop: the planner would otherwise start from a manifest shared by many
+        // tags and sort them all (100,000 tags on one image: 50 ms instead of under 1 ms).
         var rows = await connection.QueryAsync<TagRow>(Command(
             $"""
             SELECT t.name AS Name, m.digest AS Digest, m.media_type AS MediaType, d.size AS Size, d.platforms AS Platforms,
                    t.updated_at AS PushedAt, t.last_pulled_at AS LastPulledAt
             FROM tags t
-            JOIN manifests m ON m.id = t.manifest_id
+            CROSS JOIN manifests m ON m.id = t.manifest_id
             LEFT JOIN manifest_details d ON d.manifest_id = m.id
             WHERE t.repository_id = (SELECT id FROM repositories WHERE name = @repository)
             {(after is null ? "" : "AND t.name > @after")}
