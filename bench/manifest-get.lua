@@ -2,6 +2,9 @@
 -- prints one line "WRKJSON {...}" with the figures bench/run keeps (latencies in ms).
 wrk.method = "GET"
 wrk.headers["Accept"] = "application/vnd.oci.image.manifest.v1+json"
+-- BENCH_AUTH=1: bench/run passes the bearer token it got from Wharf's /auth/token.
+local auth = os.getenv("BENCH_AUTH_HEADER")
+if auth ~= nil and auth ~= "" then wrk.headers["Authorization"] = auth end
 
 done = function(summary, latency, requests)
   local seconds = summary.duration / 1e6

@@ -29,6 +29,12 @@ public sealed class RegistryClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         };
         _http = new HttpClient(handler) { Timeout = requestTimeout };
+        // BENCH_AUTH=1 runs Wharf with accounts: bench/run sets "user:password" here (a registry without auth ignores it).
+        if (Environment.GetEnvironmentVariable("BENCH_BASIC_AUTH") is { Length: > 0 } basic)
+        {
+            _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+                "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(basic)));
+        }
     }
 
     public void Dispose() => _http.Dispose();

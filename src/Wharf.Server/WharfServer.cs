@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Wharf.Core.Access;
 using Wharf.Core.Registry;
 using Wharf.Data.Sqlite;
+using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
@@ -38,7 +39,9 @@ public static class WharfServer
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
+        app.UseWharfAccounts();
         app.MapDistributionApi();
+        app.MapAccountsApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
@@ -81,7 +84,7 @@ public static class WharfServer
         services.AddSingleton<ManifestCache>();
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
-        services.AddSingleton<IRegistryAccessPolicy, OpenRegistryAccessPolicy>();
+        services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Wharf.Core.Accounts;
 using Wharf.Testing;
 
 namespace Wharf.Server.Tests;
@@ -8,7 +9,7 @@ public sealed class SmokeTests
     [Fact]
     public async Task BaseEndpointAnswersWithApiVersionHeader()
     {
-        await using var server = await WharfTestServer.StartAsync();
+        await using var server = await WharfTestServer.StartAsync(AuthMode.Open);
         using var client = server.CreateClient();
         using var response = await client.GetAsync("v2/");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
+using Wharf.Core.Accounts;
 using Wharf.Server;
 
 namespace Wharf.Testing;
@@ -34,13 +35,21 @@ public sealed class WharfTestServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts a server; extra arguments are configuration keys such as <c>--Wharf:Registry:MaxManifestBytes=2048</c>.</summary>
-    public static async Task<WharfTestServer> StartAsync(string? dataDir = null, params string[] extraArgs)
+    /// <summary>
+    /// Starts a server in <see cref="AuthMode.Open"/> (no accounts: anyone may push and pull), as the pure-protocol
+    /// tests want; extra arguments are configuration keys such as <c>--Wharf:Registry:MaxManifestBytes=2048</c>.
+    /// </summary>
+    public static Task<WharfTestServer> StartAsync(string? dataDir = null, params string[] extraArgs) =>
+        StartAsync(AuthMode.Open, dataDir, extraArgs);
+
+    /// <summary>Starts a server in the given auth mode (<see cref="AuthMode.Accounts"/> is what <c>wharf serve</c> runs by default).</summary>
+    public static async Task<WharfTestServer> StartAsync(AuthMode mode, string? dataDir = null, params string[] extraArgs)
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("wharf-test-").FullName;
-        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", extraArgs);
-        return new WharfTestServer(app, dataDir, owns, extraArgs);
+        string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args);
+        return new WharfTestServer(app, dataDir, owns, args);
     }
 
     public HttpClient CreateClient() => new() { BaseAddress = new Uri(BaseUrl + "/"), Timeout = TimeSpan.FromMinutes(2) };

@@ -19,7 +19,7 @@ public sealed record CreatedAccessToken(AccessTokenInfo Token, string Secret);
 public sealed record OrganizationDetails(Organization Organization, IReadOnlyList<OrganizationMember> Members);
 
 /// <summary>The account use cases: sign-up, credentials, personal access tokens, organizations and visibility.</summary>
-public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, AuthOptions options, TimeProvider time)
+public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, CredentialChanges changes, AuthOptions options, TimeProvider time)
 {
     public const int MinPasswordLength = 8;
     public const int MaxPasswordLength = 256;
@@ -85,12 +85,8 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         if (string.IsNullOrEmpty(username) || string.IsNullOrEmpty(secret) || username.Length > AccountName.MaxLength || secret.Length > 4096) return null;
         if (Secrets.LooksLikeAccessToken(secret))
         {
-            var found = await store.FindAccessTokenAsync(Secrets.Hash(secret), cancellationToken);
-            if (found is null || found.User.Name != username) return null;
-            var now = time.GetUtcNow();
-            if (found.Token.ExpiresAt is { } expires && expires <= now) return null;
-            await store.TouchAccessTokenAsync(found.Token.Id, now, cancellationToken);
-            return new AuthenticatedUser(found.User, Caller.AccessToken, found.Token.Scopes);
+            var byToken = await AuthenticateAccessTokenAsync(secret, cancellationToken);
+            return byToken?.User.Name == username ? byToken : null;
         }
         var user = await store.FindUserAsync(username, cancellationToken);
         if (user is null)
@@ -102,6 +98,18 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         if (!passwords.Verify(user.PasswordHash, secret, out var rehash)) return null;
         if (rehash) await store.SetPasswordHashAsync(user.Id, passwords.Hash(secret), cancellationToken);
         return new AuthenticatedUser(user, Caller.Password, TokenScopes.Pull | TokenScopes.Push | TokenScopes.Delete | TokenScopes.Admin);
+    }
+
+    /// <summary>The owner of an unexpired, unrevoked personal access token, or null.</summary>
+    public async Task<AuthenticatedUser?> AuthenticateAccessTokenAsync(string secret, CancellationToken cancellationToken)
+    {
+        if (!Secrets.LooksLikeAccessToken(secret) || secret.Length > 256) return null;
+        var found = await store.FindAccessTokenAsync(Secrets.Hash(secret), cancellationToken);
+        if (found is null) return null;
+        var now = time.GetUtcNow();
+        if (found.Token.ExpiresAt is { } expires && expires <= now) return null;
+        await store.TouchAccessTokenAsync(found.Token.Id, now, cancellationToken);
+        return new AuthenticatedUser(found.User, Caller.AccessToken, found.Token.Scopes);
     }
 
     private Lazy<string> DummyHash => _dummyHash ??= new Lazy<string>(() => passwords.Hash("not-a-real-password"));
@@ -121,6 +129,7 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         }
         await store.SetPasswordHashAsync(user.Id, passwords.Hash(newPassword!), cancellationToken);
         await store.RevokeRefreshTokensAsync(user.Id, cancellationToken);
+        changes.Changed();
         await audit.AppendAsync(new AuditEntry(username, origin.ClientAddress, AuditActions.PasswordChanged, username), cancellationToken);
         return true;
     }
@@ -169,6 +178,7 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
     {
         if (await ManagingUserAsync(origin, cancellationToken) is not { } user) return NotManaging(origin);
         if (!await store.RevokeAccessTokenAsync(user.Id, tokenId, cancellationToken)) return AccountError.NotFound($"You have no token {tokenId}.");
+        changes.Changed();
         await audit.AppendAsync(new AuditEntry(user.Name, origin.ClientAddress, AuditActions.TokenRevoked, $"token:{tokenId}"), cancellationToken);
         return true;
     }

@@ -15,6 +15,7 @@ public sealed class RepositoryPermissions(IAccountStore store, AuthOptions optio
     public const RegistryActions All = RegistryActions.Pull | RegistryActions.Push | RegistryActions.Delete;
 
     private readonly ExpiringCache<string, IReadOnlyDictionary<string, OrganizationRole>> _memberships = new(time);
+    private readonly ExpiringCache<string, bool> _admins = new(time);
     private readonly ExpiringCache<string, (bool Exists, RepositoryVisibility? Visibility)> _visibility = new(time);
 
     public AuthOptions Options => options;
@@ -62,6 +63,17 @@ public sealed class RepositoryPermissions(IAccountStore store, AuthOptions optio
             _memberships.Set(username, roles, options.CredentialCacheTtl);
         }
         return roles;
+    }
+
+    /// <summary>Whether the user is an administrator (cached): for callers whose credential does not say, such as bearer tokens.</summary>
+    public async ValueTask<bool> IsAdminAsync(string username, CancellationToken cancellationToken)
+    {
+        if (!_admins.TryGet(username, out var isAdmin))
+        {
+            isAdmin = (await store.FindUserAsync(username, cancellationToken))?.IsAdmin == true;
+            _admins.Set(username, isAdmin, options.CredentialCacheTtl);
+        }
+        return isAdmin;
     }
 
     public void InvalidateUser(string username) => _memberships.Remove(username);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Wharf.Core;
 using Wharf.Core.Access;
+using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
 using Wharf.Core.References;
 using Wharf.Core.Registry;
@@ -206,6 +207,7 @@ public static partial class DistributionApi
         if (pushed.Subject is { } subject) response.Headers["OCI-Subject"] = subject.ToString();
         if (extraTags.Count > 0) response.Headers["OCI-Tag"] = string.Join(", ", pushed.Tags);
         response.ContentLength = 0;
+        if (Events(context) is { } events) await events.ManifestPushedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), route.Name, route.Argument, pushed.Digest.ToString(), ct);
         return null;
     }
 
@@ -247,6 +249,7 @@ public static partial class DistributionApi
         if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
         var result = await Registry(context).DeleteManifestAsync(route.Name, reference, ct);
         if (!result.IsOk) return result.Error;
+        if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}{(reference.IsDigest ? "@" : ":")}{route.Argument}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -300,6 +303,7 @@ public static partial class DistributionApi
         if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
         var result = await Blobs(context).DeleteAsync(route.Name, digest, ct);
         if (!result.IsOk) return result.Error;
+        if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}@{digest}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -477,9 +481,11 @@ public static partial class DistributionApi
     private static async ValueTask<RegistryError?> CatalogAsync(HttpContext context, CancellationToken ct)
     {
         if (!TryReadPaging(context, out var n, out var last, out var pagingError)) return pagingError;
-        if (context.RequestServices.GetService<Core.Repositories.RepositoryService>() is { } repositories)
+        // Filtered in SQL by what the caller may read (ICallerAccess). Registry bearer tokens and internal credentials
+        // carry their own grants, which only the access policy reads: those callers take the per-name check below.
+        if (context.RequestServices.GetService<Core.Repositories.RepositoryService>() is { } repositories
+            && context.User.Method() is not (Caller.Bearer or Caller.Internal))
         {
-            // Filtered in SQL by what the caller may pull, so every page is full.
             var size = Math.Min(n ?? Registry(context).Options.MaxPageSize, Registry(context).Options.MaxPageSize);
             var (names, hasMore) = await repositories.CatalogAsync(context.User, size, last, ct);
             if (hasMore) SetNextLink(context, "/v2/_catalog", names[^1], n);
@@ -579,6 +585,7 @@ public static partial class DistributionApi
 
     private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
     private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
+    private static IRegistryEvents? Events(HttpContext context) => context.RequestServices.GetService<IRegistryEvents>();
     private static IRegistryAccessPolicy Policy(HttpContext context) => context.RequestServices.GetRequiredService<IRegistryAccessPolicy>();
     private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DistributionApi));
 

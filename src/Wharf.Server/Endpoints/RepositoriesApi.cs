@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Wharf.Core.Accounts;
 using Wharf.Core.References;
 using Wharf.Core.Repositories;
 using Wharf.Server.Repositories;
@@ -70,7 +71,20 @@ public static class RepositoriesApi
         var (body, error) = await ApiProblems.ReadJsonAsync(request, RepositoriesJson.Default.UpdateRepositoryRequest, ct);
         if (error is not null) return error;
         if (!RepositoriesJson.TryParseVisibility(body!.Visibility, out var visibility)) return ApiProblems.BadRequest("visibility is 'public' or 'private'.");
-        var result = await repositories.UpdateAsync(request.HttpContext.User, route.Repository, new RepositoryUpdate(body.Description, body.Readme, visibility), ct);
+        if (visibility is not null && request.HttpContext.RequestServices.GetService<AccountService>() is { } accounts)
+        {
+            // In accounts mode visibility is the accounts module's: its rules (namespace owners), cache and audit record.
+            var set = await accounts.SetVisibilityAsync(AccountsApi.Origin(request.HttpContext), route.Repository, body.Visibility, ct);
+            if (!set.IsOk) return ApiIo.Problem(set.Error!);
+            visibility = null;
+        }
+        if (body.Description is null && body.Readme is null && body.Visibility is null)
+        {
+            return ApiProblems.BadRequest("Nothing to change: give description, readme or visibility.");
+        }
+        var result = body.Description is null && body.Readme is null && visibility is null
+            ? await repositories.GetAsync(request.HttpContext.User, route.Repository, ct)
+            : await repositories.UpdateAsync(request.HttpContext.User, route.Repository, new RepositoryUpdate(body.Description, body.Readme, visibility), ct);
         return result.IsOk
             ? TypedResults.Json(RepositoryResponse.From(result.Value!), RepositoriesJson.Default.RepositoryResponse)
             : ApiProblems.From(result.Error!);
@@ -138,6 +152,10 @@ internal static class ApiProblems
     public static async Task<(T? Value, IResult? Error)> ReadJsonAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken ct)
         where T : class
     {
+        if (!request.HasJsonContentType())
+        {
+            return (null, TypedResults.Problem("The body must be JSON (Content-Type: application/json).", statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type"));
+        }
         if (request.ContentLength > 1024 * 1024) return (null, TypedResults.Problem("The body is larger than 1 MiB.", statusCode: StatusCodes.Status413PayloadTooLarge));
         try
         {

@@ -9,13 +9,13 @@ public sealed record CreateRepositoryRequest(string? Namespace, string? Name, st
 public sealed record UpdateRepositoryRequest(string? Description, string? Readme, string? Visibility);
 
 public sealed record RepositoryResponse(
-    string Namespace, string Name, string FullName, string Visibility, string? Description, string? Readme, string? ReadmeHtml,
+    string Namespace, string Name, string FullName, string Repository, string Visibility, string? Description, string? Readme, string? ReadmeHtml,
     DateTimeOffset CreatedAt, DateTimeOffset? UpdatedAt, long PushCount, long PullCount, DateTimeOffset? LastPushedAt, DateTimeOffset? LastPulledAt, long TagCount)
 {
     public static RepositoryResponse From(RepositoryInfo info)
     {
         var (ns, name) = Split(info.Name);
-        return new(ns, name, info.Name, RepositoriesJson.Format(info.Visibility), info.Description, info.Readme, ReadmeRenderer.Render(info.Readme),
+        return new(ns, name, info.Name, info.Name, RepositoriesJson.Format(info.Visibility), info.Description, info.Readme, ReadmeRenderer.Render(info.Readme),
             info.CreatedAt, info.UpdatedAt, info.PushCount, info.PullCount, info.LastPushedAt, info.LastPulledAt, info.TagCount);
     }
 

@@ -1,3 +1,4 @@
+using Wharf.Core.Accounts;
 using Wharf.Testing;
 
 namespace Wharf.Server.Tests.RealClients;
@@ -8,7 +9,7 @@ public static class RegistryUnderTest
     public static async Task<IRegistryEndpoint> StartAsync(CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        var server = await WharfTestServer.StartAsync();
+        var server = await WharfTestServer.StartAsync(AuthMode.Open);
         return new RegistryEndpoint(server, server.HostPort, server.BaseUrl);
     }
 }

@@ -1,3 +1,4 @@
+using Wharf.Core.Accounts;
 using Wharf.Testing;
 
 namespace Wharf.Server.Tests.Registry;
@@ -17,7 +18,7 @@ public abstract class RegistryTestBase : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await WharfTestServer.StartAsync(null, ServerArgs);
+        _server = await WharfTestServer.StartAsync(AuthMode.Open, null, ServerArgs);
         _http = _server.CreateClient();
     }
 

@@ -1,0 +1,75 @@
+using Wharf.Core.Access;
+using Wharf.Core.Accounts;
+using Wharf.Core.Registry;
+using Wharf.Server.Endpoints;
+
+namespace Wharf.Server.Accounts;
+
+/// <summary>Registers access control by <c>Wharf:Auth:Mode</c>: the one place the mode is switched.</summary>
+public static class AccountsServiceCollectionExtensions
+{
+    /// <summary>
+    /// <c>Accounts</c>: the accounts policy, token service, signing key, credential checks and audit hooks.
+    /// <c>Open</c>: everyone may do everything. Throws <see cref="WharfConfigurationException"/> on invalid values.
+    /// </summary>
+    public static IServiceCollection AddWharfAccounts(this IServiceCollection services, IConfiguration configuration, string dataDir)
+    {
+        var section = configuration.GetSection("Wharf:Auth");
+        var errors = new List<string>();
+        CheckEnum<AuthMode>(section, nameof(AuthOptions.Mode), errors);
+        CheckEnum<SignUpMode>(section, nameof(AuthOptions.SignUp), errors);
+        CheckEnum<RepositoryVisibility>(section, nameof(AuthOptions.DefaultVisibility), errors);
+        if (errors.Count > 0) throw new WharfConfigurationException(errors);
+        AuthOptions options;
+        try
+        {
+            options = section.Get<AuthOptions>() ?? new AuthOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new WharfConfigurationException([$"Wharf:Auth: {e.InnerException?.Message ?? e.Message}"]);
+        }
+        errors.AddRange(options.Validate());
+        if (errors.Count > 0) throw new WharfConfigurationException(errors);
+        options.SigningKeyPath = Path.GetFullPath(options.SigningKeyPath ?? Path.Combine(dataDir, "keys", "token-signing.pem"));
+        services.AddSingleton(options);
+
+        if (options.Mode == AuthMode.Open)
+        {
+            services.AddSingleton<IRegistryAccessPolicy, OpenRegistryAccessPolicy>();
+            services.AddSingleton<IInternalCredentials, NoInternalCredentials>();
+            services.AddSingleton<ICallerAccess, OpenCallerAccess>();
+            return services;
+        }
+        services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath));
+        services.AddSingleton<IPasswordHashing, PasswordHashing>();
+        services.AddSingleton<RepositoryPermissions>();
+        services.AddSingleton<CredentialChanges>();
+        services.AddSingleton<AccountService>();
+        services.AddSingleton<RegistryTokenService>();
+        services.AddSingleton<LoginRateLimiter>();
+        services.AddSingleton<TokenIssuer>();
+        services.AddSingleton<CredentialAuthenticator>();
+        services.AddSingleton<IRegistryAccessPolicy, AccountsRegistryAccessPolicy>();
+        services.AddSingleton<IRegistryChallenge, BearerChallenge>();
+        services.AddSingleton<IInternalCredentials, InternalCredentials>();
+        services.AddSingleton<ICallerAccess, AccountsCallerAccess>();
+        services.AddSingleton<IRegistryEvents, AccountsRegistryEvents>();
+        return services;
+    }
+
+    /// <summary>Adds the authentication middleware (accounts mode only) and creates the signing key now rather than on the first request.</summary>
+    public static IApplicationBuilder UseWharfAccounts(this IApplicationBuilder app)
+    {
+        if (app.ApplicationServices.GetRequiredService<AuthOptions>().Mode != AuthMode.Accounts) return app;
+        app.ApplicationServices.GetRequiredService<TokenSigningKey>();
+        return app.UseMiddleware<WharfAuthenticationMiddleware>();
+    }
+
+    private static void CheckEnum<T>(IConfigurationSection section, string key, List<string> errors) where T : struct, Enum
+    {
+        var value = section[key];
+        if (value is null || Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(value, out _)) return;
+        errors.Add($"Wharf:Auth:{key} '{value}' is not known; allowed values: {string.Join(", ", Enum.GetNames<T>())}.");
+    }
+}

@@ -1,0 +1,110 @@
+using System.Security.Claims;
+using Wharf.Core.Access;
+
+namespace Wharf.Server.Accounts;
+
+/// <summary>One entry of a token's <c>access</c> claim: <c>{"type","name","actions"}</c>.</summary>
+public sealed record AccessEntry(string Type, string Name, IReadOnlyList<string> Actions);
+
+/// <summary>What a verified token grants, for quick lookups by the access policy.</summary>
+public sealed class TokenGrants
+{
+    private readonly Dictionary<string, RegistryActions> _repositories = new(StringComparer.Ordinal);
+
+    public TokenGrants(IReadOnlyList<AccessEntry> entries)
+    {
+        Entries = entries;
+        foreach (var entry in entries)
+        {
+            if (entry.Type == "registry" && entry.Name == "catalog" && entry.Actions.Contains("*")) Catalog = true;
+            if (entry.Type != "repository") continue;
+            _repositories.TryGetValue(entry.Name, out var actions);
+            _repositories[entry.Name] = actions | ScopeParser.ParseActions(entry.Actions);
+        }
+    }
+
+    public IReadOnlyList<AccessEntry> Entries { get; }
+
+    public bool Catalog { get; }
+
+    public RegistryActions For(string repository) => _repositories.TryGetValue(repository, out var actions) ? actions : RegistryActions.None;
+}
+
+/// <summary>
+/// A caller authenticated by a signed token: a registry bearer token, or an internal credential presented with
+/// Basic auth. The access policy decides from <see cref="Grants"/> alone, without the database.
+/// </summary>
+public sealed class TokenPrincipal : ClaimsPrincipal
+{
+    public TokenPrincipal(string subject, bool isInternal, TokenGrants grants, DateTimeOffset expiresAt)
+        : base(new ClaimsIdentity(SubjectClaims(subject, isInternal), isInternal ? "Internal" : "Bearer", WharfClaims.Subject, null))
+    {
+        IsInternal = isInternal;
+        Grants = grants;
+        ExpiresAt = expiresAt;
+    }
+
+    public bool IsInternal { get; }
+
+    /// <summary>An anonymous token (empty <c>sub</c>) carries no subject claim, so the caller has no user name.</summary>
+    private static IEnumerable<Claim> SubjectClaims(string subject, bool isInternal)
+    {
+        if (subject.Length > 0) yield return new Claim(WharfClaims.Subject, subject);
+        yield return new Claim(WharfClaims.AuthMethod, isInternal ? Core.Accounts.Caller.Internal : Core.Accounts.Caller.Bearer);
+    }
+
+    public TokenGrants Grants { get; }
+
+    public DateTimeOffset ExpiresAt { get; }
+}
+
+/// <summary>Parses the token flow's scope grammar: <c>type[(class)]:name:actions</c>, several per parameter separated by spaces.</summary>
+public static class ScopeParser
+{
+    public sealed record RequestedScope(string Type, string Name, IReadOnlyList<string> Actions);
+
+    public static IEnumerable<RequestedScope> Parse(IEnumerable<string?> values)
+    {
+        foreach (var value in values)
+        {
+            if (string.IsNullOrEmpty(value)) continue;
+            foreach (var item in value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var first = item.IndexOf(':');
+                var last = item.LastIndexOf(':');
+                if (first <= 0 || last <= first + 1) continue;
+                var type = item[..first];
+                var paren = type.IndexOf('(');
+                if (paren > 0) type = type[..paren];
+                var actions = item[(last + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                yield return new RequestedScope(type, item[(first + 1)..last], actions);
+            }
+        }
+    }
+
+    public static RegistryActions ParseActions(IEnumerable<string> actions)
+    {
+        var result = RegistryActions.None;
+        foreach (var action in actions)
+        {
+            result |= action switch
+            {
+                "pull" => RegistryActions.Pull,
+                "push" => RegistryActions.Push,
+                "delete" => RegistryActions.Delete,
+                "*" => RegistryActions.Pull | RegistryActions.Push | RegistryActions.Delete,
+                _ => RegistryActions.None,
+            };
+        }
+        return result;
+    }
+
+    public static IReadOnlyList<string> FormatActions(RegistryActions actions)
+    {
+        var list = new List<string>(3);
+        if (actions.HasFlag(RegistryActions.Pull)) list.Add("pull");
+        if (actions.HasFlag(RegistryActions.Push)) list.Add("push");
+        if (actions.HasFlag(RegistryActions.Delete)) list.Add("delete");
+        return list;
+    }
+}

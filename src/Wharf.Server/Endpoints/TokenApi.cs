@@ -1,0 +1,176 @@
+using System.Security.Claims;
+using Wharf.Core.Access;
+using Wharf.Core.Accounts;
+using Wharf.Core.References;
+using Wharf.Core.Registry;
+using Wharf.Server.Accounts;
+using Wharf.Server.Errors;
+
+namespace Wharf.Server.Endpoints;
+
+/// <summary>
+/// The Docker registry token endpoint, <c>/auth/token</c>. <c>GET</c> with Basic credentials (password, personal access
+/// token or internal credential) or none (anonymous), repeated <c>scope</c> parameters, <c>offline_token=true</c> for a
+/// refresh token; <c>POST</c> with the OAuth2 form (<c>grant_type=password|refresh_token</c>). The token grants, per
+/// requested scope, the intersection of the requested and the allowed actions.
+/// </summary>
+public static class TokenApi
+{
+    public static IEndpointRouteBuilder MapTokenApi(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/auth");
+        auth.MapGet("/token", GetAsync);
+        auth.MapPost("/token", PostAsync);
+        return app;
+    }
+
+    private static async Task GetAsync(HttpContext context, TokenIssuer issuer)
+    {
+        var ct = context.RequestAborted;
+        var query = context.Request.Query;
+        if (ServiceMismatch(context, query["service"].ToString(), issuer.Options) is { } mismatch)
+        {
+            await OciErrors.WriteAsync(context.Response, mismatch, ct);
+            return;
+        }
+        if (context.User is TokenPrincipal { IsInternal: false })
+        {
+            await OciErrors.WriteAsync(context.Response, new RegistryError(RegistryErrorCode.Unauthorized, "Present Basic credentials (or none) to get a token, not a bearer token.", 401), ct);
+            return;
+        }
+        var offline = string.Equals(query["offline_token"].ToString(), "true", StringComparison.OrdinalIgnoreCase);
+        var clientId = query["client_id"].ToString() is { Length: > 0 } c ? c : "unknown";
+        var user = offline && context.User.Method() is Caller.Password or Caller.AccessToken ? context.User.Username() : null;
+        var response = await issuer.IssueAsync(context.User, query["scope"], user, clientId, ct);
+        await TypedResults.Json(response, AccountsJsonContext.Default.RegistryTokenResponse).ExecuteAsync(context);
+    }
+
+    private static async Task PostAsync(HttpContext context, TokenIssuer issuer, CredentialAuthenticator authenticator, AccountService accounts)
+    {
+        var ct = context.RequestAborted;
+        if (!context.Request.HasFormContentType)
+        {
+            await OAuthErrorAsync(context, 400, "invalid_request", "Send an application/x-www-form-urlencoded form.");
+            return;
+        }
+        var form = await context.Request.ReadFormAsync(ct);
+        if (ServiceMismatch(context, form["service"].ToString(), issuer.Options) is not null)
+        {
+            await OAuthErrorAsync(context, 400, "invalid_request", $"This token service is '{issuer.Options.Service}'.");
+            return;
+        }
+        var clientId = form["client_id"].ToString();
+        if (clientId.Length == 0 || clientId.Length > 256)
+        {
+            await OAuthErrorAsync(context, 400, "invalid_request", "client_id is required.");
+            return;
+        }
+        var scopes = form["scope"];
+        var grantType = form["grant_type"].ToString();
+        ClaimsPrincipal principal;
+        string? refreshUser = null;
+        string? refreshToken = null;
+        switch (grantType)
+        {
+            case "password":
+                var username = form["username"].ToString();
+                var password = form["password"].ToString();
+                if (username.Length == 0 || password.Length == 0)
+                {
+                    await OAuthErrorAsync(context, 400, "invalid_request", "username and password are required.");
+                    return;
+                }
+                var check = await authenticator.CheckSecretAsync(username, password, WharfAuthenticationMiddleware.ClientAddress(context), ct);
+                if (check.Outcome == CredentialOutcome.RateLimited)
+                {
+                    context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(check.RetryAfter!.Value.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    await OAuthErrorAsync(context, 429, "slow_down", "Too many failed logins.");
+                    return;
+                }
+                if (check.Outcome != CredentialOutcome.Authenticated)
+                {
+                    await OAuthErrorAsync(context, 401, "invalid_grant", "Invalid user name or password.");
+                    return;
+                }
+                principal = check.Principal!;
+                if (form["access_type"].ToString() == "offline" && principal.Method() is Caller.Password or Caller.AccessToken) refreshUser = principal.Username();
+                break;
+            case "refresh_token":
+                refreshToken = form["refresh_token"].ToString();
+                var owner = await accounts.RedeemRefreshTokenAsync(refreshToken, ct);
+                if (owner is null)
+                {
+                    await OAuthErrorAsync(context, 401, "invalid_grant", "The refresh token is unknown, revoked or expired.");
+                    return;
+                }
+                principal = CredentialAuthenticator.ToPrincipal(new AuthenticatedUser(owner, Caller.Password, TokenScopes.Pull | TokenScopes.Push | TokenScopes.Delete | TokenScopes.Admin));
+                break;
+            default:
+                await OAuthErrorAsync(context, 400, "unsupported_grant_type", "grant_type is 'password' or 'refresh_token'.");
+                return;
+        }
+        var response = await issuer.IssueAsync(principal, scopes, refreshUser, clientId, ct);
+        if (refreshToken is not null) response = response with { RefreshToken = refreshToken };
+        await TypedResults.Json(response, AccountsJsonContext.Default.RegistryTokenResponse).ExecuteAsync(context);
+    }
+
+    private static RegistryError? ServiceMismatch(HttpContext context, string service, AuthOptions options) =>
+        service.Length > 0 && service != options.Service
+            ? new RegistryError(RegistryErrorCode.Unsupported, $"This token service is '{options.Service}', not '{service}'.", 400)
+            : null;
+
+    private static Task OAuthErrorAsync(HttpContext context, int status, string error, string description)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new Dictionary<string, string> { ["error"] = error, ["error_description"] = description }, context.RequestAborted);
+    }
+}
+
+/// <summary>Works out the grants of a token request and signs the token.</summary>
+public sealed class TokenIssuer(RegistryTokenService tokens, RepositoryPermissions permissions, AccountService accounts, AuthOptions options)
+{
+    public AuthOptions Options => options;
+
+    public async Task<RegistryTokenResponse> IssueAsync(ClaimsPrincipal caller, IEnumerable<string?> scopes, string? refreshFor, string clientId, CancellationToken ct)
+    {
+        var granted = new List<AccessEntry>();
+        var username = caller.Username();
+        foreach (var requested in ScopeParser.Parse(scopes))
+        {
+            if (requested.Type == "registry" && requested.Name == "catalog" && requested.Actions.Contains("*"))
+            {
+                var catalog = caller is TokenPrincipal ? false : username is not null || options.AnonymousPull;
+                if (catalog) granted.Add(new AccessEntry("registry", "catalog", ["*"]));
+                continue;
+            }
+            if (requested.Type != "repository" || !RepositoryName.IsValid(requested.Name)) continue;
+            var allowed = caller is TokenPrincipal internalCaller
+                ? internalCaller.Grants.For(requested.Name)
+                : await permissions.GetActionsAsync(username, caller.IsAdmin(), requested.Name, ct) & caller.ActionLimit();
+            var actions = ScopeParser.ParseActions(requested.Actions) & allowed;
+            if (actions != RegistryActions.None) Merge(granted, requested.Name, actions);
+        }
+        var issued = tokens.Issue(username ?? "", granted, options.TokenLifetime);
+        string? refresh = null;
+        if (refreshFor is not null && await accounts.FindUserAsync(refreshFor, ct) is { } user)
+        {
+            refresh = await accounts.IssueRefreshTokenAsync(user, clientId, ct);
+        }
+        var scopeText = string.Join(' ', granted.Select(g => $"{g.Type}:{g.Name}:{string.Join(',', g.Actions)}"));
+        return new RegistryTokenResponse(issued.Token, issued.Token, (int)options.TokenLifetime.TotalSeconds, issued.IssuedAt, refresh, scopeText.Length == 0 ? null : scopeText);
+    }
+
+    private static void Merge(List<AccessEntry> granted, string repository, RegistryActions actions)
+    {
+        var index = granted.FindIndex(g => g.Type == "repository" && g.Name == repository);
+        if (index >= 0)
+        {
+            actions |= ScopeParser.ParseActions(granted[index].Actions);
+            granted[index] = new AccessEntry("repository", repository, ScopeParser.FormatActions(actions));
+        }
+        else
+        {
+            granted.Add(new AccessEntry("repository", repository, ScopeParser.FormatActions(actions)));
+        }
+    }
+}
