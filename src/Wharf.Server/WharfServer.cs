@@ -6,6 +6,7 @@ using Wharf.Data.Sqlite;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
+using Wharf.Server.Repositories;
 using Wharf.Storage.FileSystem;
 
 namespace Wharf.Server;
@@ -41,6 +42,8 @@ public static class WharfServer
         app.UseWharfAccounts();
         app.MapDistributionApi();
         app.MapAccountsApi();
+        app.MapRepositoriesApi();
+        app.MapSearchApi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -82,6 +85,7 @@ public static class WharfServer
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
+        services.AddWharfRepositories(configuration);
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>

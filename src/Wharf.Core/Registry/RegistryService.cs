@@ -5,9 +5,12 @@ using Wharf.Core.References;
 namespace Wharf.Core.Registry;
 
 /// <summary>The manifest operations of the distribution API: push, pull, delete, list, referrers.</summary>
-public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options)
+public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options, IRegistryActivity? activity = null)
 {
     public RegistryOptions Options => options;
+
+    /// <summary>Counts a manifest served by GET (in memory; see <see cref="IRegistryActivity.ManifestPulled"/>).</summary>
+    public void RecordPull(string repository, ManifestReference reference) => activity?.ManifestPulled(repository, reference.Tag);
 
     /// <summary>Resolves a tag or digest to the stored manifest.</summary>
     public async ValueTask<RegistryResult<StoredManifest>> GetManifestAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
@@ -60,6 +63,7 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
         var result = await store.PutManifestAsync(repository, new NewManifest(digest, manifest.MediaType, content, manifest), tags, cancellationToken);
         if (result.Status == PutManifestStatus.MissingReference) return RegistryError.ManifestBlobUnknown(result.Missing!.Value.ToString());
         foreach (var tag in tags) cache.InvalidateTag(repository, tag);
+        if (activity is not null) await activity.ManifestPushedAsync(repository, digest, manifest, tags, cancellationToken);
         return new PushedManifest(digest, manifest.Subject?.Digest, tags);
     }
 

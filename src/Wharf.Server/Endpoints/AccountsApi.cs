@@ -27,7 +27,7 @@ public static class AccountsApi
         api.MapDelete("/orgs/{org}/members/{user}", RemoveMemberAsync);
         app.MapTokenApi();
         app.MapAuditApi();
-        app.MapRepositoryVisibilityApi();
+        // PATCH /api/v1/repositories/… (visibility included) is served by RepositoriesApi, which asks AccountService for visibility changes.
         return app;
     }
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Wharf.Core;
 using Wharf.Core.Access;
+using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
 using Wharf.Core.References;
 using Wharf.Core.Registry;
@@ -90,6 +91,10 @@ public static partial class DistributionApi
         var scope = RegistryScope.ForRepository(route.Name, actions.Value);
         var access = await Policy(context).CheckAsync(context.User, scope, ct);
         if (access != AccessDecision.Allowed) return await DenyAsync(context, scope, access);
+        if (actions.Value.HasFlag(RegistryActions.Push) && !await Repositories.PushTarget.MayPushAsync(context, route.Name, ct))
+        {
+            return RegistryError.NameUnknown(route.Name);
+        }
 
         return route.Kind switch
         {
@@ -175,7 +180,11 @@ public static partial class DistributionApi
             return null;
         }
         response.ContentLength = manifest.Content.Length;
-        if (HttpMethods.IsGet(context.Request.Method)) await response.Body.WriteAsync(manifest.Content, ct);
+        if (HttpMethods.IsGet(context.Request.Method))
+        {
+            Registry(context).RecordPull(route.Name, reference);
+            await response.Body.WriteAsync(manifest.Content, ct);
+        }
         return null;
     }
 
@@ -472,6 +481,22 @@ public static partial class DistributionApi
     private static async ValueTask<RegistryError?> CatalogAsync(HttpContext context, CancellationToken ct)
     {
         if (!TryReadPaging(context, out var n, out var last, out var pagingError)) return pagingError;
+        // Filtered in SQL by what the caller may read (ICallerAccess). Registry bearer tokens and internal credentials
+        // carry their own grants, which only the access policy reads: those callers take the per-name check below.
+        if (context.RequestServices.GetService<Core.Repositories.RepositoryService>() is { } repositories
+            && context.User.Method() is not (Caller.Bearer or Caller.Internal))
+        {
+            var size = Math.Min(n ?? Registry(context).Options.MaxPageSize, Registry(context).Options.MaxPageSize);
+            var (names, hasMore) = await repositories.CatalogAsync(context.User, size, last, ct);
+            if (hasMore) SetNextLink(context, "/v2/_catalog", names[^1], n);
+            await WriteJsonAsync(context, writer =>
+            {
+                writer.WriteStartArray("repositories");
+                foreach (var name in names) writer.WriteStringValue(name);
+                writer.WriteEndArray();
+            }, ct);
+            return null;
+        }
         var page = await Registry(context).ListRepositoriesAsync(n, last, ct);
         var policy = Policy(context);
         var visible = new List<string>(page.Items.Count);

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Wharf.Core.Accounts;
+using Wharf.Core.Digests;
+using Wharf.Core.Registry;
+using Wharf.Data.Sqlite;
+using Wharf.Server;
+
+// bench/catalog: seeds a data folder, starts Wharf on it and times pages of search, tag listings and the catalog.
+var repositories = Arg("BENCH_REPOSITORIES", 100_000);
+var tagCount = Arg("BENCH_TAGS", 100_000);
+var requests = Arg("BENCH_REQUESTS", 200);
+var markdown = Environment.GetEnvironmentVariable("BENCH_MARKDOWN") ?? Path.Combine(Directory.GetCurrentDirectory(), "docs", "benchmarks-catalog.md");
+var dataDir = Directory.CreateTempSubdirectory("wharf-catalog-bench-").FullName;
+try
+{
+    Console.WriteLine($"seeding {repositories:N0} repositories and {tagCount:N0} tags into {dataDir}");
+    var seedTime = Stopwatch.StartNew();
+    await SeedAsync(dataDir, repositories, tagCount);
+    Console.WriteLine($"seeded in {seedTime.Elapsed.TotalSeconds:F1} s");
+
+    // An anonymous caller who sees public repositories: the filtered path a visitor (or docker search) takes.
+    var app = await WharfServer.StartAsync(["--urls", "http://127.0.0.1:0", "--data-dir", dataDir], CancellationToken.None, builder =>
+    {
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton<ICallerAccess>(new AnonymousAccess());
+    });
+    var baseUrl = WharfServer.BoundAddresses(app).First().TrimEnd('/');
+    using var http = new HttpClient { BaseAddress = new Uri(baseUrl + "/") };
+    var random = new Random(42);
+    var results = new List<(string Workload, string Example, Stats Stats, string Note)>();
+
+    async Task MeasureAsync(string workload, Func<int, string> url, string note = "")
+    {
+        for (var i = 0; i < 20; i++) await GetAsync(http, url(i)); // warm-up
+        var times = new double[requests];
+        var items = 0L;
+        for (var i = 0; i < requests; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            items += await GetAsync(http, url(i));
+            times[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+        var stats = Stats.Of(times, items / (double)requests);
+        results.Add((workload, url(0), stats, note));
+        Console.WriteLine($"{workload,-52} median {stats.Median,7:F2} ms  p95 {stats.P95,7:F2} ms  max {stats.Max,7:F2} ms  items/page {stats.Items,6:F1}");
+    }
+
+    string RandomTag() => Tag(random.Next(tagCount));
+    string RandomRepository() => RepositoryName(random.Next(repositories));
+
+    foreach (var (q, note) in new[]
+             {
+                 ("kestrel", "a noun: ~1% of names"),
+                 ("amber", "an adjective: ~1% of names"),
+                 ("amber kestrel", "two words, both required"),
+                 ("kes", "a prefix"),
+                 ("team42", "a namespace"),
+                 ("service", "in every description: ranks all 100,000"),
+             })
+    {
+        await MeasureAsync($"/api/v1/search?q={q}&limit=25", _ => $"api/v1/search?q={Uri.EscapeDataString(q)}&limit=25", note);
+    }
+    await MeasureAsync("/v1/search?q=kestrel&n=25 (docker search)", _ => "v1/search?q=kestrel&n=25", "with num_results count");
+    await MeasureAsync("/api/v1/repositories/bench/many-tags/tags?limit=100", i => i % 2 == 0
+        ? "api/v1/repositories/bench/many-tags/tags?limit=100"
+        : $"api/v1/repositories/bench/many-tags/tags?limit=100&cursor={Cursor(RandomTag())}", "first page and random cursors");
+    await MeasureAsync("/v2/bench/many-tags/tags/list?n=100&last=…", _ => $"v2/bench/many-tags/tags/list?n=100&last={RandomTag()}", "random last");
+    await MeasureAsync("/v2/_catalog?n=100&last=…", _ => $"v2/_catalog?n=100&last={Uri.EscapeDataString(RandomRepository())}", "random last; anonymous: public only");
+    await MeasureAsync("/api/v1/repositories?limit=100&cursor=…", _ => $"api/v1/repositories?limit=100&cursor={Cursor(RandomRepository())}", "random cursor; anonymous: public only");
+
+    await app.StopAsync();
+    await app.DisposeAsync();
+    WriteMarkdown(markdown, repositories, tagCount, requests, results);
+    Console.WriteLine($"wrote {markdown}");
+    var slow = results.Where(r => r.Stats.Median >= 50).ToList();
+    return slow.Count == 0 ? 0 : 2;
+}
+finally
+{
+    if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") Directory.Delete(dataDir, recursive: true);
+}
+
+static int Arg(string name, int fallback) =>
+    int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+
+static string Tag(int i) => "v" + i.ToString("D6", CultureInfo.InvariantCulture);
+
+static string Cursor(string after) => Convert.ToBase64String(Encoding.UTF8.GetBytes(after)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+static string RepositoryName(int i) =>
+    $"team{i % 2000}/{Words.Adjectives[i % Words.Adjectives.Length]}-{Words.Nouns[i / Words.Adjectives.Length % Words.Nouns.Length]}-{i}";
+
+static async Task<long> GetAsync(HttpClient http, string url)
+{
+    using var response = await http.GetAsync(url);
+    var body = await response.Content.ReadAsByteArrayAsync();
+    if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"GET {url} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(body)}");
+    using var json = JsonDocument.Parse(body);
+    foreach (var property in new[] { "results", "tags", "repositories" })
+    {
+        if (json.RootElement.TryGetProperty(property, out var array) && array.ValueKind == JsonValueKind.Array) return array.GetArrayLength();
+    }
+    return 0;
+}
+
+static async Task SeedAsync(string dataDir, int repositoryCount, int tagCount)
+{
+    var factory = new SqliteConnectionFactory(SqliteOptions.ForFile(Path.Combine(dataDir, "wharf.db")));
+    await new SqliteMigrator(factory).MigrateAsync(CancellationToken.None);
+    await using var scope = await factory.BeginWriteAsync(CancellationToken.None);
+    var connection = scope.Connection;
+    var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    await using (var insert = connection.CreateCommand())
+    {
+        insert.Transaction = scope.Transaction;
+        insert.CommandText = "INSERT INTO repositories (name, created_at, visibility, description, push_count, pull_count, last_pushed_at) VALUES ($name, $now, $visibility, $description, 1, $pulls, $now)";
+        var name = insert.Parameters.Add("$name", SqliteType.Text);
+        var visibility = insert.Parameters.Add("$visibility", SqliteType.Text);
+        var description = insert.Parameters.Add("$description", SqliteType.Text);
+        var pulls = insert.Parameters.Add("$pulls", SqliteType.Integer);
+        insert.Parameters.AddWithValue("$now", now);
+        for (var i = 0; i < repositoryCount; i++)
+        {
+            name.Value = RepositoryName(i);
+            visibility.Value = i % 10 == 3 ? "private" : "public";
+            description.Value = $"A {Words.Adjectives[(i * 7) % Words.Adjectives.Length]} {Words.Nouns[(i * 13) % Words.Nouns.Length]} service";
+            pulls.Value = i % 1000;
+            await insert.ExecuteNonQueryAsync();
+        }
+    }
+    // One repository with many tags, all on one small image.
+    var manifest = Encoding.UTF8.GetBytes("""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}""");
+    var digest = Digest.Compute(manifest).ToString();
+    await using (var setup = connection.CreateCommand())
+    {
+        setup.Transaction = scope.Transaction;
+        setup.CommandText = """
+            INSERT INTO repositories (name, created_at, visibility, description) VALUES ('bench/many-tags', $now, 'public', 'Many tags');
+            INSERT INTO manifests (repository_id, digest, media_type, content, size, pushed_at)
+            VALUES (last_insert_rowid(), $digest, 'application/vnd.oci.image.manifest.v1+json', $content, $size, $now);
+            INSERT INTO manifest_details (manifest_id, size, platforms) VALUES (last_insert_rowid(), 0, 'linux/amd64');
+            """;
+        setup.Parameters.AddWithValue("$now", now);
+        setup.Parameters.AddWithValue("$digest", digest);
+        setup.Parameters.AddWithValue("$content", manifest);
+        setup.Parameters.AddWithValue("$size", manifest.Length);
+        await setup.ExecuteNonQueryAsync();
+    }
+    await using (var tags = connection.CreateCommand())
+    {
+        tags.Transaction = scope.Transaction;
+        tags.CommandText = """
+            INSERT INTO tags (repository_id, name, manifest_id, updated_at)
+            SELECT (SELECT id FROM repositories WHERE name = 'bench/many-tags'), $name, (SELECT max(id) FROM manifests), $now
+            """;
+        var name = tags.Parameters.Add("$name", SqliteType.Text);
+        tags.Parameters.AddWithValue("$now", now);
+        for (var i = 0; i < tagCount; i++)
+        {
+            name.Value = Tag(i);
+            await tags.ExecuteNonQueryAsync();
+        }
+    }
+    scope.Commit();
+    await scope.DisposeAsync();
+    await using var optimize = await factory.OpenAsync(CancellationToken.None);
+    await using var analyze = optimize.CreateCommand();
+    analyze.CommandText = "INSERT INTO repository_search (repository_search) VALUES ('optimize'); ANALYZE;";
+    await analyze.ExecuteNonQueryAsync();
+    factory.Dispose();
+}
+
+static void WriteMarkdown(string path, int repositories, int tags, int requests, List<(string Workload, string Example, Stats Stats, string Note)> results)
+{
+    var md = new StringBuilder();
+    md.AppendLine("# Catalog, tags and search latency");
+    md.AppendLine();
+    md.AppendLine("Generated by `bench/catalog`; do not edit. DESIGN.md §8: a page of the tags list or catalog with 100,000 entries, and a search over");
+    md.AppendLine("100,000 repositories, in under 50 ms.");
+    md.AppendLine();
+    md.AppendLine(CultureInfo.InvariantCulture, $"- date: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC; machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; .NET {Environment.Version}");
+    md.AppendLine(CultureInfo.InvariantCulture, $"- data: {repositories:N0} repositories (`teamN/adjective-noun-i`, description `A <adjective> <noun> service`, 10 % private) and one repository `bench/many-tags` with {tags:N0} tags, seeded straight into SQLite, then FTS `optimize` and `ANALYZE`");
+    md.AppendLine("- server: Wharf in the benchmark process (real Kestrel on 127.0.0.1, SQLite file, default options); caller: anonymous, sees public repositories only (the SQL read filter is applied)");
+    md.AppendLine(CultureInfo.InvariantCulture, $"- method: 20 unrecorded warm-up requests, then {requests} sequential requests per row over one keep-alive connection; the time is the full request (send, server, read the whole body)");
+    md.AppendLine();
+    md.AppendLine("| request | median ms | p95 ms | max ms | items per page | note |");
+    md.AppendLine("|---|---:|---:|---:|---:|---|");
+    foreach (var (workload, _, stats, note) in results)
+    {
+        md.AppendLine(CultureInfo.InvariantCulture, $"| `{workload}` | {stats.Median:F2} | {stats.P95:F2} | {stats.Max:F2} | {stats.Items:F0} | {note} |");
+    }
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    File.WriteAllText(path, md.ToString());
+}
+
+internal sealed record Stats(double Median, double P95, double Max, double Items)
+{
+    public static Stats Of(double[] times, double items)
+    {
+        Array.Sort(times);
+        return new Stats(times[times.Length / 2], times[(int)Math.Ceiling(times.Length * 0.95) - 1], times[^1], items);
+    }
+}
+
+internal sealed class AnonymousAccess : ICallerAccess
+{
+    public ValueTask<CallerAccess> GetAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(new CallerAccess(null, false, true, [], []));
+}
+
+internal static class Words
+{
+    public static readonly string[] Adjectives =
+    [
+        "amber", "brisk", "calm", "dusty", "eager", "faint", "gentle", "hollow", "icy", "jolly", "keen", "lively", "mellow", "noble", "odd",
+        "proud", "quiet", "rapid", "silent", "tidy", "urban", "vivid", "wild", "young", "zesty", "bold", "crisp", "deep", "early", "fancy",
+        "grand", "humble", "ivory", "jade", "kind", "lunar", "misty", "neat", "olive", "plain", "quick", "rustic", "shiny", "tall", "upper",
+        "vast", "warm", "xenial", "yellow", "zen", "azure", "bright", "cosmic", "dark", "epic", "fresh", "golden", "happy", "iron", "juicy",
+        "kinetic", "loud", "modern", "nimble", "orange", "polar", "quaint", "royal", "solar", "tiny", "ultra", "velvet", "witty", "xeric",
+        "yonder", "zippy", "agile", "brave", "clever", "daring", "elegant", "fierce", "glad", "hasty", "ideal", "jumpy", "lucky", "magic",
+        "native", "open", "prime", "rare", "sharp", "swift", "true", "unique", "valid", "wise", "zealous", "able",
+    ];
+
+    public static readonly string[] Nouns =
+    [
+        "kestrel", "badger", "falcon", "otter", "heron", "lynx", "marmot", "newt", "osprey", "puffin", "quail", "raven", "stoat", "tapir",
+        "urchin", "vole", "walrus", "yak", "zebra", "bison", "cougar", "dingo", "egret", "ferret", "gecko", "hyena", "ibis", "jackal",
+        "koala", "lemur", "moose", "narwhal", "ocelot", "panda", "quokka", "rhino", "salmon", "toucan", "viper", "wombat", "alpaca",
+        "beaver", "camel", "dolphin", "eagle", "finch", "gibbon", "hamster", "iguana", "jaguar", "kiwi", "llama", "magpie", "nightjar",
+        "orca", "pelican", "rabbit", "seal", "tiger", "unicorn", "vulture", "wolf", "antelope", "buffalo", "cheetah", "donkey", "emu",
+        "flamingo", "gorilla", "hedgehog", "impala", "jellyfish", "kangaroo", "leopard", "mole", "nuthatch", "octopus", "parrot", "robin",
+        "shark", "turtle", "wren", "cobra", "crane", "duck", "goose", "hawk", "horse", "mouse", "owl", "pigeon", "sparrow", "swan", "trout",
+        "whale", "bee", "ant", "crab", "frog",
+    ];
+}

@@ -1,0 +1,43 @@
+using Wharf.Core.Accounts;
+using Wharf.Core.Digests;
+
+namespace Wharf.Core.Repositories;
+
+/// <summary>Repository metadata beyond the registry's: description, README, visibility, counters, tag details, search.</summary>
+public interface IRepositoryStore
+{
+    Task<CreateRepositoryOutcome> CreateAsync(string repository, RepositoryVisibility visibility, string? description, string? readme, CancellationToken cancellationToken);
+
+    /// <summary>The repository, or null when it does not exist. Visibility unset in the store reads as <paramref name="defaultVisibility"/>.</summary>
+    Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, CancellationToken cancellationToken);
+
+    /// <summary>Applies the update; false when the repository does not exist.</summary>
+    Task<bool> UpdateAsync(string repository, RepositoryUpdate update, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the repository with its tags, manifests and blob links (blobs stay for garbage collection); returns the digests of its manifests, or null when it did not exist.</summary>
+    Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, CancellationToken cancellationToken);
+
+    /// <summary>Tags in ASCII order after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Repositories the filter lets the caller read, in ASCII order after <paramref name="after"/>.</summary>
+    Task<IReadOnlyList<SearchHit>> ListAsync(ReadFilter filter, string? @namespace, string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Repository names the filter lets the caller read, in ASCII order after <paramref name="after"/> (the catalog).</summary>
+    Task<IReadOnlyList<string>> ListNamesAsync(ReadFilter filter, string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Ranked full-text search; <paramref name="query"/> is already turned into safe FTS terms.</summary>
+    Task<IReadOnlyList<SearchHit>> SearchAsync(Search.SearchQuery query, ReadFilter filter, string? @namespace, RepositoryVisibility? visibility, int offset, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Counts the search's matches (for Docker's <c>num_results</c>).</summary>
+    Task<int> CountSearchAsync(Search.SearchQuery query, ReadFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>Records a push: counters, the manifest's details and, for a tagged push, the repository's labels.</summary>
+    Task RecordPushAsync(string repository, Digest digest, ManifestDetails details, bool tagged, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>The stored details of manifests of the repository (children of an index), by digest.</summary>
+    Task<IReadOnlyDictionary<Digest, ManifestDetails>> GetDetailsAsync(string repository, IReadOnlyList<Digest> digests, CancellationToken cancellationToken);
+
+    /// <summary>Adds pull counts gathered in memory, in one write.</summary>
+    Task AddPullsAsync(IReadOnlyList<PullCounts> counts, CancellationToken cancellationToken);
+}

@@ -1,0 +1,248 @@
+using System.Security.Claims;
+using System.Text;
+using Wharf.Core.Accounts;
+using Wharf.Core.References;
+using Wharf.Core.Registry;
+using Wharf.Core.Search;
+
+namespace Wharf.Core.Repositories;
+
+/// <summary>
+/// The repository use cases of <c>/api/v1/repositories</c> and search: create, read, update, delete, tag listings,
+/// listings and search, each limited to what the caller may read or change (DESIGN §6): reading needs pull access
+/// (an unreadable repository is "not found", so private names do not leak); changing and deleting need push access
+/// to the namespace (its owner or a maintainer).
+/// </summary>
+public sealed class RepositoryService(
+    IRepositoryStore store,
+    RegistryService registry,
+    ManifestCache cache,
+    ICallerAccess callerAccess,
+    RepositoryOptions options,
+    RepositoryVisibility defaultVisibility,
+    RepositoryPermissions? permissions = null)
+{
+    public RepositoryOptions Options => options;
+
+    public async ValueTask<RepositoryResult<RepositoryInfo>> CreateAsync(
+        ClaimsPrincipal caller, string? @namespace, string? name, RepositoryVisibility? visibility, string? description, string? readme, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(@namespace) || @namespace.Contains('/') || !RepositoryName.IsValid(@namespace))
+        {
+            return Invalid($"'{@namespace}' is not a valid namespace: lower-case letters and digits, optionally joined by '.', '_', '__' or '-'.");
+        }
+        if (string.IsNullOrEmpty(name) || !RepositoryName.IsValid(name)) return Invalid(NameProblem(name));
+        var repository = @namespace + "/" + name;
+        if (!RepositoryName.IsValid(repository)) return Invalid(NameProblem(repository));
+        if (TextProblem(description, readme) is { } problem) return problem;
+        var access = await callerAccess.GetAsync(caller, cancellationToken);
+        if (!access.CanWrite(repository)) return Refuse(access, $"You may not create repositories in '{@namespace}'.");
+        var outcome = await store.CreateAsync(repository, visibility ?? defaultVisibility, description, readme, cancellationToken);
+        if (outcome == CreateRepositoryOutcome.Exists) return new RepositoryError(RepositoryProblem.Conflict, $"The repository '{repository}' already exists.");
+        permissions?.InvalidateRepository(repository);
+        return (await store.GetAsync(repository, defaultVisibility, cancellationToken))!;
+    }
+
+    public async ValueTask<RepositoryResult<RepositoryInfo>> GetAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
+    {
+        var (info, _, error) = await ReadableAsync(caller, repository, cancellationToken);
+        return error is null ? info! : error;
+    }
+
+    public async ValueTask<RepositoryResult<RepositoryInfo>> UpdateAsync(ClaimsPrincipal caller, string repository, RepositoryUpdate update, CancellationToken cancellationToken)
+    {
+        if (TextProblem(update.Description, update.Readme) is { } problem) return problem;
+        var (_, access, error) = await ReadableAsync(caller, repository, cancellationToken);
+        if (error is not null) return error;
+        if (!access!.CanWrite(repository)) return Refuse(access, $"You may not change '{repository}'.");
+        if (update.Visibility is not null && access.Username is not null && !caller.CanManageAccount())
+        {
+            return new RepositoryError(RepositoryProblem.Forbidden, "Changing visibility needs a password or a personal access token with the admin scope.");
+        }
+        if (!await store.UpdateAsync(repository, update, cancellationToken)) return NotFound(repository);
+        if (update.Visibility is not null) permissions?.InvalidateRepository(repository);
+        return (await store.GetAsync(repository, defaultVisibility, cancellationToken))!;
+    }
+
+    public async ValueTask<RepositoryResult<bool>> DeleteAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
+    {
+        var (_, access, error) = await ReadableAsync(caller, repository, cancellationToken);
+        if (error is not null) return error;
+        if (!access!.CanWrite(repository)) return Refuse(access, $"You may not delete '{repository}'.");
+        if (!registry.Options.DeleteEnabled) return new RepositoryError(RepositoryProblem.Disabled, "Deleting is disabled on this registry.");
+        var digests = await store.DeleteAsync(repository, cancellationToken);
+        if (digests is null) return NotFound(repository);
+        foreach (var digest in digests) cache.InvalidateManifest(repository, digest);
+        permissions?.InvalidateRepository(repository);
+        return true;
+    }
+
+    public async ValueTask<RepositoryResult<CursorPage<TagDetails>>> ListTagsAsync(ClaimsPrincipal caller, string repository, int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        if (!TryPage(limit, cursor, out var size, out var after, out var pageError)) return pageError!;
+        var (_, _, error) = await ReadableAsync(caller, repository, cancellationToken);
+        if (error is not null) return error;
+        var tags = await store.ListTagsAsync(repository, after, size + 1, cancellationToken);
+        return Page(tags, size, t => t.Name);
+    }
+
+    public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(ClaimsPrincipal caller, string repository, string tag, CancellationToken cancellationToken)
+    {
+        if (!RepositoryName.IsValidTag(tag)) return Invalid($"'{Shorten(tag)}' is not a valid tag: at most {RepositoryName.MaxTagLength} of [A-Za-z0-9_.-], not starting with '.' or '-'.");
+        var (_, access, error) = await ReadableAsync(caller, repository, cancellationToken);
+        if (error is not null) return error;
+        if (!access!.CanWrite(repository)) return Refuse(access, $"You may not delete tags of '{repository}'.");
+        var result = await registry.DeleteManifestAsync(repository, ManifestReference.ForTag(tag), cancellationToken);
+        if (result.IsOk) return true;
+        return result.Error!.Code == RegistryErrorCode.Unsupported
+            ? new RepositoryError(RepositoryProblem.Disabled, result.Error.Message)
+            : new RepositoryError(RepositoryProblem.NotFound, $"The repository '{repository}' has no tag '{tag}'.");
+    }
+
+    /// <summary>Repositories the caller may read, optionally of one namespace, in name order.</summary>
+    public async ValueTask<RepositoryResult<CursorPage<SearchHit>>> ListAsync(ClaimsPrincipal caller, string? @namespace, int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        if (!TryPage(limit, cursor, out var size, out var after, out var pageError)) return pageError!;
+        var filter = await FilterAsync(caller, cancellationToken);
+        var hits = await store.ListAsync(filter, NullIfEmpty(@namespace), after, size + 1, cancellationToken);
+        return Page(hits, size, h => h.Name);
+    }
+
+    /// <summary>The <c>/v2/_catalog</c> page: names the caller may pull, after <paramref name="last"/>; whether more follow.</summary>
+    public async ValueTask<(IReadOnlyList<string> Names, bool HasMore)> CatalogAsync(ClaimsPrincipal caller, int size, string? last, CancellationToken cancellationToken)
+    {
+        if (size <= 0) return ([], false);
+        var filter = await FilterAsync(caller, cancellationToken);
+        var names = await store.ListNamesAsync(filter, last, size + 1, cancellationToken);
+        return names.Count > size ? (names.Take(size).ToList(), true) : (names, false);
+    }
+
+    /// <summary>Ranked search; the cursor is the offset of the next page.</summary>
+    public async ValueTask<RepositoryResult<CursorPage<SearchHit>>> SearchAsync(
+        ClaimsPrincipal caller, string? q, string? @namespace, RepositoryVisibility? visibility, int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        var query = SearchQuery.Parse(q);
+        if (query.IsEmpty) return Invalid("q is required: one or more words of letters or digits.");
+        var size = Math.Min(limit ?? options.DefaultPageSize, options.MaxPageSize);
+        if (limit is < 1) return Invalid("limit must be at least 1.");
+        var offset = 0;
+        if (!string.IsNullOrEmpty(cursor) && !TryDecodeOffset(cursor, out offset)) return Invalid("cursor is not one this server issued.");
+        var filter = await FilterAsync(caller, cancellationToken);
+        var hits = await store.SearchAsync(query, filter, NullIfEmpty(@namespace), visibility, offset, size + 1, cancellationToken);
+        if (hits.Count <= size) return new CursorPage<SearchHit>(hits, null);
+        return new CursorPage<SearchHit>(hits.Take(size).ToList(), EncodeOffset(offset + size));
+    }
+
+    /// <summary>Docker Hub's v1 search: one page (1-based) of <paramref name="pageSize"/> hits, and the number of matches.</summary>
+    public async ValueTask<(IReadOnlyList<SearchHit> Hits, int Total)> DockerSearchAsync(ClaimsPrincipal caller, string? q, int pageSize, int page, CancellationToken cancellationToken)
+    {
+        var query = SearchQuery.Parse(q);
+        if (query.IsEmpty) return ([], 0);
+        var filter = await FilterAsync(caller, cancellationToken);
+        var total = await store.CountSearchAsync(query, filter, cancellationToken);
+        var offset = (long)(page - 1) * pageSize;
+        if (offset >= total) return ([], total);
+        var hits = await store.SearchAsync(query, filter, null, null, (int)offset, pageSize, cancellationToken);
+        return (hits, total);
+    }
+
+    private async ValueTask<ReadFilter> FilterAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>
+        new(await callerAccess.GetAsync(caller, cancellationToken), defaultVisibility);
+
+    private async ValueTask<(RepositoryInfo? Info, CallerAccess? Access, RepositoryError? Error)> ReadableAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
+    {
+        if (!RepositoryName.IsValid(repository)) return (null, null, Invalid(NameProblem(repository)));
+        var info = await store.GetAsync(repository, defaultVisibility, cancellationToken);
+        var access = await callerAccess.GetAsync(caller, cancellationToken);
+        if (info is null || !access.CanRead(repository, info.Visibility))
+        {
+            // Unreadable is "not found", unless signing in could help.
+            return (null, access, access.Username is null && !access.IsAdmin && info is not null
+                ? new RepositoryError(RepositoryProblem.Unauthenticated, "Sign in to see this repository.")
+                : NotFound(repository));
+        }
+        return (info, access, null);
+    }
+
+    private bool TryPage(int? limit, string? cursor, out int size, out string? after, out RepositoryError? error)
+    {
+        size = Math.Min(limit ?? options.DefaultPageSize, options.MaxPageSize);
+        after = null;
+        error = null;
+        if (limit is < 1)
+        {
+            error = Invalid("limit must be at least 1.");
+            return false;
+        }
+        if (string.IsNullOrEmpty(cursor)) return true;
+        try
+        {
+            after = Encoding.UTF8.GetString(Base64Url.Decode(cursor));
+            return true;
+        }
+        catch (FormatException)
+        {
+            error = Invalid("cursor is not one this server issued.");
+            return false;
+        }
+    }
+
+    private static CursorPage<T> Page<T>(IReadOnlyList<T> items, int size, Func<T, string> key) =>
+        items.Count <= size
+            ? new CursorPage<T>(items, null)
+            : new CursorPage<T>(items.Take(size).ToList(), Base64Url.Encode(Encoding.UTF8.GetBytes(key(items[size - 1]))));
+
+    private static string EncodeOffset(int offset) => Base64Url.Encode(Encoding.UTF8.GetBytes("o:" + offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    private static bool TryDecodeOffset(string cursor, out int offset)
+    {
+        offset = 0;
+        try
+        {
+            var text = Encoding.UTF8.GetString(Base64Url.Decode(cursor));
+            return text.StartsWith("o:", StringComparison.Ordinal)
+                && int.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out offset)
+                && offset <= 100_000;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    private RepositoryError? TextProblem(string? description, string? readme)
+    {
+        if (description is not null && description.Length > options.MaxDescriptionLength) return Invalid($"description is longer than {options.MaxDescriptionLength} characters.");
+        if (readme is not null && readme.Length > options.MaxReadmeLength) return Invalid($"readme is longer than {options.MaxReadmeLength} characters.");
+        return null;
+    }
+
+    private static RepositoryError Refuse(CallerAccess access, string detail) =>
+        access.Username is null && !access.IsAdmin
+            ? new RepositoryError(RepositoryProblem.Unauthenticated, "Sign in first. " + detail)
+            : new RepositoryError(RepositoryProblem.Forbidden, detail);
+
+    private static RepositoryError Invalid(string detail) => new(RepositoryProblem.Invalid, detail);
+
+    private static RepositoryError NotFound(string repository) => new(RepositoryProblem.NotFound, $"No repository '{repository}'.");
+
+    private static string NameProblem(string? name) =>
+        $"'{Shorten(name)}' is not a valid repository name: lower-case letters, digits and separators ('.', '_', '__', '-'), components joined by '/', at most {RepositoryName.MaxLength} characters.";
+
+    private static string Shorten(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "…";
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
+}
+
+/// <summary>Base64url without padding, for opaque cursors.</summary>
+internal static class Base64Url
+{
+    public static string Encode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static byte[] Decode(string text)
+    {
+        var s = text.Replace('-', '+').Replace('_', '/');
+        s += (s.Length % 4) switch { 2 => "==", 3 => "=", 0 => "", _ => throw new FormatException("bad length") };
+        return Convert.FromBase64String(s);
+    }
+}

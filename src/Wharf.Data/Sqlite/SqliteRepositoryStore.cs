@@ -1,0 +1,363 @@
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Wharf.Core.Accounts;
+using Wharf.Core.Digests;
+using Wharf.Core.Repositories;
+using Wharf.Core.Search;
+
+namespace Wharf.Data.Sqlite;
+
+/// <summary>
+/// <see cref="IRepositoryStore"/> on SQLite: repository columns and <c>manifest_details</c> from migration 0004, and
+/// the FTS5 table <c>repository_search</c>, which triggers on <c>repositories</c> keep in step (so repositories
+/// created by a push are searchable at once). Listings filter in SQL by what the caller may read.
+/// </summary>
+public sealed class SqliteRepositoryStore : IRepositoryStore
+{
+    /// <summary>bm25 column weights: name, namespace, description, labels.</summary>
+    private const string Rank = "bm25(repository_search, 10.0, 4.0, 2.0, 1.0)";
+
+    private const string ShortName = "substr(r.name, instr(r.name, '/') + 1)";
+
+    private const string HitColumns =
+        "r.name AS Name, r.namespace AS Namespace, COALESCE(r.visibility, @defaultVisibility) AS Visibility, r.description AS Description, " +
+        "r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt";
+
+    private const string ReadableFilter =
+        "(@isAdmin = 1 OR (@seesPublic = 1 AND COALESCE(r.visibility, @defaultVisibility) = 'public') OR r.namespace IN @readable)";
+
+    private readonly SqliteConnectionFactory _connections;
+    private readonly TimeProvider _time;
+
+    public SqliteRepositoryStore(SqliteConnectionFactory connections, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(connections);
+        _connections = connections;
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    public Task<CreateRepositoryOutcome> CreateAsync(string repository, RepositoryVisibility visibility, string? description, string? readme, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
+        {
+            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            var id = await connection.ExecuteScalarAsync<long?>(Command(
+                """
+                INSERT INTO repositories (name, created_at, visibility, description, readme, updated_at)
+                VALUES (@repository, @now, @visibility, @description, @readme, @now)
+                ON CONFLICT (name) DO NOTHING
+                RETURNING id
+                """,
+                new { repository, now, visibility = Format(visibility), description = EmptyToNull(description), readme = EmptyToNull(readme) },
+                transaction, cancellationToken));
+            return id is null ? CreateRepositoryOutcome.Exists : CreateRepositoryOutcome.Created;
+        }, cancellationToken);
+
+    public async Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, CancellationToken cancellationToken)
+    {
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<RepositoryRow>(Command(
+            """
+            SELECT r.name AS Name, r.namespace AS Namespace, COALESCE(r.visibility, @defaultVisibility) AS Visibility,
+                   r.description AS Description, r.readme AS Readme, r.created_at AS CreatedAt, r.updated_at AS UpdatedAt,
+                   r.push_count AS PushCount, r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt, r.last_pulled_at AS LastPulledAt,
+                   (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) AS TagCount
+            FROM repositories r WHERE r.name = @repository
+            """, new { repository, defaultVisibility = Format(defaultVisibility) }, null, cancellationToken));
+        return row is null
+            ? null
+            : new RepositoryInfo(row.Name, row.Namespace, Parse(row.Visibility), row.Description, row.Readme,
+                Time(row.CreatedAt), TimeOrNull(row.UpdatedAt), row.PushCount, row.PullCount,
+                TimeOrNull(row.LastPushedAt), TimeOrNull(row.LastPulledAt), row.TagCount);
+    }
+
+    public Task<bool> UpdateAsync(string repository, RepositoryUpdate update, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
+        {
+            var sets = new StringBuilder("updated_at = @now");
+            if (update.Description is not null) sets.Append(", description = @description");
+            if (update.Readme is not null) sets.Append(", readme = @readme");
+            if (update.Visibility is not null) sets.Append(", visibility = @visibility");
+            var changed = await connection.ExecuteAsync(Command(
+                $"UPDATE repositories SET {sets} WHERE name = @repository",
+                new
+                {
+                    repository,
+                    now = _time.GetUtcNow().ToUnixTimeMilliseconds(),
+                    description = EmptyToNull(update.Description),
+                    readme = EmptyToNull(update.Readme),
+                    visibility = update.Visibility is { } v ? Format(v) : null,
+                }, transaction, cancellationToken));
+            return changed > 0;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, CancellationToken cancellationToken) =>
+        _connections.WriteAsync<IReadOnlyList<Digest>?>(async (connection, transaction) =>
+        {
+            var id = await connection.ExecuteScalarAsync<long?>(Command(
+                "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
+            if (id is null) return null;
+            var digests = (await connection.QueryAsync<string>(Command(
+                "SELECT digest FROM manifests WHERE repository_id = @id", new { id }, transaction, cancellationToken))).Select(Digest.Parse).ToList();
+            // Tags, manifests (with their references and details) and blob links cascade; blobs stay for garbage collection.
+            await connection.ExecuteAsync(Command("DELETE FROM repositories WHERE id = @id", new { id }, transaction, cancellationToken));
+            return digests;
+        }, cancellationToken);
+
+    public async Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        // CROSS JOIN keeps tags as the outer loop: the planner would otherwise start from a manifest shared by many
+        // tags and sort them all (100,000 tags on one image: 50 ms instead of under 1 ms).
+        var rows = await connection.QueryAsync<TagRow>(Command(
+            $"""
+            SELECT t.name AS Name, m.digest AS Digest, m.media_type AS MediaType, d.size AS Size, d.platforms AS Platforms,
+                   t.updated_at AS PushedAt, t.last_pulled_at AS LastPulledAt
+            FROM tags t
+            CROSS JOIN manifests m ON m.id = t.manifest_id
+            LEFT JOIN manifest_details d ON d.manifest_id = m.id
+            WHERE t.repository_id = (SELECT id FROM repositories WHERE name = @repository)
+            {(after is null ? "" : "AND t.name > @after")}
+            ORDER BY t.name COLLATE BINARY LIMIT @limit
+            """, new { repository, after, limit }, null, cancellationToken));
+        var tags = new List<TagDetails>();
+        foreach (var row in rows)
+        {
+            tags.Add(new TagDetails(row.Name, Digest.Parse(row.Digest), row.MediaType, row.Size, SplitPlatforms(row.Platforms),
+                Time(row.PushedAt), TimeOrNull(row.LastPulledAt)));
+        }
+        return tags;
+    }
+
+    public async Task<IReadOnlyList<SearchHit>> ListAsync(ReadFilter filter, string? @namespace, string? after, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns} FROM repositories r
+            WHERE {ReadableFilter}
+            {(@namespace is null ? "" : "AND r.namespace = @namespace")}
+            {(after is null ? "" : "AND r.name > @after")}
+            ORDER BY r.name COLLATE BINARY LIMIT @limit
+            """, FilterArgs(filter, new { @namespace, after, limit }), null, cancellationToken));
+        return rows.Select(ToHit).ToList();
+    }
+
+    public async Task<IReadOnlyList<string>> ListNamesAsync(ReadFilter filter, string? after, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var sql = filter.Access.IsAdmin
+            ? $"SELECT r.name FROM repositories r {(after is null ? "" : "WHERE r.name > @after")} ORDER BY r.name COLLATE BINARY LIMIT @limit"
+            : $"SELECT r.name FROM repositories r WHERE {ReadableFilter} {(after is null ? "" : "AND r.name > @after")} ORDER BY r.name COLLATE BINARY LIMIT @limit";
+        var names = await connection.QueryAsync<string>(Command(sql, FilterArgs(filter, new { after, limit }), null, cancellationToken));
+        return names.AsList();
+    }
+
+    public async Task<IReadOnlyList<SearchHit>> SearchAsync(SearchQuery query, ReadFilter filter, string? @namespace, RepositoryVisibility? visibility, int offset, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0 || query.IsEmpty) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        // Exact name matches first, then names that start with the query, then the rest, each by bm25.
+        var rows = await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns},
+                   CASE WHEN {ShortName} = @text OR r.name = @text THEN 0
+                        WHEN substr({ShortName}, 1, length(@text)) = @text OR substr(r.name, 1, length(@text)) = @text THEN 1
+                        ELSE 2 END AS Tier
+            FROM repository_search s JOIN repositories r ON r.id = s.rowid
+            WHERE repository_search MATCH @match AND {ReadableFilter}
+            {(@namespace is null ? "" : "AND r.namespace = @namespace")}
+            {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
+            ORDER BY Tier, {Rank}, r.name COLLATE BINARY
+            LIMIT @limit OFFSET @offset
+            """,
+            FilterArgs(filter, new { text = query.Text, match = query.MatchExpression, @namespace, visibility = visibility is { } v ? Format(v) : null, limit, offset }),
+            null, cancellationToken));
+        return rows.Select(ToHit).ToList();
+    }
+
+    public async Task<int> CountSearchAsync(SearchQuery query, ReadFilter filter, CancellationToken cancellationToken)
+    {
+        if (query.IsEmpty) return 0;
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int>(Command(
+            $"""
+            SELECT COUNT(*) FROM repository_search s JOIN repositories r ON r.id = s.rowid
+            WHERE repository_search MATCH @match AND {ReadableFilter}
+            """, FilterArgs(filter, new { match = query.MatchExpression }), null, cancellationToken));
+    }
+
+    public Task RecordPushAsync(string repository, Digest digest, ManifestDetails details, bool tagged, DateTimeOffset at, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
+        {
+            var now = at.ToUnixTimeMilliseconds();
+            var id = await connection.ExecuteScalarAsync<long?>(Command(
+                tagged
+                    ? "UPDATE repositories SET push_count = push_count + 1, last_pushed_at = @now, updated_at = @now, labels = @labels WHERE name = @repository RETURNING id"
+                    : "UPDATE repositories SET push_count = push_count + 1, last_pushed_at = @now WHERE name = @repository RETURNING id",
+                new { repository, now, labels = LabelsText(details.Labels) }, transaction, cancellationToken));
+            if (id is null) return false;
+            await connection.ExecuteAsync(Command(
+                """
+                INSERT INTO manifest_details (manifest_id, size, platforms, labels)
+                SELECT m.id, @size, @platforms, @labels FROM manifests m WHERE m.repository_id = @id AND m.digest = @digest
+                ON CONFLICT (manifest_id) DO UPDATE SET size = excluded.size, platforms = excluded.platforms, labels = excluded.labels
+                """,
+                new
+                {
+                    id,
+                    digest = digest.ToString(),
+                    size = details.Size,
+                    platforms = details.Platforms.Count == 0 ? null : string.Join(',', details.Platforms),
+                    labels = LabelsJson(details.Labels),
+                }, transaction, cancellationToken));
+            return true;
+        }, cancellationToken);
+
+    public async Task<IReadOnlyDictionary<Digest, ManifestDetails>> GetDetailsAsync(string repository, IReadOnlyList<Digest> digests, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<Digest, ManifestDetails>();
+        if (digests.Count == 0) return found;
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DetailsRow>(Command(
+            """
+            SELECT m.digest AS Digest, d.size AS Size, d.platforms AS Platforms, d.labels AS Labels
+            FROM manifests m JOIN manifest_details d ON d.manifest_id = m.id
+            WHERE m.repository_id = (SELECT id FROM repositories WHERE name = @repository) AND m.digest IN @digests
+            """, new { repository, digests = digests.Select(d => d.ToString()).ToList() }, null, cancellationToken));
+        foreach (var row in rows)
+        {
+            found[Digest.Parse(row.Digest)] = new ManifestDetails(row.Size, SplitPlatforms(row.Platforms), ParseLabels(row.Labels));
+        }
+        return found;
+    }
+
+    public Task AddPullsAsync(IReadOnlyList<PullCounts> counts, CancellationToken cancellationToken)
+    {
+        if (counts.Count == 0) return Task.CompletedTask;
+        return _connections.WriteAsync(async (connection, transaction) =>
+        {
+            await connection.ExecuteAsync(Command(
+                """
+                UPDATE repositories SET pull_count = pull_count + @count, last_pulled_at = max(COALESCE(last_pulled_at, 0), @at)
+                WHERE name = @repository
+                """,
+                counts.Select(c => new { repository = c.Repository, count = c.Count, at = c.LastPulledAt.ToUnixTimeMilliseconds() }),
+                transaction, cancellationToken));
+            var tags = counts.SelectMany(c => c.TagsPulledAt.Select(t => new { repository = c.Repository, tag = t.Key, at = t.Value.ToUnixTimeMilliseconds() })).ToList();
+            if (tags.Count > 0)
+            {
+                await connection.ExecuteAsync(Command(
+                    """
+                    UPDATE tags SET last_pulled_at = max(COALESCE(last_pulled_at, 0), @at)
+                    WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag
+                    """, tags, transaction, cancellationToken));
+            }
+            return true;
+        }, cancellationToken);
+    }
+
+    private static object FilterArgs(ReadFilter filter, object extra)
+    {
+        var args = new DynamicParameters(extra);
+        args.Add("isAdmin", filter.Access.IsAdmin ? 1 : 0);
+        args.Add("seesPublic", filter.Access.SeesPublic ? 1 : 0);
+        args.Add("readable", filter.Access.ReadableNamespaces);
+        args.Add("defaultVisibility", Format(filter.DefaultVisibility));
+        return args;
+    }
+
+    private static SearchHit ToHit(HitRow row) =>
+        new(row.Name, row.Namespace, Parse(row.Visibility), row.Description, row.PullCount, TimeOrNull(row.LastPushedAt));
+
+    private static string Format(RepositoryVisibility visibility) => visibility == RepositoryVisibility.Public ? "public" : "private";
+
+    private static RepositoryVisibility Parse(string? text) => text == "public" ? RepositoryVisibility.Public : RepositoryVisibility.Private;
+
+    private static string? EmptyToNull(string? text) => string.IsNullOrEmpty(text) ? null : text;
+
+    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    private static DateTimeOffset? TimeOrNull(long? ms) => ms is { } value ? DateTimeOffset.FromUnixTimeMilliseconds(value) : null;
+
+    private static IReadOnlyList<string> SplitPlatforms(string? text) => string.IsNullOrEmpty(text) ? [] : text.Split(',');
+
+    /// <summary>Label keys and values as text for the full-text index, one label a line.</summary>
+    private static string? LabelsText(IReadOnlyDictionary<string, string>? labels) =>
+        labels is null || labels.Count == 0 ? null : string.Join('\n', labels.Select(l => l.Key + " " + l.Value));
+
+    private static string? LabelsJson(IReadOnlyDictionary<string, string>? labels)
+    {
+        if (labels is null || labels.Count == 0) return null;
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var (key, value) in labels) writer.WriteString(key, value);
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static IReadOnlyDictionary<string, string>? ParseLabels(string? json)
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        using var document = JsonDocument.Parse(json);
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var property in document.RootElement.EnumerateObject()) labels[property.Name] = property.Value.GetString() ?? "";
+        return labels;
+    }
+
+    private static CommandDefinition Command(string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
+        new(sql, parameters, transaction, cancellationToken: cancellationToken);
+
+    private sealed class RepositoryRow
+    {
+        public string Name { get; set; } = "";
+        public string? Namespace { get; set; }
+        public string? Visibility { get; set; }
+        public string? Description { get; set; }
+        public string? Readme { get; set; }
+        public long CreatedAt { get; set; }
+        public long? UpdatedAt { get; set; }
+        public long PushCount { get; set; }
+        public long PullCount { get; set; }
+        public long? LastPushedAt { get; set; }
+        public long? LastPulledAt { get; set; }
+        public long TagCount { get; set; }
+    }
+
+    private sealed class TagRow
+    {
+        public string Name { get; set; } = "";
+        public string Digest { get; set; } = "";
+        public string MediaType { get; set; } = "";
+        public long? Size { get; set; }
+        public string? Platforms { get; set; }
+        public long PushedAt { get; set; }
+        public long? LastPulledAt { get; set; }
+    }
+
+    private sealed class HitRow
+    {
+        public string Name { get; set; } = "";
+        public string? Namespace { get; set; }
+        public string? Visibility { get; set; }
+        public string? Description { get; set; }
+        public long PullCount { get; set; }
+        public long? LastPushedAt { get; set; }
+        public long Tier { get; set; }
+    }
+
+    private sealed class DetailsRow
+    {
+        public string Digest { get; set; } = "";
+        public long Size { get; set; }
+        public string? Platforms { get; set; }
+        public string? Labels { get; set; }
+    }
+}

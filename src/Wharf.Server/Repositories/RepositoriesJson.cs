@@ -1,0 +1,78 @@
+using System.Text.Json.Serialization;
+using Wharf.Core.Accounts;
+using Wharf.Core.Repositories;
+
+namespace Wharf.Server.Repositories;
+
+public sealed record CreateRepositoryRequest(string? Namespace, string? Name, string? Visibility, string? Description, string? Readme);
+
+public sealed record UpdateRepositoryRequest(string? Description, string? Readme, string? Visibility);
+
+public sealed record RepositoryResponse(
+    string Namespace, string Name, string FullName, string Repository, string Visibility, string? Description, string? Readme, string? ReadmeHtml,
+    DateTimeOffset CreatedAt, DateTimeOffset? UpdatedAt, long PushCount, long PullCount, DateTimeOffset? LastPushedAt, DateTimeOffset? LastPulledAt, long TagCount)
+{
+    public static RepositoryResponse From(RepositoryInfo info)
+    {
+        var (ns, name) = Split(info.Name);
+        return new(ns, name, info.Name, info.Name, RepositoriesJson.Format(info.Visibility), info.Description, info.Readme, ReadmeRenderer.Render(info.Readme),
+            info.CreatedAt, info.UpdatedAt, info.PushCount, info.PullCount, info.LastPushedAt, info.LastPulledAt, info.TagCount);
+    }
+
+    internal static (string Namespace, string Name) Split(string fullName)
+    {
+        var slash = fullName.IndexOf('/');
+        return slash < 0 ? ("", fullName) : (fullName[..slash], fullName[(slash + 1)..]);
+    }
+}
+
+public sealed record RepositorySummary(string Namespace, string Name, string FullName, string Visibility, string? Description, long PullCount, DateTimeOffset? LastPushedAt)
+{
+    public static RepositorySummary From(SearchHit hit)
+    {
+        var (ns, name) = RepositoryResponse.Split(hit.Name);
+        return new(ns, name, hit.Name, RepositoriesJson.Format(hit.Visibility), hit.Description, hit.PullCount, hit.LastPushedAt);
+    }
+}
+
+public sealed record RepositoryPage(IReadOnlyList<RepositorySummary> Repositories, string? NextCursor);
+
+public sealed record SearchResponse(string Query, IReadOnlyList<RepositorySummary> Results, string? NextCursor);
+
+public sealed record TagResponse(string Name, string Digest, string MediaType, long? Size, IReadOnlyList<string> Platforms, DateTimeOffset PushedAt, DateTimeOffset? LastPulledAt)
+{
+    public static TagResponse From(TagDetails tag) =>
+        new(tag.Name, tag.Digest.ToString(), tag.MediaType, tag.Size, tag.Platforms, tag.PushedAt, tag.LastPulledAt);
+}
+
+public sealed record TagPage(string Repository, IReadOnlyList<TagResponse> Tags, string? NextCursor);
+
+/// <summary>Docker Hub's v1 search result entry.</summary>
+public sealed record DockerSearchResult(string Name, string Description, int StarCount, bool IsOfficial, bool IsAutomated);
+
+/// <summary>Docker Hub's v1 search response.</summary>
+public sealed record DockerSearchResponse(string Query, int NumResults, int NumPages, int Page, int PageSize, IReadOnlyList<DockerSearchResult> Results);
+
+/// <summary>The JSON of the repositories and search APIs: snake_case, source-generated.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(CreateRepositoryRequest))]
+[JsonSerializable(typeof(UpdateRepositoryRequest))]
+[JsonSerializable(typeof(RepositoryResponse))]
+[JsonSerializable(typeof(RepositoryPage))]
+[JsonSerializable(typeof(SearchResponse))]
+[JsonSerializable(typeof(TagPage))]
+[JsonSerializable(typeof(DockerSearchResponse))]
+public sealed partial class RepositoriesJson : JsonSerializerContext
+{
+    public static string Format(RepositoryVisibility visibility) => visibility == RepositoryVisibility.Public ? "public" : "private";
+
+    public static bool TryParseVisibility(string? text, out RepositoryVisibility? visibility)
+    {
+        visibility = null;
+        if (text is null) return true;
+        if (text.Equals("public", StringComparison.OrdinalIgnoreCase)) visibility = RepositoryVisibility.Public;
+        else if (text.Equals("private", StringComparison.OrdinalIgnoreCase)) visibility = RepositoryVisibility.Private;
+        else return false;
+        return true;
+    }
+}

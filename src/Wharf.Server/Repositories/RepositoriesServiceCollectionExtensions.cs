@@ -1,0 +1,39 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wharf.Core.Accounts;
+using Wharf.Core.Registry;
+using Wharf.Core.Repositories;
+using Wharf.Data.Sqlite;
+
+namespace Wharf.Server.Repositories;
+
+public static class RepositoriesServiceCollectionExtensions
+{
+    /// <summary>
+    /// Repositories, counters and search: options from <c>Wharf:Repositories</c> (validated: throws
+    /// <see cref="WharfConfigurationException"/>), the SQLite repository store, the registry activity hook (pull
+    /// counts in memory, push details), the background flush of pull counts and <see cref="RepositoryService"/>.
+    /// Who may see what comes from <see cref="ICallerAccess"/> (everything until accounts register theirs).
+    /// </summary>
+    public static IServiceCollection AddWharfRepositories(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = configuration.GetSection($"Wharf:{RepositoryOptions.Section}").Get<RepositoryOptions>() ?? new RepositoryOptions();
+        var problems = options.Validate().ToList();
+        if (problems.Count > 0) throw new WharfConfigurationException(problems);
+        services.AddSingleton(options);
+        services.AddSqliteRepositories();
+        services.AddSingleton<PullCounter>();
+        services.AddSingleton<IRegistryActivity, RepositoryActivity>();
+        services.AddSingleton<PullCountFlushService>();
+        services.AddHostedService(sp => sp.GetRequiredService<PullCountFlushService>());
+        services.TryAddSingleton<ICallerAccess, OpenCallerAccess>();
+        services.AddSingleton(sp => new RepositoryService(
+            sp.GetRequiredService<IRepositoryStore>(),
+            sp.GetRequiredService<RegistryService>(),
+            sp.GetRequiredService<ManifestCache>(),
+            sp.GetRequiredService<ICallerAccess>(),
+            options,
+            sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private,
+            sp.GetService<RepositoryPermissions>()));
+        return services;
+    }
+}
