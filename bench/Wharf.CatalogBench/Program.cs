@@ -26,19 +26,28 @@ try
     await SeedAsync(dataDir, repositories, tagCount);
     Console.WriteLine($"seeded in {seedTime.Elapsed.TotalSeconds:F1} s");
 
-    // An anonymous caller who sees public repositories: the filtered path a visitor (or docker search) takes.
-    var app = await WharfServer.StartAsync(["--urls", "http://127.0.0.1:0", "--data-dir", dataDir], CancellationToken.None, builder =>
-    {
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddSingleton<ICallerAccess>(new AnonymousAccess());
-    });
+    // Accounts mode, as `wharf serve` runs by default. Listings are requested anonymously (public repositories only:
+    // the filtered path a visitor or docker search takes), the catalog, which needs a login, by a signed-up user.
+    var app = await WharfServer.StartAsync(["--urls", "http://127.0.0.1:0", "--data-dir", dataDir, "--Wharf:Auth:Mode=Accounts"], CancellationToken.None,
+        builder => builder.Logging.SetMinimumLevel(LogLevel.Warning));
     var baseUrl = WharfServer.BoundAddresses(app).First().TrimEnd('/');
     using var http = new HttpClient { BaseAddress = new Uri(baseUrl + "/") };
+    using var visitor = new HttpClient { BaseAddress = new Uri(baseUrl + "/") };
+    foreach (var user in new[] { "benchadmin", "visitor" })
+    {
+        using var signup = await http.PostAsync("api/v1/users",
+            new StringContent($$"""{"username":"{{user}}","password":"bench-password-1"}""", Encoding.UTF8, "application/json"));
+        if (!signup.IsSuccessStatusCode) throw new InvalidOperationException($"sign-up of {user} answered {(int)signup.StatusCode}");
+    }
+    visitor.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+        Convert.ToBase64String(Encoding.UTF8.GetBytes("visitor:bench-password-1")));
+    var anonymous = http;
     var random = new Random(42);
     var results = new List<(string Workload, string Example, Stats Stats, string Note)>();
 
-    async Task MeasureAsync(string workload, Func<int, string> url, string note = "")
+    async Task MeasureAsync(string workload, Func<int, string> url, string note = "", HttpClient? client = null)
     {
+        var http = client ?? anonymous;
         for (var i = 0; i < 20; i++) await GetAsync(http, url(i)); // warm-up
         var times = new double[requests];
         var items = 0L;
@@ -73,7 +82,7 @@ try
         ? "api/v1/repositories/bench/many-tags/tags?limit=100"
         : $"api/v1/repositories/bench/many-tags/tags?limit=100&cursor={Cursor(RandomTag())}", "first page and random cursors");
     await MeasureAsync("/v2/bench/many-tags/tags/list?n=100&last=…", _ => $"v2/bench/many-tags/tags/list?n=100&last={RandomTag()}", "random last");
-    await MeasureAsync("/v2/_catalog?n=100&last=…", _ => $"v2/_catalog?n=100&last={Uri.EscapeDataString(RandomRepository())}", "random last; anonymous: public only");
+    await MeasureAsync("/v2/_catalog?n=100&last=…", _ => $"v2/_catalog?n=100&last={Uri.EscapeDataString(RandomRepository())}", "random last; a signed-up user: public and own", visitor);
     await MeasureAsync("/api/v1/repositories?limit=100&cursor=…", _ => $"api/v1/repositories?limit=100&cursor={Cursor(RandomRepository())}", "random cursor; anonymous: public only");
 
     await app.StopAsync();
@@ -208,12 +217,6 @@ internal sealed record Stats(double Median, double P95, double Max, double Items
         Array.Sort(times);
         return new Stats(times[times.Length / 2], times[(int)Math.Ceiling(times.Length * 0.95) - 1], times[^1], items);
     }
-}
-
-internal sealed class AnonymousAccess : ICallerAccess
-{
-    public ValueTask<CallerAccess> GetAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(new CallerAccess(null, false, true, [], []));
 }
 
 internal static class Words

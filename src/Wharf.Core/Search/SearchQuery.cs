@@ -24,6 +24,9 @@ public sealed record SearchQuery(string Text, IReadOnlyList<string> Words)
     /// </summary>
     public string MatchExpression => string.Join(" AND ", Words.Select(w => "(\"" + w + "\" OR \"" + w + "\"*)"));
 
+    /// <summary>The same expression limited to the <c>name</c> column: the matches that can be exact or prefix name matches.</summary>
+    public string NameMatchExpression => "name : (" + MatchExpression + ")";
+
     public static SearchQuery Parse(string? text)
     {
         var trimmed = (text ?? "").Trim();

@@ -10,7 +10,8 @@ public static class SqliteRepositoriesServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddSingleton<IRepositoryStore>(sp => new SqliteRepositoryStore(
-            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>(),
+            sp.GetService<RepositoryOptions>()?.RelevanceRankedMatches ?? new RepositoryOptions().RelevanceRankedMatches));
         return services;
     }
 }

@@ -30,12 +30,15 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
 
     private readonly SqliteConnectionFactory _connections;
     private readonly TimeProvider _time;
+    private readonly int _relevanceRankedMatches;
 
-    public SqliteRepositoryStore(SqliteConnectionFactory connections, TimeProvider? timeProvider = null)
+    /// <param name="relevanceRankedMatches">See <see cref="RepositoryOptions.RelevanceRankedMatches"/>.</param>
+    public SqliteRepositoryStore(SqliteConnectionFactory connections, TimeProvider? timeProvider = null, int relevanceRankedMatches = 5_000)
     {
         ArgumentNullException.ThrowIfNull(connections);
         _connections = connections;
         _time = timeProvider ?? TimeProvider.System;
+        _relevanceRankedMatches = relevanceRankedMatches;
     }
 
     public Task<CreateRepositoryOutcome> CreateAsync(string repository, RepositoryVisibility visibility, string? description, string? readme, CancellationToken cancellationToken) =>
@@ -161,21 +164,43 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
     {
         if (limit <= 0 || query.IsEmpty) return [];
         await using var connection = await _connections.OpenAsync(cancellationToken);
-        // Exact name matches first, then names that start with the query, then the rest, each by bm25.
-        var rows = await connection.QueryAsync<HitRow>(Command(
-            $"""
-            SELECT {HitColumns},
-                   CASE WHEN {ShortName} = @text OR r.name = @text THEN 0
-                        WHEN substr({ShortName}, 1, length(@text)) = @text OR substr(r.name, 1, length(@text)) = @text THEN 1
-                        ELSE 2 END AS Tier
-            FROM repository_search s JOIN repositories r ON r.id = s.rowid
-            WHERE repository_search MATCH @match AND {ReadableFilter}
+        // Counting the raw full-text matches is cheap (no ranking, no join) and tells a narrow query from a broad one.
+        var matches = await connection.ExecuteScalarAsync<long>(Command(
+            "SELECT COUNT(*) FROM repository_search WHERE repository_search MATCH @match", new { match = query.MatchExpression }, null, cancellationToken));
+        var broad = matches > _relevanceRankedMatches;
+        var filters = $"""
             {(@namespace is null ? "" : "AND r.namespace = @namespace")}
             {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
-            ORDER BY Tier, {Rank}, r.name COLLATE BINARY
-            LIMIT @limit OFFSET @offset
-            """,
-            FilterArgs(filter, new { text = query.Text, match = query.MatchExpression, @namespace, visibility = visibility is { } v ? Format(v) : null, limit, offset }),
+            """;
+        // Exact name matches first, then names that start with the query, then the rest: each tier by bm25 for a
+        // narrow query; for a broad one by pulls, with the tier worked out only for rows whose name matched at all
+        // (string tests on every one of 100,000 rows cost more than the ranking itself).
+        var sql = broad
+            ? $"""
+              SELECT {HitColumns},
+                     CASE WHEN r.id NOT IN (SELECT rowid FROM repository_search WHERE repository_search MATCH @nameMatch) THEN 2
+                          WHEN {ShortName} = @text OR r.name = @text THEN 0
+                          WHEN substr({ShortName}, 1, length(@text)) = @text OR substr(r.name, 1, length(@text)) = @text THEN 1
+                          ELSE 2 END AS Tier
+              FROM repositories r
+              WHERE r.id IN (SELECT rowid FROM repository_search WHERE repository_search MATCH @match) AND {ReadableFilter}
+              {filters}
+              ORDER BY Tier, r.pull_count DESC, r.name COLLATE BINARY
+              LIMIT @limit OFFSET @offset
+              """
+            : $"""
+              SELECT {HitColumns},
+                     CASE WHEN {ShortName} = @text OR r.name = @text THEN 0
+                          WHEN substr({ShortName}, 1, length(@text)) = @text OR substr(r.name, 1, length(@text)) = @text THEN 1
+                          ELSE 2 END AS Tier
+              FROM repository_search s JOIN repositories r ON r.id = s.rowid
+              WHERE repository_search MATCH @match AND {ReadableFilter}
+              {filters}
+              ORDER BY Tier, {Rank}, r.name COLLATE BINARY
+              LIMIT @limit OFFSET @offset
+              """;
+        var rows = await connection.QueryAsync<HitRow>(Command(sql,
+            FilterArgs(filter, new { text = query.Text, match = query.MatchExpression, nameMatch = query.NameMatchExpression, @namespace, visibility = visibility is { } v ? Format(v) : null, limit, offset }),
             null, cancellationToken));
         return rows.Select(ToHit).ToList();
     }
