@@ -33,6 +33,9 @@ public interface IBuildStore
     /// </summary>
     Task<bool> UpdateAsync(BuildRecord build, string workerId, CancellationToken cancellationToken);
 
+    /// <summary>Gives a running build back to the queue (the worker is stopping); it keeps its place and its phases.</summary>
+    Task ReleaseAsync(Guid id, string workerId, CancellationToken cancellationToken);
+
     /// <summary>Puts a finished build back in the queue with the given phases (retry). False unless it was finished.</summary>
     Task<bool> RequeueAsync(Guid id, PhaseStatus buildStatus, CancellationToken cancellationToken);
 

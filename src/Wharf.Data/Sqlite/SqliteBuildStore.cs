@@ -139,6 +139,11 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
         }, cancellationToken);
     }
 
+    public Task ReleaseAsync(Guid id, string workerId, CancellationToken cancellationToken) =>
+        connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE builds SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL WHERE id = @id AND state = 'running' AND lease_owner = @workerId",
+            new { id = Key(id), workerId }, transaction, cancellationToken: cancellationToken)), cancellationToken);
+
     public Task<bool> RequeueAsync(Guid id, PhaseStatus buildStatus, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
         {
