@@ -1,10 +1,12 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Wharf.Builds;
 using Wharf.Core.Access;
 using Wharf.Core.Registry;
 using Wharf.Data.Sqlite;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
+using Wharf.Server.Endpoints.Builds;
 using Wharf.Storage.FileSystem;
 
 namespace Wharf.Server;
@@ -20,6 +22,7 @@ public static class WharfServer
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
         {
             ["--data-dir"] = "Wharf:DataDir",
+            ["--workers"] = "Wharf:Builds:Workers",
         });
         if (Environment.GetEnvironmentVariable("WHARF_DATA_DIR") is { Length: > 0 } dataDirFromEnv && builder.Configuration["Wharf:DataDir"] is null)
         {
@@ -38,6 +41,8 @@ public static class WharfServer
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
         app.MapDistributionApi();
+        app.MapBuildsApi();
+        app.MapLegacyBuildApi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -65,6 +70,7 @@ public static class WharfServer
             errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
         }
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
+        if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 
         Directory.CreateDirectory(dataDir);
         services.AddSingleton(registry);

@@ -48,23 +48,25 @@ public sealed partial class BuildExecutor(
         await using var log = await BuildLogWriter.OpenAsync(store, leased.Id, time, CancellationToken.None);
         var build = leased with { Engine = engine.Name, LocalImage = leased.LocalImage ?? $"wharf-build-{leased.Id:N}" };
         LogStarted(logger, build.Id, build.Image, build.Attempts);
+        var current = new BuildBox(build);
         try
         {
-            build = await ExecuteAsync(build, workerId, log, stop.Token);
+            build = await ExecuteAsync(current, workerId, log, stop.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+            build = current.Value;
             switch (reason)
             {
                 case StopReason.Cancelled:
                     await log.WriteAsync("Cancelled by request.", CancellationToken.None);
                     build = await EndAsync(build, workerId, BuildState.Cancelled, BuildErrorKind.None,
-                        $"Cancelled by request during the {(build.BuildStatus == PhaseStatus.InProgress ? "build" : "push")}.");
+                        $"Cancelled by request during the {(build.BuildStatus == PhaseStatus.InProgress ? "build" : "push")}.", log);
                     break;
                 case StopReason.TimedOut:
                     await log.WriteAsync($"Stopped: the build timeout ({Describe(options.BuildTimeout)}) was reached.", CancellationToken.None);
                     build = await EndAsync(build, workerId, BuildState.TimedOut, build.BuildStatus == PhaseStatus.InProgress ? BuildErrorKind.Build : BuildErrorKind.Push,
-                        $"The build ran longer than the build timeout ({Describe(options.BuildTimeout)}) and was stopped.");
+                        $"The build ran longer than the build timeout ({Describe(options.BuildTimeout)}) and was stopped.", log);
                     break;
                 case StopReason.LeaseLost:
                     LogLeaseLost(logger, build.Id);
@@ -82,9 +84,10 @@ public sealed partial class BuildExecutor(
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            build = current.Value;
             LogInfrastructureFailure(logger, build.Id, e);
             await log.WriteAsync($"Wharf failed: {e.Message}", CancellationToken.None);
-            build = await EndAsync(build, workerId, BuildState.Failed, BuildErrorKind.Infrastructure, $"Wharf failed to run the build: {e.Message}");
+            build = await EndAsync(build, workerId, BuildState.Failed, BuildErrorKind.Infrastructure, $"Wharf failed to run the build: {e.Message}", log);
         }
         finally
         {
@@ -95,14 +98,15 @@ public sealed partial class BuildExecutor(
         LogFinished(logger, build.Id, build.State.ToWire());
     }
 
-    private async Task<BuildRecord> ExecuteAsync(BuildRecord build, string workerId, BuildLogWriter log, CancellationToken cancellationToken)
+    private async Task<BuildRecord> ExecuteAsync(BuildBox current, string workerId, BuildLogWriter log, CancellationToken cancellationToken)
     {
+        var build = current.Value;
         var needsBuild = build.BuildStatus != PhaseStatus.Completed
             || build.Engine != engine.Name
             || !await engine.HasImageAsync(build.Namespace, build.LocalImage!, cancellationToken);
         if (needsBuild)
         {
-            build = await SaveAsync(build with { BuildStatus = PhaseStatus.InProgress, PushStatus = PhaseStatus.Pending, BuildRuns = build.BuildRuns + 1 }, workerId);
+            build = await SaveAsync(current, build with { BuildStatus = PhaseStatus.InProgress, PushStatus = PhaseStatus.Pending, BuildRuns = build.BuildRuns + 1 }, workerId);
             EngineResult built;
             await using (var workspace = await BuildWorkspace.PrepareAsync(paths, build, cancellationToken))
             {
@@ -125,9 +129,9 @@ public sealed partial class BuildExecutor(
             if (!built.Succeeded)
             {
                 await log.WriteAsync($"Build failed: {built.Error}", CancellationToken.None);
-                return await EndAsync(build with { BuildStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Build, built.Error ?? "The build failed.");
+                return await EndAsync(build with { BuildStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Build, built.Error ?? "The build failed.", log);
             }
-            build = await SaveAsync(build with { BuildStatus = PhaseStatus.Completed }, workerId);
+            build = await SaveAsync(current, build with { BuildStatus = PhaseStatus.Completed }, workerId);
         }
         else
         {
@@ -135,7 +139,7 @@ public sealed partial class BuildExecutor(
         }
 
         var destination = targets.Destination(build);
-        build = await SaveAsync(build with { PushStatus = PhaseStatus.InProgress, PushedReference = destination }, workerId);
+        build = await SaveAsync(current, build with { PushStatus = PhaseStatus.InProgress, PushedReference = destination }, workerId);
         var host = destination[..destination.IndexOf('/', StringComparison.Ordinal)];
         var request = new EnginePushRequest
         {
@@ -149,7 +153,7 @@ public sealed partial class BuildExecutor(
         EngineResult pushed;
         for (var attempt = 0; ; attempt++)
         {
-            build = build with { PushAttempts = build.PushAttempts + 1 };
+            build = current.Value = build with { PushAttempts = build.PushAttempts + 1 };
             pushed = await engine.PushAsync(request, log, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             if (pushed.Succeeded || !pushed.Transient || attempt >= options.PushRetries) break;
@@ -160,16 +164,17 @@ public sealed partial class BuildExecutor(
         if (!pushed.Succeeded)
         {
             await log.WriteAsync($"Push failed: {pushed.Error}", CancellationToken.None);
-            return await EndAsync(build with { PushStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Push, pushed.Error ?? "The push failed.");
+            return await EndAsync(build with { PushStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Push, pushed.Error ?? "The push failed.", log);
         }
         await log.WriteAsync($"Pushed {destination}{(pushed.Digest is { } d ? " " + d : "")}", cancellationToken);
-        build = await EndAsync(build with { PushStatus = PhaseStatus.Completed, Digest = pushed.Digest }, workerId, BuildState.Succeeded, BuildErrorKind.None, null);
+        build = await EndAsync(build with { PushStatus = PhaseStatus.Completed, Digest = pushed.Digest }, workerId, BuildState.Succeeded, BuildErrorKind.None, null, log);
         await engine.RemoveImageAsync(build.Namespace, build.LocalImage!, CancellationToken.None);
         return build;
     }
 
-    private async Task<BuildRecord> SaveAsync(BuildRecord build, string workerId)
+    private async Task<BuildRecord> SaveAsync(BuildBox current, BuildRecord build, string workerId)
     {
+        current.Value = build;
         if (!await store.UpdateAsync(build, workerId, CancellationToken.None))
         {
             throw new LeaseLostException();
@@ -177,8 +182,10 @@ public sealed partial class BuildExecutor(
         return build;
     }
 
-    private async Task<BuildRecord> EndAsync(BuildRecord build, string workerId, BuildState state, BuildErrorKind kind, string? message)
+    private async Task<BuildRecord> EndAsync(BuildRecord build, string workerId, BuildState state, BuildErrorKind kind, string? message, BuildLogWriter log)
     {
+        // Every line is stored before the build shows as ended, so a follower that sees the end has seen everything.
+        await log.DisposeAsync();
         var ended = build with
         {
             State = state,
@@ -215,6 +222,12 @@ public sealed partial class BuildExecutor(
             }
             if (current.CancelRequested) cancelRequested();
         }
+    }
+
+    /// <summary>The build as last saved, readable after an exception interrupted the run.</summary>
+    private sealed class BuildBox(BuildRecord value)
+    {
+        public BuildRecord Value { get; set; } = value;
     }
 
     private sealed class LeaseLostException() : Exception("The lease was lost: another worker holds the build.");
