@@ -123,7 +123,7 @@ public sealed class FileSystemBuildSourceStore(BuildPaths paths, BuildOptions op
         {
             return SourceSaveResult.Fail(SourceProblem.Invalid, $"The context is not a valid tar or tar.gz archive: {e.Message}");
         }
-        if (entries == 0) return SourceSaveResult.Fail(SourceProblem.Empty, "The context archive holds no entries.");
+        if (entries == 0) return SourceSaveResult.Fail(SourceProblem.Empty, "The context is not a tar or tar.gz archive with at least one entry.");
         foreach (var (path, target) in links)
         {
             if (!ContextPaths.StaysInside(path, target, links))
