@@ -60,7 +60,7 @@ public sealed partial class BuildahEngine(BuildPaths paths, BuildOptions options
             await RegistryAuthFiles.WriteRegistriesConfAsync(registriesConf, request.Insecure ? [host] : [], cancellationToken);
             List<string> args =
             [
-                .. GlobalArguments(request.Namespace), "push", "--authfile", authFile, "--digestfile", digestFile,
+                .. GlobalArguments(request.Namespace), "push", "--retry", "0", "--authfile", authFile, "--digestfile", digestFile,
                 request.LocalImage, "docker://" + request.Destination,
             ];
             if (request.Insecure) args.Insert(args.IndexOf("push") + 1, "--tls-verify=false");
