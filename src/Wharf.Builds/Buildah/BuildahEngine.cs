@@ -60,9 +60,10 @@ public sealed partial class BuildahEngine(BuildPaths paths, BuildOptions options
             await RegistryAuthFiles.WriteRegistriesConfAsync(registriesConf, request.Insecure ? [host] : [], cancellationToken);
             List<string> args =
             [
-                .. GlobalArguments(request.Namespace), "push", "--retry", "0", "--authfile", authFile, "--digestfile", digestFile,
+                .. GlobalArguments(request.Namespace), "push", "--retry", "1", "--retry-delay", "50ms", "--authfile", authFile, "--digestfile", digestFile,
                 request.LocalImage, "docker://" + request.Destination,
             ];
+            // buildah's own retries stay quick: Wharf retries transient failures with its own backoff (PushRetries, PushRetryDelay).
             if (request.Insecure) args.Insert(args.IndexOf("push") + 1, "--tls-verify=false");
             await log.WriteAsync($"buildah push {request.LocalImage} docker://{request.Destination}", cancellationToken);
             var output = new List<string>();
