@@ -4,4 +4,5 @@ using Wharf.Cli.Commands;
 var root = new RootCommand("Wharf: a self-hosted Docker Hub — registry, accounts, search and image builds.");
 root.Subcommands.Add(ServeCommand.Create(args));
 root.Subcommands.Add(MigrateCommand.Create(args));
+root.Subcommands.Add(WorkerCommand.Create(args));
 return await root.Parse(args).InvokeAsync();

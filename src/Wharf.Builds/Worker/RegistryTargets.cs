@@ -59,7 +59,12 @@ public sealed class RegistryTargets(
     public IReadOnlyList<string> InsecureHosts(BuildRecord build)
     {
         var hosts = new List<string>(options.InsecureRegistries);
-        if (IsInsecure(OwnAddress)) hosts.Add(OwnAddress);
+        if (IsInsecure(OwnAddress))
+        {
+            hosts.Add(OwnAddress);
+            // Dockerfiles may name the same registry as localhost:PORT.
+            if (OwnAddress.StartsWith("127.0.0.1:", StringComparison.Ordinal)) hosts.Add("localhost" + OwnAddress["127.0.0.1".Length..]);
+        }
         if (build.Registry is { } registry && IsInsecure(registry)) hosts.Add(registry);
         return hosts;
     }

@@ -134,7 +134,7 @@ public sealed partial class BuildService(
             Platform = submission.Platform,
             CredentialId = submission.CredentialId,
             UseDockerHubSettings = submission.UseDockerHubSettings,
-            CreatedAt = time.GetUtcNow(),
+            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()), // as stored
         };
         await store.CreateAsync(record, cancellationToken);
         signal.Notify();
