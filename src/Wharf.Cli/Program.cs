@@ -5,4 +5,5 @@ var root = new RootCommand("Wharf: a self-hosted Docker Hub — registry, accoun
 root.Subcommands.Add(ServeCommand.Create(args));
 root.Subcommands.Add(MigrateCommand.Create(args));
 root.Subcommands.Add(WorkerCommand.Create(args));
+Wharf.Cli.Commands.Builds.BuildCommands.AddTo(root);
 return await root.Parse(args).InvokeAsync();
