@@ -57,7 +57,16 @@ public sealed partial class BuildWorker(
                 }
                 continue;
             }
-            await executor.RunAsync(build, workerId, stoppingToken);
+            try
+            {
+                await executor.RunAsync(build, workerId, stoppingToken);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The executor records every outcome itself; this is the store failing while it did. The lease
+                // lapses and the build is taken up again; the loop goes on.
+                LogRunFailed(logger, build.Id, e);
+            }
             // Others may be waiting behind a per-namespace limit this build held.
             signal.Notify();
         }
@@ -65,6 +74,9 @@ public sealed partial class BuildWorker(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Build workers: {Count} with engine {Engine}")]
     private static partial void LogStarting(ILogger logger, int count, string engine);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Running build {BuildId} failed")]
+    private static partial void LogRunFailed(ILogger logger, Guid buildId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Leasing a build failed")]
     private static partial void LogLeaseFailed(ILogger logger, Exception exception);
