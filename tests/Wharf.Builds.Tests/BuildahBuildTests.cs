@@ -57,8 +57,19 @@ public sealed class BuildahBuildTests
         Assert.Contains("MODE=final", env);
         Assert.DoesNotContain(env, e => e.StartsWith("APP_HOME=", StringComparison.Ordinal));
 
+        Assert.False(Directory.Exists(Path.Combine(server.Server.DataDir, "builds", "sources", Guid.Parse(id).ToString("N"))), "a succeeded build's source is removed");
         var logs = await server.LogsAsync(id, Ct);
         Assert.Contains("STEP", logs, StringComparison.Ordinal);
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", logs);
+    }
+
+    [Fact]
+    public async Task The_chroot_fallback_isolation_builds_and_pushes_too()
+    {
+        await using var server = await BuildServer.StartAsync(Ct, null, "--Wharf:Builds:Isolation=Chroot");
+        var id = await server.SubmitOkAsync($"FROM {server.BaseImage}\nARG WORD=chroot\nRUN echo \"$WORD-run\" > /word.txt\n", "iso/chroot:1", Ct);
+        await server.AssertSucceededAsync(id, Ct);
+        Assert.Contains("--isolation chroot", await server.LogsAsync(id, Ct), StringComparison.Ordinal);
+        Assert.Equal("chroot-run\n", await BuildServer.ReadFileFromImageAsync(server.Registry, "iso/chroot", "1", "word.txt", Ct));
     }
 }

@@ -84,6 +84,10 @@ public sealed class LegacyBuildApiTests
 
         using var retry = await server.Http.PostAsync($"retry-build?build_id={id}", null, Ct);
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        var retried = JsonNode.Parse(await retry.Content.ReadAsStringAsync(Ct))!;
+        Assert.Equal(200, retried["status"]!.GetValue<int>());
+        Assert.Equal("Retry started", retried["message"]!.GetValue<string>());
+        Assert.Equal(id, retried["build_id"]!.GetValue<string>());
         var again = await server.WaitForEndAsync(id, Ct);
         Assert.Equal("failed", again["state"]!.GetValue<string>());
         Assert.Equal(2, again["build_runs"]!.GetValue<int>());

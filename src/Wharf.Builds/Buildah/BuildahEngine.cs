@@ -36,7 +36,13 @@ public sealed partial class BuildahEngine(BuildPaths paths, BuildOptions options
             "-f", Path.Combine(request.ContextDirectory, request.DockerfilePath),
             "-t", request.LocalImage,
         ];
-        if (!options.AllowNetwork) args.AddRange(["--network", "none"]);
+        var chroot = isolation.Contains("chroot");
+        if (!options.AllowNetwork && !chroot) args.AddRange(["--network", "none"]);
+        if (!options.AllowNetwork && chroot)
+        {
+            // buildah refuses --network none with chroot isolation: RUN steps share the host's network there.
+            await log.WriteAsync("Note: chroot isolation on this host cannot cut RUN steps off the network (OCI isolation under runc is not available).", cancellationToken);
+        }
         foreach (var (name, value) in request.BuildArgs) args.AddRange(["--build-arg", $"{name}={value}"]);
         if (request.Target is { } target) args.AddRange(["--target", target]);
         if (request.Platform is { } platform) args.AddRange(["--platform", platform]);

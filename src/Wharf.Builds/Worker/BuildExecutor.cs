@@ -13,6 +13,7 @@ namespace Wharf.Builds.Worker;
 public sealed partial class BuildExecutor(
     IBuildStore store,
     IBuildEngine engine,
+    IBuildSourceStore sources,
     BuildPaths paths,
     BuildOptions options,
     RegistryTargets targets,
@@ -168,7 +169,9 @@ public sealed partial class BuildExecutor(
         }
         await log.WriteAsync($"Pushed {destination}{(pushed.Digest is { } d ? " " + d : "")}", cancellationToken);
         build = await EndAsync(build with { PushStatus = PhaseStatus.Completed, Digest = pushed.Digest }, workerId, BuildState.Succeeded, BuildErrorKind.None, null, log);
+        // A succeeded build cannot be retried: its local image and its source are no longer needed.
         await engine.RemoveImageAsync(build.Namespace, build.LocalImage!, CancellationToken.None);
+        await sources.DeleteAsync(build.Id, CancellationToken.None);
         return build;
     }
 

@@ -77,7 +77,8 @@ public static class LegacyBuildApi
             BuildsJsonContext.Default.LegacyStatusDto);
     }
 
-    private static async Task<Results<JsonHttpResult<LegacyStatusDto>, JsonHttpResult<LegacyErrorDto>>> RetryAsync(
+    /// <summary>Answers like <c>/build-push</c>: <c>{"status":200,"message":"Retry started","build_id"}</c>.</summary>
+    private static async Task<Results<JsonHttpResult<LegacyStartedDto>, JsonHttpResult<LegacyErrorDto>>> RetryAsync(
         ClaimsPrincipal user, BuildService builds, string? build_id, CancellationToken cancellationToken)
     {
         var found = await FindAsync(user, builds, build_id, cancellationToken);
@@ -85,8 +86,8 @@ public static class LegacyBuildApi
         var retried = await builds.RetryAsync(user, found.Value!.Id, cancellationToken);
         if (retried.Problem is { } retryProblem) return Error(retryProblem);
         var build = retried.Value!;
-        return TypedResults.Json(new LegacyStatusDto(200, new LegacyBuildStatusDto(build.Id, LegacyBuildStatus(build), build.PushStatus.ToLegacy())),
-            BuildsJsonContext.Default.LegacyStatusDto);
+        var message = build.BuildStatus == PhaseStatus.Completed ? "Retry started: pushing again without rebuilding" : "Retry started";
+        return TypedResults.Json(new LegacyStartedDto(200, message, build.Id), BuildsJsonContext.Default.LegacyStartedDto);
     }
 
     private static async Task<BuildResult<BuildRecord>> FindAsync(ClaimsPrincipal user, BuildService builds, string? buildId, CancellationToken cancellationToken)
