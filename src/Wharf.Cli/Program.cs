@@ -6,5 +6,7 @@ var root = new RootCommand("Wharf: a self-hosted Docker Hub — registry, accoun
 root.Subcommands.Add(ServeCommand.Create(args));
 root.Subcommands.Add(MigrateCommand.Create(args));
 root.Subcommands.Add(UserCommand.Create(args));
+root.Subcommands.Add(WorkerCommand.Create(args));
+Wharf.Cli.Commands.Builds.BuildCommands.AddTo(root);
 ClientCommands.AddTo(root);
 return await ClientCommands.InvokeAsync(root, args);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Wharf.Builds;
 using Wharf.Core.Access;
 using Wharf.Core.Registry;
 using Wharf.Data.Sqlite;
@@ -7,6 +8,7 @@ using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
+using Wharf.Server.Endpoints.Builds;
 using Wharf.Storage.FileSystem;
 
 namespace Wharf.Server;
@@ -22,6 +24,7 @@ public static class WharfServer
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
         {
             ["--data-dir"] = "Wharf:DataDir",
+            ["--workers"] = "Wharf:Builds:Workers",
         });
         if (Environment.GetEnvironmentVariable("WHARF_DATA_DIR") is { Length: > 0 } dataDirFromEnv && builder.Configuration["Wharf:DataDir"] is null)
         {
@@ -44,6 +47,8 @@ public static class WharfServer
         app.MapAccountsApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
+        app.MapBuildsApi();
+        app.MapLegacyBuildApi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -71,6 +76,7 @@ public static class WharfServer
             errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
         }
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
+        if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 
         Directory.CreateDirectory(dataDir);
         services.AddSingleton(registry);

@@ -15,6 +15,7 @@ public static class ServeCommand
         };
         command.Options.Add(new Option<string>("--urls") { Description = "Addresses to listen on, e.g. http://0.0.0.0:5000 (default http://localhost:5000)." });
         command.Options.Add(new Option<string>("--data-dir") { Description = "Folder for the database, blobs and uploads (default ./data; also WHARF_DATA_DIR)." });
+        command.Options.Add(new Option<int>("--workers") { Description = "Build workers in this process (default 1; 0 serves the API only)." });
         command.SetAction(async (parse, cancellationToken) =>
         {
             var args = rawArgs.SkipWhile(a => a != "serve").Skip(1).ToArray();

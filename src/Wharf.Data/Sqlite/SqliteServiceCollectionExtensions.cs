@@ -26,6 +26,10 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Accounts.IAccountStore>(sp => sp.GetRequiredService<SqliteAccountStore>());
         services.AddSingleton<Wharf.Core.Accounts.IAuditLog>(sp => sp.GetRequiredService<SqliteAccountStore>());
+        services.AddSingleton<Wharf.Core.Builds.IBuildStore>(sp => new SqliteBuildStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<Wharf.Core.Builds.IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
         return services;

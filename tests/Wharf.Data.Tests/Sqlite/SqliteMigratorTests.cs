@@ -17,13 +17,12 @@ public sealed class SqliteMigratorTests : IAsyncLifetime
     [Fact]
     public void Embedded_migrations_are_numbered_from_one_in_increasing_order()
     {
-        // Gaps are allowed: numbers are reserved per feature (0003 builds, 0004 repositories) and land in any order;
-        // the migrator applies every version not yet recorded, so a lower number arriving later still runs.
+        // Gaps are allowed: numbers are reserved per feature (0002 accounts, 0003 builds, 0004 repositories) and
+        // may land in any order; the migrator applies every one not yet recorded.
         var migrations = SqliteMigrator.LoadMigrations();
         Assert.NotEmpty(migrations);
-        var versions = migrations.Select(m => m.Version).ToList();
-        Assert.Equal(1, versions[0]);
-        Assert.True(versions.Zip(versions.Skip(1)).All(p => p.First < p.Second), string.Join(", ", versions));
+        Assert.Equal(1, migrations[0].Version);
+        Assert.All(migrations.Zip(migrations.Skip(1)), pair => Assert.True(pair.First.Version < pair.Second.Version));
         Assert.Equal("0001_registry", migrations[0].Name);
     }
 

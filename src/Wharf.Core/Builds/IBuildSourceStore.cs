@@ -1,0 +1,49 @@
+namespace Wharf.Core.Builds;
+
+/// <summary>Why a source upload was refused.</summary>
+public enum SourceProblem
+{
+    None,
+    Empty,
+    TooLarge,
+    Invalid,
+}
+
+/// <summary>The outcome of storing a build source.</summary>
+public sealed record SourceSaveResult(SourceProblem Problem, string? Message, long Bytes)
+{
+    public bool Succeeded => Problem == SourceProblem.None;
+
+    public static SourceSaveResult Ok(long bytes) => new(SourceProblem.None, null, bytes);
+
+    public static SourceSaveResult Fail(SourceProblem problem, string message) => new(problem, message, 0);
+}
+
+/// <summary>
+/// Keeps a build's source (a Dockerfile, or a context archive) until the build is done with it, streaming it to
+/// storage as it is uploaded and refusing what breaks a limit or could escape the context.
+/// </summary>
+public interface IBuildSourceStore
+{
+    Task<SourceSaveResult> SaveDockerfileAsync(Guid buildId, Stream content, CancellationToken cancellationToken);
+
+    /// <summary>Stores a tar or tar.gz archive after checking every entry (no absolute or <c>..</c> paths, no links out, size and count limits).</summary>
+    Task<SourceSaveResult> SaveContextAsync(Guid buildId, Stream content, CancellationToken cancellationToken);
+
+    /// <summary>Checks that the stored context holds a regular file at <paramref name="dockerfilePath"/> within the Dockerfile size limit.</summary>
+    Task<SourceSaveResult> CheckDockerfileAsync(Guid buildId, string dockerfilePath, CancellationToken cancellationToken);
+
+    Task DeleteAsync(Guid buildId, CancellationToken cancellationToken);
+}
+
+/// <summary>Wakes idle workers when a build is queued.</summary>
+public interface IBuildQueueSignal
+{
+    void Notify();
+}
+
+/// <summary>Stops a build running in this process at once (a cancel request).</summary>
+public interface IBuildCancellation
+{
+    void Cancel(Guid buildId);
+}

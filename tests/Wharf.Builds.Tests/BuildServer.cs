@@ -1,0 +1,172 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Wharf.Testing;
+
+namespace Wharf.Builds.Tests;
+
+/// <summary>
+/// A real Wharf with build workers on loopback, with the busybox base image pushed into it as
+/// <c>library/busybox:latest</c>, and helpers to submit builds and wait for them.
+/// </summary>
+public sealed class BuildServer : IAsyncDisposable
+{
+    private BuildServer(WharfTestServer server)
+    {
+        Server = server;
+        Http = server.CreateClient();
+    }
+
+    public WharfTestServer Server { get; }
+
+    public HttpClient Http { get; private set; }
+
+    /// <summary>The base image every test Dockerfile starts FROM.</summary>
+    public string BaseImage => $"{Server.HostPort}/library/busybox:latest";
+
+    public IRegistryEndpoint Registry => new RegistryEndpoint(NoDispose.Instance, Server.HostPort, Server.BaseUrl);
+
+    public static async Task<BuildServer> StartAsync(CancellationToken ct, string? dataDir = null, params string[] args)
+    {
+        var server = await WharfTestServer.StartAsync(dataDir, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]);
+        try
+        {
+            await using var layout = TempDirectory.Create("bbox");
+            var image = await TestImages.Busybox().WriteOciLayoutAsync(layout.Combine("layout"), "latest", ct);
+            await Skopeo.CopyAsync(image.Reference, $"docker://{server.HostPort}/library/busybox:latest", null, ct);
+            return new BuildServer(server);
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task RestartAsync()
+    {
+        await Server.RestartAsync();
+        Http.Dispose();
+        Http = Server.CreateClient();
+    }
+
+    /// <summary>POST /api/v1/builds with a Dockerfile alone.</summary>
+    public Task<HttpResponseMessage> SubmitDockerfileAsync(string dockerfile, string image, CancellationToken ct, IDictionary<string, string>? fields = null) =>
+        SubmitAsync("dockerfile", Encoding.UTF8.GetBytes(dockerfile), image, ct, fields);
+
+    /// <summary>POST /api/v1/builds with a context archive.</summary>
+    public Task<HttpResponseMessage> SubmitContextAsync(byte[] archive, string image, CancellationToken ct, IDictionary<string, string>? fields = null) =>
+        SubmitAsync("context", archive, image, ct, fields);
+
+    private async Task<HttpResponseMessage> SubmitAsync(string part, byte[] content, string image, CancellationToken ct, IDictionary<string, string>? fields)
+    {
+        using var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(content);
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(file, part, part == "context" ? "context.tar" : "Dockerfile");
+        form.Add(new StringContent(image), "image");
+        foreach (var (key, value) in fields ?? new Dictionary<string, string>()) form.Add(new StringContent(value), key);
+        return await Http.PostAsync("api/v1/builds", form, ct);
+    }
+
+    /// <summary>Submits and returns the new build's id, failing the test on anything but 201.</summary>
+    public async Task<string> SubmitOkAsync(string dockerfile, string image, CancellationToken ct, IDictionary<string, string>? fields = null)
+    {
+        using var response = await SubmitDockerfileAsync(dockerfile, image, ct, fields);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"{(int)response.StatusCode}: {body}");
+        return JsonNode.Parse(body)!["id"]!.GetValue<string>();
+    }
+
+    public async Task<JsonNode> GetBuildAsync(string id, CancellationToken ct)
+    {
+        var text = await Http.GetStringAsync($"api/v1/builds/{id}", ct);
+        return JsonNode.Parse(text)!;
+    }
+
+    /// <summary>Polls until the build's state is final; returns it.</summary>
+    public async Task<JsonNode> WaitForEndAsync(string id, CancellationToken ct, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(3));
+        while (true)
+        {
+            var build = await GetBuildAsync(id, ct);
+            var state = build["state"]!.GetValue<string>();
+            if (state is not ("queued" or "running")) return build;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Build {id} still {state}: {build.ToJsonString()}\n{await LogsAsync(id, ct)}");
+            await Task.Delay(100, ct);
+        }
+    }
+
+    /// <summary>Polls until the build is running its build phase (a RUN step may be under way).</summary>
+    public async Task WaitForStateAsync(string id, string state, CancellationToken ct, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(2));
+        while (true)
+        {
+            var build = await GetBuildAsync(id, ct);
+            if (build["state"]!.GetValue<string>() == state) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Build {id} never became {state}: {build.ToJsonString()}");
+            await Task.Delay(50, ct);
+        }
+    }
+
+    /// <summary>Waits until the build's log has a line containing <paramref name="text"/>.</summary>
+    public async Task WaitForLogAsync(string id, string text, CancellationToken ct, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(2));
+        while (!(await LogsAsync(id, ct)).Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Build {id} never logged '{text}':\n{await LogsAsync(id, ct)}");
+            await Task.Delay(100, ct);
+        }
+    }
+
+    public Task<string> LogsAsync(string id, CancellationToken ct) => Http.GetStringAsync($"api/v1/builds/{id}/logs", ct);
+
+    /// <summary>Asserts a build succeeded, with its log in the message when it did not.</summary>
+    public async Task<JsonNode> AssertSucceededAsync(string id, CancellationToken ct, TimeSpan? timeout = null)
+    {
+        var build = await WaitForEndAsync(id, ct, timeout);
+        Assert.True(build["state"]!.GetValue<string>() == "succeeded", $"{build.ToJsonString()}\n{await LogsAsync(id, ct)}");
+        return build;
+    }
+
+    /// <summary>Reads a file out of a pushed image's layers (the last layer holding it wins).</summary>
+    public static async Task<string?> ReadFileFromImageAsync(IRegistryEndpoint registry, string repository, string tag, string path, CancellationToken ct)
+    {
+        var manifest = await RegistryHttp.GetManifestAsync(registry, repository, tag, ct);
+        using var json = JsonDocument.Parse(manifest.Content);
+        string? found = null;
+        foreach (var layer in json.RootElement.GetProperty("layers").EnumerateArray())
+        {
+            var blob = await RegistryHttp.GetBlobAsync(registry, repository, layer.GetProperty("digest").GetString()!, ct);
+            Stream stream = new MemoryStream(blob);
+            if (blob.Length > 2 && blob[0] == 0x1f && blob[1] == 0x8b) stream = new System.IO.Compression.GZipStream(stream, System.IO.Compression.CompressionMode.Decompress);
+            await using var reader = new System.Formats.Tar.TarReader(stream);
+            while (await reader.GetNextEntryAsync(copyData: true, ct) is { } entry)
+            {
+                if (entry.Name.TrimStart('.', '/') == path.TrimStart('/') && entry.DataStream is { } data)
+                {
+                    using var text = new StreamReader(data);
+                    found = await text.ReadToEndAsync(ct);
+                }
+            }
+        }
+        return found;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Server.DisposeAsync();
+    }
+
+    private sealed class NoDispose : IAsyncDisposable
+    {
+        public static readonly NoDispose Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
