@@ -60,13 +60,15 @@ internal static class RepositoryApiCommands
 
     public static Command Search()
     {
-        var word = new Argument<string?>("WORD") { Description = "Words to look for in names and descriptions (none: list every repository you may pull).", Arity = ArgumentArity.ZeroOrOne };
+        var word = new Argument<string>("WORD") { Description = "Words to look for in repository names and descriptions." };
         var limit = new Option<int?>("--limit", "-n") { Description = "At most this many results (default: the server's page size, 25)." };
         var ns = new Option<string?>("--namespace") { Description = "Only repositories of this namespace (a user or an organization)." };
         var command = new Command("search", "Search the repositories you may pull, best match first.") { word, limit, ns };
         CliContext.SetAction(command, async context =>
         {
             var max = context.Parse.GetValue(limit);
+            var query = context.Parse.GetValue(word)!.Trim();
+            if (query.Length == 0) throw new WharfClientException(ClientErrorKind.InvalidInput, "Give a word to search for, e.g. wharf search nginx.");
             if (max is < 1) throw new WharfClientException(ClientErrorKind.InvalidInput, $"--limit must be a positive number, not {max}.");
             var inNamespace = context.Parse.GetValue(ns);
             if (inNamespace is not null && (inNamespace.Contains('/') || !RepositoryName.IsValid(inNamespace)))
@@ -75,7 +77,7 @@ internal static class RepositoryApiCommands
             }
             var server = await context.ServerAsync();
             using var api = await context.ApiAsync(server);
-            var page = await api.SearchAsync(context.Parse.GetValue(word), inNamespace, max, context.CancellationToken);
+            var page = await api.SearchAsync(query, inNamespace, max, context.CancellationToken);
             var results = page.Results ?? [];
             if (context.Json)
             {
@@ -89,7 +91,7 @@ internal static class RepositoryApiCommands
             }
             if (results.Count == 0)
             {
-                context.Say(string.IsNullOrEmpty(page.Query) ? "No repositories you may pull." : $"No repository you may pull matches '{page.Query}'.");
+                context.Say($"No repository you may pull matches '{query}'.");
                 return ExitCodes.Ok;
             }
             var table = context.NewTable(new TableColumn("NAME").NoWrap(), new TableColumn("DESCRIPTION"), new TableColumn("VISIBILITY"),
