@@ -123,4 +123,60 @@ public sealed class WharfAccountsEndToEndTests : IAsyncLifetime
         Assert.Contains("wharf login", denied.Error);
         Assert.Equal(["1", "3"], (await _bob.RunAsync("tags", "alice/app", "-o", "json")).EnsureSuccess().Json["tags"]!.AsArray().Select(t => (string)t!["tag"]!));
     }
+
+    [Fact]
+    public async Task A_wrong_password_exits_with_4_and_stores_nothing()
+    {
+        (await _alice.RunAsync(["signup", "--server", _server.HostPort, "-u", "alice", "--password-stdin"], "alices-password", CancellationToken.None)).EnsureSuccess();
+
+        var result = await _alice.RunAsync(["login", _server.HostPort, "-u", "alice", "--password-stdin"], "not-her-password", CancellationToken.None);
+
+        Assert.True(result.ExitCode == 4, result.Describe());
+        Assert.Contains("wrong user name or password", result.Error);
+        Assert.False(File.Exists(_alice.DockerConfigPath));
+    }
+
+    [Fact]
+    public async Task Signup_whoami_and_tokens_follow_the_accounts_contract()
+    {
+        var ct = CancellationToken.None;
+        var signup = await _alice.RunAsync(["signup", "--server", _server.HostPort, "-u", "bob", "--email", "bob@example.test", "--password-stdin"], "builder-pass", ct);
+        Assert.True(signup.ExitCode == 0, signup.Describe());
+        var taken = await _alice.RunAsync(["signup", "--server", _server.HostPort, "-u", "bob", "--password-stdin"], "another-pass", ct);
+        Assert.Equal(2, taken.ExitCode);
+        Assert.Contains("taken", taken.Error);
+        var shortPassword = await _alice.RunAsync(["signup", "--server", _server.HostPort, "-u", "carol", "--password-stdin"], "x", ct);
+        Assert.Equal(2, shortPassword.ExitCode);
+
+        var anonymous = await _alice.RunAsync("whoami", "--server", _server.HostPort);
+        Assert.Equal(4, anonymous.ExitCode);
+        Assert.Contains("wharf login", anonymous.Error);
+
+        (await _alice.RunAsync(["login", _server.HostPort, "-u", "bob", "--password-stdin"], "builder-pass", ct)).EnsureSuccess();
+        var whoami = (await _alice.RunAsync("whoami", "-o", "json")).EnsureSuccess();
+        Assert.Equal("bob", (string)whoami.Json["username"]!);
+        Assert.Equal("bob@example.test", (string)whoami.Json["email"]!);
+
+        var created = (await _alice.RunAsync("token", "create", "ci", "--scope", "pull,push", "--expires-in", "30d", "-o", "json")).EnsureSuccess();
+        var id = (string)created.Json["id"]!;
+        Assert.StartsWith("wharf_pat_", (string)created.Json["token"]!);
+        Assert.Equal(["pull", "push"], created.Json["scopes"]!.AsArray().Select(s => (string)s!));
+        var expires = DateTimeOffset.Parse((string)created.Json["expires_at"]!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(expires, DateTimeOffset.UtcNow.AddDays(29), DateTimeOffset.UtcNow.AddDays(31));
+
+        var list = (await _alice.RunAsync("token", "list", "-o", "json")).EnsureSuccess();
+        var listed = Assert.Single(list.Json.AsArray());
+        Assert.Equal("ci", (string)listed!["name"]!);
+        Assert.Null(listed["token"]);
+        Assert.Contains("ci", (await _alice.RunAsync("token", "list")).EnsureSuccess().Output);
+
+        (await _alice.RunAsync("token", "revoke", id)).EnsureSuccess();
+        Assert.Empty((await _alice.RunAsync("token", "list", "-o", "json")).EnsureSuccess().Json.AsArray());
+        Assert.Equal(3, (await _alice.RunAsync("token", "revoke", id)).ExitCode);
+
+        var badScope = await _alice.RunAsync("token", "create", "x", "--scope", "pull,fly");
+        Assert.Equal(2, badScope.ExitCode);
+        var badDuration = await _alice.RunAsync("token", "create", "x", "--expires-in", "soon");
+        Assert.Equal(2, badDuration.ExitCode);
+    }
 }
