@@ -9,18 +9,15 @@ using Microsoft.Extensions.Logging;
 namespace Wharf.Cli.Tests;
 
 /// <summary>
-/// A small server on loopback that speaks two contracts the client depends on and that no real server in this branch offers yet:
-/// the Docker token flow (<c>/v2/</c> answers <c>Bearer realm,service,scope</c> challenges; <c>/auth/token</c> takes Basic
-/// credentials) and the accounts API of DESIGN.md §3 (<c>/api/v1/users</c>, <c>/api/v1/user</c>, <c>/api/v1/tokens</c>).
-/// It records the token requests so tests can check scopes and caching.
+/// A small server on loopback that speaks the Docker token flow (<c>/v2/</c> answers <c>Bearer realm,service,scope</c> challenges;
+/// <c>/auth/token</c> takes Basic credentials) and records every token request, so tests can check the scopes the client asks for
+/// and its per-scope token cache, which a real server does not let a test observe.
 /// </summary>
 public sealed class FakeHub : IAsyncDisposable
 {
     public const string Service = "fake-hub";
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, string> _users = new();
-    private readonly ConcurrentDictionary<string, JsonObject> _tokens = new();
-    private int _nextToken;
 
     private FakeHub(WebApplication app) => _app = app;
 
@@ -52,8 +49,7 @@ public sealed class FakeHub : IAsyncDisposable
         var text = Encoding.UTF8.GetString(Convert.FromBase64String(header[6..]));
         var colon = text.IndexOf(':');
         var (user, secret) = (text[..colon], text[(colon + 1)..]);
-        if (_users.TryGetValue(user, out var password) && password == secret) return user;
-        return _tokens.Values.Any(t => (string?)t["owner"] == user && (string?)t["token"] == secret) ? user : null;
+        return _users.TryGetValue(user, out var password) && password == secret ? user : null;
     }
 
     private static IResult Problem(int status, string title, string detail) =>
@@ -103,48 +99,6 @@ public sealed class FakeHub : IAsyncDisposable
                 return Results.Text(manifest, "application/vnd.oci.image.manifest.v1+json");
             }
             return Results.Text("""{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}""", "application/json", statusCode: 404);
-        });
-
-        app.MapPost("/api/v1/users", async (HttpRequest request) =>
-        {
-            var body = (await JsonNode.ParseAsync(request.Body))!;
-            var name = (string)body["username"]!;
-            if (!_users.TryAdd(name, (string)body["password"]!)) return Problem(409, "Conflict", $"The user name '{name}' is taken.");
-            return Json(new JsonObject { ["id"] = 7, ["username"] = name, ["email"] = (string?)body["email"] }, 201);
-        });
-        app.MapGet("/api/v1/user", (HttpRequest request) =>
-            BasicUser(request) is { } user ? Json(new JsonObject { ["id"] = 7, ["username"] = user, ["email"] = null }) : Problem(401, "Unauthorized", "Log in first."));
-        app.MapPost("/api/v1/tokens", async (HttpRequest request) =>
-        {
-            if (BasicUser(request) is not { } user) return Problem(401, "Unauthorized", "Log in first.");
-            var body = (await JsonNode.ParseAsync(request.Body))!;
-            var id = Interlocked.Increment(ref _nextToken).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var token = new JsonObject
-            {
-                ["id"] = id, ["name"] = (string)body["name"]!, ["scopes"] = body["scopes"]!.DeepClone(), ["expires_at"] = body["expires_at"]?.DeepClone(),
-                ["created_at"] = DateTimeOffset.UtcNow.ToString("O"), ["token"] = $"wharf_pat_{Guid.NewGuid():N}", ["owner"] = user,
-            };
-            _tokens[id] = token;
-            var shown = (JsonObject)token.DeepClone();
-            shown.Remove("owner");
-            return Json(shown, 201);
-        });
-        app.MapGet("/api/v1/tokens", (HttpRequest request) =>
-        {
-            if (BasicUser(request) is not { } user) return Problem(401, "Unauthorized", "Log in first.");
-            var items = new JsonArray([.. _tokens.Values.Where(t => (string?)t["owner"] == user).OrderBy(t => (string)t["id"]!).Select(t =>
-            {
-                var copy = (JsonObject)t.DeepClone();
-                copy.Remove("token");
-                copy.Remove("owner");
-                return (JsonNode)copy;
-            })]);
-            return Json(new JsonObject { ["items"] = items, ["next_cursor"] = null });
-        });
-        app.MapDelete("/api/v1/tokens/{id}", (HttpRequest request, string id) =>
-        {
-            if (BasicUser(request) is null) return Problem(401, "Unauthorized", "Log in first.");
-            return _tokens.TryRemove(id, out _) ? Results.NoContent() : Problem(404, "Not Found", $"No token {id}.");
         });
     }
 

@@ -70,8 +70,9 @@ internal static class AccountCommands
         {
             await registry.PingAsync(cancellationToken);
         }
-        catch (RegistryException e) when (e.Kind == ClientErrorKind.Unauthorized)
+        catch (WharfClientException e) when (e.Kind == ClientErrorKind.Unauthorized)
         {
+            // A refusal of /v2/ itself or of the token endpoint its challenge points at.
             throw new WharfClientException(ClientErrorKind.Unauthorized, $"Login to {server} failed: wrong user name or password.");
         }
         if (registry.RequiresAuthentication) return;

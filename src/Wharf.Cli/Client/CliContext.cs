@@ -139,6 +139,14 @@ internal sealed class CliContext
 
     public async Task<ApiClient> ApiAsync(Uri server) => new(server, await CredentialAsync(server));
 
+    /// <summary>A table for people: borders on a terminal, plain aligned columns otherwise (easy to grep and cut).</summary>
+    public Table NewTable(params TableColumn[] columns)
+    {
+        var table = new Table().AddColumns(columns);
+        if (!Interactive) table.Border(TableBorder.None);
+        return table;
+    }
+
     public static string Size(long bytes) => bytes switch
     {
         < 1024 => $"{bytes} B",

@@ -15,6 +15,8 @@ public static class ClientCommands
         root.Subcommands.Add(RepositoryCommands.Tags());
         root.Subcommands.Add(RepositoryCommands.Remove());
         root.Subcommands.Add(RepositoryCommands.Inspect());
+        root.Subcommands.Add(RepositoryApiCommands.Create());
+        root.Subcommands.Add(RepositoryApiCommands.Search());
         root.Subcommands.Add(AccountCommands.SignUp());
         root.Subcommands.Add(AccountCommands.Login());
         root.Subcommands.Add(AccountCommands.Logout());

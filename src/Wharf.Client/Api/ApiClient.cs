@@ -70,6 +70,37 @@ public class ApiClient : IDisposable
         using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/tokens/{Uri.EscapeDataString(id)}"), cancellationToken);
     }
 
+    /// <summary><c>POST /api/v1/repositories</c>: creates <c>namespace/name</c>; null <paramref name="visibility"/> leaves it to the server's default.</summary>
+    public Task<RepositoryInfo> CreateRepositoryAsync(string @namespace, string name, string? visibility, string? description, string? readme, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, "api/v1/repositories",
+            new CreateRepositoryRequest { Namespace = @namespace, Name = name, Visibility = visibility, Description = description, Readme = readme },
+            ApiJsonContext.Default.CreateRepositoryRequest, ApiJsonContext.Default.RepositoryInfo, cancellationToken);
+
+    /// <summary>
+    /// <c>GET /api/v1/search</c>: repositories the caller may pull, best match first, following <c>next_cursor</c> until
+    /// <paramref name="limit"/> results (or the server's one page when null). The last page's cursor is returned, to go on from.
+    /// </summary>
+    public async Task<SearchPage> SearchAsync(string? query, string? @namespace, int? limit, CancellationToken cancellationToken)
+    {
+        var results = new List<RepositoryInfo>();
+        string? cursor = null;
+        do
+        {
+            var parameters = new List<string>();
+            if (!string.IsNullOrEmpty(query)) parameters.Add("q=" + Uri.EscapeDataString(query));
+            if (!string.IsNullOrEmpty(@namespace)) parameters.Add("namespace=" + Uri.EscapeDataString(@namespace));
+            if (limit is { } l) parameters.Add("limit=" + (l - results.Count).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (cursor is not null) parameters.Add("cursor=" + Uri.EscapeDataString(cursor));
+            var url = "api/v1/search" + (parameters.Count == 0 ? "" : "?" + string.Join('&', parameters));
+            var page = await SendAsync<object, SearchPage>(HttpMethod.Get, url, null, null, ApiJsonContext.Default.SearchPage, cancellationToken);
+            results.AddRange(page.Results ?? []);
+            cursor = page.Results is { Count: > 0 } ? page.NextCursor : null;
+        }
+        while (limit is { } max && results.Count < max && cursor is not null);
+        if (limit is { } cap && results.Count > cap) results.RemoveRange(cap, results.Count - cap);
+        return new SearchPage { Query = query ?? "", Results = results, NextCursor = cursor };
+    }
+
     /// <summary><c>GET /auth/token</c> with the client's Basic credentials: proves them without touching the API.</summary>
     public async Task<TokenResponse> GetRegistryTokenAsync(string service, string? scope, CancellationToken cancellationToken)
     {

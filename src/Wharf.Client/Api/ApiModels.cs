@@ -46,6 +46,44 @@ public sealed class TokenPage
     [JsonPropertyName("next_cursor")] public string? NextCursor { get; set; }
 }
 
+public sealed class CreateRepositoryRequest
+{
+    [JsonPropertyName("namespace")] public required string Namespace { get; set; }
+    [JsonPropertyName("name")] public required string Name { get; set; }
+    [JsonPropertyName("visibility")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Visibility { get; set; }
+    [JsonPropertyName("description")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Description { get; set; }
+    [JsonPropertyName("readme")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Readme { get; set; }
+}
+
+/// <summary>A repository as <c>/api/v1/repositories</c> and <c>/api/v1/search</c> describe it (search leaves out the counters it does not rank by).</summary>
+public sealed class RepositoryInfo
+{
+    [JsonPropertyName("namespace")] public string? Namespace { get; set; }
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("full_name")] public string? FullName { get; set; }
+    [JsonPropertyName("visibility")] public string? Visibility { get; set; }
+    [JsonPropertyName("description")] public string? Description { get; set; }
+    [JsonPropertyName("readme")] public string? Readme { get; set; }
+    [JsonPropertyName("created_at")] public DateTimeOffset? CreatedAt { get; set; }
+    [JsonPropertyName("updated_at")] public DateTimeOffset? UpdatedAt { get; set; }
+    [JsonPropertyName("pull_count")] public long? PullCount { get; set; }
+    [JsonPropertyName("push_count")] public long? PushCount { get; set; }
+    [JsonPropertyName("tag_count")] public long? TagCount { get; set; }
+    [JsonPropertyName("last_pushed_at")] public DateTimeOffset? LastPushedAt { get; set; }
+    [JsonPropertyName("last_pulled_at")] public DateTimeOffset? LastPulledAt { get; set; }
+
+    /// <summary><c>namespace/name</c>, from <c>full_name</c> or its parts.</summary>
+    [JsonIgnore] public string DisplayName => FullName ?? (string.IsNullOrEmpty(Namespace) ? Name ?? "" : $"{Namespace}/{Name}");
+}
+
+/// <summary>One page of <c>GET /api/v1/search</c>.</summary>
+public sealed class SearchPage
+{
+    [JsonPropertyName("query")] public string? Query { get; set; }
+    [JsonPropertyName("results")] public List<RepositoryInfo>? Results { get; set; }
+    [JsonPropertyName("next_cursor")] public string? NextCursor { get; set; }
+}
+
 public sealed class ProblemDetails
 {
     [JsonPropertyName("type")] public string? Type { get; set; }
@@ -60,6 +98,9 @@ public sealed class ProblemDetails
 [JsonSerializable(typeof(AccessTokenInfo))]
 [JsonSerializable(typeof(List<AccessTokenInfo>))]
 [JsonSerializable(typeof(TokenPage))]
+[JsonSerializable(typeof(CreateRepositoryRequest))]
+[JsonSerializable(typeof(RepositoryInfo))]
+[JsonSerializable(typeof(SearchPage))]
 [JsonSerializable(typeof(ProblemDetails))]
 [JsonSerializable(typeof(Registry.TokenResponse))]
 [JsonSerializable(typeof(long))]
