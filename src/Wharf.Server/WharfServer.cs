@@ -20,6 +20,16 @@ public static class WharfServer
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        // Defaults with the lowest precedence: ASP.NET Core's per-request Information lines would cost more than
+        // a manifest GET itself. Any Logging:LogLevel setting (file, environment, flag) overrides them.
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Information",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+            },
+        });
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
         {
