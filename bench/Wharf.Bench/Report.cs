@@ -77,6 +77,11 @@ public static class Report
             sb.AppendLine("Each tool pushes its own fresh image of the same size from an OCI layout folder (no daemon), in alternating order; the");
             sb.AppendLine("wharf time is the whole process (start-up included). Ratio: skopeo / wharf, above 1 means `wharf push` is faster.");
         }
+        sb.AppendLine();
+        sb.AppendLine("## Other benchmarks");
+        sb.AppendLine();
+        sb.AppendLine("- Search, tags lists and the catalog at 100,000 entries: [benchmarks-catalog.md](benchmarks-catalog.md), from `bench/catalog`.");
+        sb.AppendLine("- Build service (queue latency, overhead over buildah by hand): [benchmarks-builds.md](benchmarks-builds.md), from `bench/builds`.");
         return sb.ToString();
     }
 
