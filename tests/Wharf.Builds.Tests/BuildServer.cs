@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Wharf.Core.Accounts;
 using Wharf.Testing;
 
 namespace Wharf.Builds.Tests;
@@ -12,11 +13,22 @@ namespace Wharf.Builds.Tests;
 /// </summary>
 public sealed class BuildServer : IAsyncDisposable
 {
-    private BuildServer(WharfTestServer server)
+    private readonly bool _ownsServer;
+
+    private BuildServer(WharfTestServer server, RegistryCredentials? credentials = null, bool ownsServer = true)
     {
         Server = server;
+        Credentials = credentials;
+        _ownsServer = ownsServer;
         Http = server.CreateClient();
+        if (credentials is not null)
+        {
+            Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials.AsCredsArgument)));
+        }
     }
+
+    /// <summary>The user this view acts as (Basic credentials on <see cref="Http"/>), or null for anonymous.</summary>
+    public RegistryCredentials? Credentials { get; }
 
     public WharfTestServer Server { get; }
 
@@ -25,7 +37,10 @@ public sealed class BuildServer : IAsyncDisposable
     /// <summary>The base image every test Dockerfile starts FROM.</summary>
     public string BaseImage => $"{Server.HostPort}/library/busybox:latest";
 
-    public IRegistryEndpoint Registry => new RegistryEndpoint(NoDispose.Instance, Server.HostPort, Server.BaseUrl);
+    public IRegistryEndpoint Registry => new RegistryEndpoint(NoDispose.Instance, Server.HostPort, Server.BaseUrl, Credentials);
+
+    /// <summary>The administrator of <see cref="StartAccountsAsync"/>'s server (the first account).</summary>
+    public static readonly RegistryCredentials Admin = new("boss", "boss-password-1");
 
     public static async Task<BuildServer> StartAsync(CancellationToken ct, string? dataDir = null, params string[] args)
     {
@@ -43,6 +58,51 @@ public sealed class BuildServer : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A real Wharf in accounts mode (what <c>wharf serve</c> runs by default) with build workers. The administrator
+    /// (<see cref="Admin"/>, the first account) pushes the busybox base image as the PUBLIC repository
+    /// <c>library/busybox</c> (a root-namespace name only administrators may push). The returned view is anonymous.
+    /// </summary>
+    public static async Task<BuildServer> StartAccountsAsync(CancellationToken ct, params string[] args)
+    {
+        var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]);
+        try
+        {
+            var anonymous = new BuildServer(server);
+            await anonymous.SignUpAsync(Admin, ct);
+            await using var admin = anonymous.As(Admin);
+            await admin.CreateRepositoryAsync("library", "busybox", "public", ct);
+            await using var layout = TempDirectory.Create("bbox");
+            var image = await TestImages.Busybox().WriteOciLayoutAsync(layout.Combine("layout"), "latest", ct);
+            await Skopeo.CopyAsync(image.Reference, $"docker://{server.HostPort}/library/busybox:latest", admin.Registry, ct);
+            return anonymous;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary><c>POST /api/v1/users</c>, failing the test on anything but success.</summary>
+    public async Task SignUpAsync(RegistryCredentials user, CancellationToken ct)
+    {
+        var body = JsonSerializer.Serialize(new Dictionary<string, string> { ["username"] = user.UserName, ["password"] = user.Password });
+        using var response = await Http.PostAsync("api/v1/users", new StringContent(body, Encoding.UTF8, "application/json"), ct);
+        Assert.True(response.IsSuccessStatusCode, $"sign-up of {user.UserName}: {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
+    }
+
+    /// <summary><c>POST /api/v1/repositories</c> as this view's user, failing the test on anything but success.</summary>
+    public async Task CreateRepositoryAsync(string @namespace, string name, string visibility, CancellationToken ct)
+    {
+        var body = JsonSerializer.Serialize(new Dictionary<string, string> { ["namespace"] = @namespace, ["name"] = name, ["visibility"] = visibility });
+        using var response = await Http.PostAsync("api/v1/repositories", new StringContent(body, Encoding.UTF8, "application/json"), ct);
+        Assert.True(response.IsSuccessStatusCode, $"create {@namespace}/{name}: {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
+    }
+
+    /// <summary>A view of the same server acting as <paramref name="user"/> (Basic credentials); disposing it leaves the server running.</summary>
+    public BuildServer As(RegistryCredentials? user) => new(Server, user, ownsServer: false);
 
     public async Task RestartAsync()
     {
@@ -160,7 +220,7 @@ public sealed class BuildServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await Server.DisposeAsync();
+        if (_ownsServer) await Server.DisposeAsync();
     }
 
     private sealed class NoDispose : IAsyncDisposable

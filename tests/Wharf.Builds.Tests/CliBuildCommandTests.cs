@@ -36,12 +36,11 @@ public sealed class CliBuildCommandTests
         Assert.Equal(1, failed.ExitCode);
         Assert.Contains("cli-fails", failed.StandardOutput, StringComparison.Ordinal);
 
-        var list = await WharfAsync(server, "builds", "--state", "failed");
+        var list = await WharfAsync(server, "builds", "--state", "failed", "-o", "json");
         Assert.True(list.Succeeded, list.Describe());
-        var failedId = list.StandardOutput.Split('\n')[1].Split(' ')[0];
-        Assert.True(Guid.TryParse(failedId, out _), list.StandardOutput);
-        Assert.Contains("cli/broken:1", list.StandardOutput, StringComparison.Ordinal);
-        Assert.DoesNotContain("cli/app:1", list.StandardOutput, StringComparison.Ordinal);
+        var failedBuilds = System.Text.Json.Nodes.JsonNode.Parse(list.StandardOutput)!["builds"]!.AsArray();
+        var failedId = Assert.Single(failedBuilds)!["id"]!.GetValue<string>();
+        Assert.Equal("cli/broken:1", failedBuilds[0]!["image"]!.GetValue<string>());
 
         var status = await WharfAsync(server, "status", failedId);
         Assert.Contains("failed", status.StandardOutput, StringComparison.Ordinal);
@@ -54,10 +53,9 @@ public sealed class CliBuildCommandTests
         Assert.Equal(2, (await server.GetBuildAsync(failedId, Ct))["build_runs"]!.GetValue<int>());
 
         var cancel = await WharfAsync(server, "cancel", failedId);
-        Assert.Equal(1, cancel.ExitCode);
-        Assert.Contains("409", cancel.StandardError, StringComparison.Ordinal);
+        Assert.Equal(2, cancel.ExitCode); // it already ended: a conflict
+        Assert.Contains("already ended", cancel.StandardError, StringComparison.Ordinal);
         var unknown = await WharfAsync(server, "status", Guid.NewGuid().ToString());
-        Assert.Equal(1, unknown.ExitCode);
-        Assert.Contains("404", unknown.StandardError, StringComparison.Ordinal);
+        Assert.Equal(3, unknown.ExitCode);
     }
 }

@@ -85,15 +85,16 @@ public sealed class RegistryTargets(
         return new RegistryLogin(build.Registry, found.Credential.Username, protector.Unprotect(found.ProtectedSecret));
     }
 
-    /// <summary>Credentials for base images from Wharf itself.</summary>
+    /// <summary>Credentials for base images from Wharf itself: any repository the owner may pull.</summary>
     public async Task<IReadOnlyList<RegistryLogin>> PullLoginsAsync(BuildRecord build, CancellationToken cancellationToken) =>
         await OwnLoginAsync(build, cancellationToken) is { } login ? [login] : [];
 
     private async Task<RegistryLogin?> OwnLoginAsync(BuildRecord build, CancellationToken cancellationToken)
     {
         if (build.Owner is null) return null;
-        var credential = await internalCredentials.IssueAsync(build.Owner, build.Repository, RegistryActions.Pull | RegistryActions.Push,
-            options.BuildTimeout + TimeSpan.FromMinutes(5), cancellationToken);
+        // Push on the target only; pull on the target and on whatever the owner may pull (base images in other
+        // repositories and namespaces), judged by the access policy with the owner's permissions at each request.
+        var credential = await internalCredentials.IssueForBuildAsync(build.Owner, build.Repository, options.BuildTimeout + TimeSpan.FromMinutes(5), cancellationToken);
         return credential is null ? null : new RegistryLogin(OwnAddress, credential.Username, credential.Password);
     }
 

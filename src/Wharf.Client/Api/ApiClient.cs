@@ -17,10 +17,11 @@ public class ApiClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public ApiClient(Uri server, RegistryCredential? credential, HttpMessageHandler? transport = null)
+    /// <param name="timeout">The longest a request may take, default 2 minutes (<see cref="Timeout.InfiniteTimeSpan"/> for streams).</param>
+    public ApiClient(Uri server, RegistryCredential? credential, HttpMessageHandler? transport = null, TimeSpan? timeout = null)
     {
         Server = server;
-        _http = new HttpClient(transport ?? new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) }) { BaseAddress = server, Timeout = TimeSpan.FromMinutes(2) };
+        _http = new HttpClient(transport ?? new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) }) { BaseAddress = server, Timeout = timeout ?? TimeSpan.FromMinutes(2) };
         if (credential is not null) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", credential.BasicValue);
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("wharf", "1.0"));
     }
@@ -130,12 +131,13 @@ public class ApiClient : IDisposable
     }
 
     /// <summary>Sends, and throws <see cref="ApiException"/> unless the answer is 2xx.</summary>
-    protected async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken,
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         HttpResponseMessage response;
         try
         {
-            using (request) response = await _http.SendAsync(request, cancellationToken);
+            using (request) response = await _http.SendAsync(request, completion, cancellationToken);
         }
         catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
         {

@@ -15,11 +15,22 @@ public interface IInternalCredentials
     /// valid for <paramref name="lifetime"/>. Null when the registry runs without authentication.
     /// </summary>
     ValueTask<RegistryCredential?> IssueAsync(string username, string repository, RegistryActions actions, TimeSpan lifetime, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Credentials for a build of <paramref name="username"/> into <paramref name="repository"/>: pull and push on that
+    /// repository only, plus pull on any other repository the user may pull, judged at each request with the user's own
+    /// permissions (so base images from other namespaces resolve, and a private repository the user cannot read stays
+    /// closed). Null when the registry runs without authentication.
+    /// </summary>
+    ValueTask<RegistryCredential?> IssueForBuildAsync(string username, string repository, TimeSpan lifetime, CancellationToken cancellationToken);
 }
 
 /// <summary>The registry runs without accounts: no credentials are needed.</summary>
 public sealed class NoInternalCredentials : IInternalCredentials
 {
     public ValueTask<RegistryCredential?> IssueAsync(string username, string repository, RegistryActions actions, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<RegistryCredential?>(null);
+
+    public ValueTask<RegistryCredential?> IssueForBuildAsync(string username, string repository, TimeSpan lifetime, CancellationToken cancellationToken) =>
         ValueTask.FromResult<RegistryCredential?>(null);
 }

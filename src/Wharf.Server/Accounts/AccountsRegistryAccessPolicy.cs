@@ -22,6 +22,11 @@ public sealed class AccountsRegistryAccessPolicy(RepositoryPermissions permissio
             var granted = scope.Catalog ? token.Grants.Catalog
                 : scope.Repository is null || (token.Grants.For(scope.Repository) & scope.Actions) == scope.Actions;
             if (granted) return AccessDecision.Allowed;
+            if (scope is { Catalog: false, Repository: { } repository, Actions: RegistryActions.Pull }
+                && await SubjectMayPullAsync(token, repository, cancellationToken))
+            {
+                return AccessDecision.Allowed;
+            }
             return token.IsInternal ? AccessDecision.Denied : AccessDecision.Unauthenticated;
         }
         var username = caller.Username();
@@ -42,7 +47,10 @@ public sealed class AccountsRegistryAccessPolicy(RepositoryPermissions permissio
     /// <summary>For listings (catalog): what the caller's account may pull, whatever the token used to list.</summary>
     public async ValueTask<bool> CanPullAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
     {
-        if (caller is TokenPrincipal { IsInternal: true } internalCaller) return internalCaller.Grants.For(repository).HasFlag(RegistryActions.Pull);
+        if (caller is TokenPrincipal { IsInternal: true } internalCaller)
+        {
+            return internalCaller.Grants.For(repository).HasFlag(RegistryActions.Pull) || await SubjectMayPullAsync(internalCaller, repository, cancellationToken);
+        }
         var username = caller.Username();
         var isAdmin = caller is TokenPrincipal
             ? username is not null && await permissions.IsAdminAsync(username, cancellationToken)
@@ -50,5 +58,13 @@ public sealed class AccountsRegistryAccessPolicy(RepositoryPermissions permissio
         var limit = caller is TokenPrincipal ? RepositoryPermissions.All : caller.ActionLimit();
         var actions = await permissions.GetActionsAsync(username, isAdmin, repository, cancellationToken) & limit;
         return actions.HasFlag(RegistryActions.Pull);
+    }
+
+    /// <summary>A build's internal credential pulls what its owner may pull, from the owner's permissions now (not the token's).</summary>
+    public async ValueTask<bool> SubjectMayPullAsync(TokenPrincipal token, string repository, CancellationToken cancellationToken)
+    {
+        if (!token.PullsAsSubject || token.Username() is not { } owner) return false;
+        var isAdmin = await permissions.IsAdminAsync(owner, cancellationToken);
+        return (await permissions.GetActionsAsync(owner, isAdmin, repository, cancellationToken)).HasFlag(RegistryActions.Pull);
     }
 }

@@ -50,7 +50,8 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton<LoginRateLimiter>();
         services.AddSingleton<TokenIssuer>();
         services.AddSingleton<CredentialAuthenticator>();
-        services.AddSingleton<IRegistryAccessPolicy, AccountsRegistryAccessPolicy>();
+        services.AddSingleton<AccountsRegistryAccessPolicy>();
+        services.AddSingleton<IRegistryAccessPolicy>(sp => sp.GetRequiredService<AccountsRegistryAccessPolicy>());
         services.AddSingleton<IRegistryChallenge, BearerChallenge>();
         services.AddSingleton<IInternalCredentials, InternalCredentials>();
         services.AddSingleton<ICallerAccess, AccountsCallerAccess>();

@@ -19,6 +19,12 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
     /// <summary>Marks internal credentials (<c>wharf:use</c> = <c>internal</c>), the only tokens accepted as a Basic password.</summary>
     public const string UseClaim = "wharf:use";
 
+    /// <summary>
+    /// On an internal credential only (<c>wharf:pull</c> = <c>subject</c>): besides its <c>access</c> claim, the credential
+    /// may pull whatever its subject may pull, judged per request. Ignored on any other token.
+    /// </summary>
+    public const string PullClaim = "wharf:pull";
+
     private const int MaxCachedTokens = 50_000;
     private const int MaxTokenLength = 16 * 1024;
     private static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(30);
@@ -29,7 +35,7 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
 
     public string KeyId => key.KeyId;
 
-    public IssuedToken Issue(string subject, IReadOnlyList<AccessEntry> access, TimeSpan lifetime, bool isInternal = false)
+    public IssuedToken Issue(string subject, IReadOnlyList<AccessEntry> access, TimeSpan lifetime, bool isInternal = false, bool pullAsSubject = false)
     {
         var now = time.GetUtcNow();
         var issuedAt = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
@@ -50,6 +56,7 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
             writer.WriteNumber("iat", issuedAt.ToUnixTimeSeconds());
             writer.WriteString("jti", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
             if (isInternal) writer.WriteString(UseClaim, "internal");
+            if (isInternal && pullAsSubject) writer.WriteString(PullClaim, "subject");
             writer.WriteStartArray("access");
             foreach (var entry in access)
             {
@@ -140,7 +147,8 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
                 }
             }
             var isInternal = String(claims, UseClaim) == "internal";
-            return new TokenPrincipal(subject, isInternal, new TokenGrants(entries), DateTimeOffset.FromUnixTimeSeconds(exp));
+            var pullsAsSubject = isInternal && subject.Length > 0 && String(claims, PullClaim) == "subject";
+            return new TokenPrincipal(subject, isInternal, new TokenGrants(entries), DateTimeOffset.FromUnixTimeSeconds(exp), pullsAsSubject);
         }
         catch (Exception e) when (e is FormatException or JsonException or CryptographicException or ArgumentException)
         {

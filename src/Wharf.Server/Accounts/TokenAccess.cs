@@ -36,15 +36,22 @@ public sealed class TokenGrants
 /// </summary>
 public sealed class TokenPrincipal : ClaimsPrincipal
 {
-    public TokenPrincipal(string subject, bool isInternal, TokenGrants grants, DateTimeOffset expiresAt)
+    public TokenPrincipal(string subject, bool isInternal, TokenGrants grants, DateTimeOffset expiresAt, bool pullsAsSubject = false)
         : base(new ClaimsIdentity(SubjectClaims(subject, isInternal), isInternal ? "Internal" : "Bearer", WharfClaims.Subject, null))
     {
         IsInternal = isInternal;
+        PullsAsSubject = isInternal && pullsAsSubject;
         Grants = grants;
         ExpiresAt = expiresAt;
     }
 
     public bool IsInternal { get; }
+
+    /// <summary>
+    /// An internal credential of a build: besides <see cref="Grants"/>, it may pull what its subject may pull (judged per
+    /// request from the user's permissions, not from the token). Never true on a bearer token.
+    /// </summary>
+    public bool PullsAsSubject { get; }
 
     /// <summary>An anonymous token (empty <c>sub</c>) carries no subject claim, so the caller has no user name.</summary>
     private static IEnumerable<Claim> SubjectClaims(string subject, bool isInternal)

@@ -127,7 +127,7 @@ public static class TokenApi
 }
 
 /// <summary>Works out the grants of a token request and signs the token.</summary>
-public sealed class TokenIssuer(RegistryTokenService tokens, RepositoryPermissions permissions, AccountService accounts, AuthOptions options)
+public sealed class TokenIssuer(RegistryTokenService tokens, RepositoryPermissions permissions, AccountsRegistryAccessPolicy policy, AccountService accounts, AuthOptions options)
 {
     public AuthOptions Options => options;
 
@@ -144,9 +144,16 @@ public sealed class TokenIssuer(RegistryTokenService tokens, RepositoryPermissio
                 continue;
             }
             if (requested.Type != "repository" || !RepositoryName.IsValid(requested.Name)) continue;
-            var allowed = caller is TokenPrincipal internalCaller
-                ? internalCaller.Grants.For(requested.Name)
-                : await permissions.GetActionsAsync(username, caller.IsAdmin(), requested.Name, ct) & caller.ActionLimit();
+            RegistryActions allowed;
+            if (caller is TokenPrincipal internalCaller)
+            {
+                allowed = internalCaller.Grants.For(requested.Name);
+                if (!allowed.HasFlag(RegistryActions.Pull) && await policy.SubjectMayPullAsync(internalCaller, requested.Name, ct)) allowed |= RegistryActions.Pull;
+            }
+            else
+            {
+                allowed = await permissions.GetActionsAsync(username, caller.IsAdmin(), requested.Name, ct) & caller.ActionLimit();
+            }
             var actions = ScopeParser.ParseActions(requested.Actions) & allowed;
             if (actions != RegistryActions.None) Merge(granted, requested.Name, actions);
         }

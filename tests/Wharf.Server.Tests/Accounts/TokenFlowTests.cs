@@ -179,6 +179,44 @@ public sealed class TokenFlowTests : IAsyncLifetime
         using (var refused = await asBoss.GetAsync("v2/alice/app/manifests/v1")) Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 
+    [Fact]
+    public async Task A_Build_Credential_Pulls_What_Its_Owner_May_Pull_And_Pushes_Only_Its_Target()
+    {
+        await _http.SignUpAsync("carol");
+        using (var boss = _http.Basic("boss"))
+        {
+            await new RegistryClient(boss).PushImageAsync("boss/private", "v1");
+            await new RegistryClient(boss).PushImageAsync("library/base", "v1");
+            using var visible = await boss.PatchAsJsonAsync("api/v1/repositories/library/base", new { visibility = "public" });
+            Assert.True(visible.IsSuccessStatusCode, await visible.Content.ReadAsStringAsync());
+        }
+        var credentials = _http.Server.Services.GetRequiredService<IInternalCredentials>();
+        var credential = (await credentials.IssueForBuildAsync("alice", "alice/built", TimeSpan.FromMinutes(5), CancellationToken.None))!;
+        using var basic = _http.Basic(credential.Username, credential.Password);
+        // Pull: a public repository of another namespace, and the owner's own private repository, besides the target.
+        using (var ok = await basic.GetAsync("v2/library/base/manifests/v1")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var ok = await basic.GetAsync("v2/alice/app/manifests/v1")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        // Never a private repository the owner cannot read: refused exactly like one that does not exist.
+        using (var denied = await basic.GetAsync("v2/boss/private/manifests/v1")) Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+        using (var missing = await basic.GetAsync("v2/boss/missing/manifests/v1")) Assert.Equal(HttpStatusCode.Forbidden, missing.StatusCode);
+        // Never push, or delete, outside the target, even in the owner's own namespace.
+        using (var push = await basic.PostAsync("v2/alice/app/blobs/uploads/", null)) Assert.Equal(HttpStatusCode.Forbidden, push.StatusCode);
+        using (var push = await basic.PostAsync("v2/alice/built/blobs/uploads/", null)) Assert.Equal(HttpStatusCode.Accepted, push.StatusCode);
+        using (var delete = await basic.DeleteAsync($"v2/alice/app/manifests/sha256:{new string('0', 64)}")) Assert.Equal(HttpStatusCode.Forbidden, delete.StatusCode);
+        // The token endpoint grants the same: pull where the owner may pull, push on the target only.
+        var token = await _http.GetTokenResponseAsync(credential.Username, credential.Password,
+            "repository:alice/built:pull,push", "repository:library/base:pull,push", "repository:alice/app:pull,push,delete", "repository:boss/private:pull");
+        var access = AccountsHttp.Payload(token.GetProperty("token").GetString()!).GetProperty("access").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("name").GetString()!, a => string.Join(',', a.GetProperty("actions").EnumerateArray().Select(x => x.GetString())));
+        Assert.Equal(new Dictionary<string, string> { ["alice/built"] = "pull,push", ["library/base"] = "pull", ["alice/app"] = "pull" }, access);
+        // Not someone else's: the credential is alice's, and the plain internal credential keeps to its one repository.
+        using var asCarol = _http.Basic("carol", credential.Password);
+        using (var refused = await asCarol.GetAsync("v2/library/base/manifests/v1")) Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        var plain = (await credentials.IssueAsync("alice", "alice/built", RegistryActions.Pull | RegistryActions.Push, TimeSpan.FromMinutes(5), CancellationToken.None))!;
+        using var plainBasic = _http.Basic(plain.Username, plain.Password);
+        using (var other = await plainBasic.GetAsync("v2/library/base/manifests/v1")) Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+    }
+
     public static TheoryData<string> Tampering => ["valid", "expired", "wrong-signature", "wrong-audience", "wrong-issuer", "tampered-access", "alg-none", "garbage"];
 
     [Theory]

@@ -58,13 +58,20 @@ public static class LegacyBuildApi
             image = context.User.Username() is { } user ? $"{user}/{name}:{tag}" : $"{name}:{tag}";
         }
         if (!ImageReference.TryParse(image, out _, out var imageError)) return new BuildProblem(BuildProblemKind.Invalid, $"image_name/image_tag: {imageError}");
-        return await builds.SubmitAsync(context.User, new BuildSubmission
+        var submitted = await builds.SubmitAsync(context.User, new BuildSubmission
         {
             Id = id,
             SourceKind = BuildSourceKind.Dockerfile,
             Image = image,
             UseDockerHubSettings = useDockerHub,
         }, cancellationToken);
+        if (submitted.Problem is { Kind: BuildProblemKind.Unauthenticated } && context.User.Username() is null)
+        {
+            // Accounts mode: an anonymous caller has no namespace to push into.
+            return new BuildProblem(BuildProblemKind.Unauthenticated,
+                $"Sign in to build: send Basic credentials (your user name with your password or a personal access token). The image is pushed into your namespace, as <user>/{name}:{tag}.");
+        }
+        return submitted;
     }
 
     private static async Task<Results<JsonHttpResult<LegacyStatusDto>, JsonHttpResult<LegacyErrorDto>>> StatusAsync(
