@@ -21,6 +21,11 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
 
     private const string ShortName = "substr(r.name, instr(r.name, '/') + 1)";
 
+    /// <summary>0: the name (or the part after the namespace) is the query; 1: it starts with the query; 2: the rest.</summary>
+    private const string TierExpression =
+        $"CASE WHEN {ShortName} = @text OR r.name = @text THEN 0 " +
+        $"WHEN substr({ShortName}, 1, length(@text)) = @text OR substr(r.name, 1, length(@text)) = @text THEN 1 ELSE 2 END";
+
     private const string HitColumns =
         "r.name AS Name, r.namespace AS Namespace, COALESCE(r.visibility, @defaultVisibility) AS Visibility, r.description AS Description, " +
         "r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt";
@@ -172,37 +177,55 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             {(@namespace is null ? "" : "AND r.namespace = @namespace")}
             {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
             """;
-        // Exact name matches first, then names that start with the query, then the rest: each tier by bm25 for a
-        // narrow query; for a broad one by pulls, with the tier worked out only for rows whose name matched at all
-        // (string tests on every one of 100,000 rows cost more than the ranking itself).
-        var sql = broad
-            ? $"""
-              SELECT {HitColumns},
-                     CASE WHEN r.id NOT IN (SELECT rowid FROM repository_search WHERE repository_search MATCH @nameMatch) THEN 2
-                          WHEN {ShortName} = @text OR r.name = @text THEN 0
-                          WHEN substr({ShortName}, 1, length(@text)) = @text OR substr(r.name, 1, length(@text)) = @text THEN 1
-                          ELSE 2 END AS Tier
-              FROM repositories r
-              WHERE r.id IN (SELECT rowid FROM repository_search WHERE repository_search MATCH @match) AND {ReadableFilter}
-              {filters}
-              ORDER BY Tier, r.pull_count DESC, r.name COLLATE BINARY
-              LIMIT @limit OFFSET @offset
-              """
-            : $"""
-              SELECT {HitColumns},
-                     CASE WHEN {ShortName} = @text OR r.name = @text THEN 0
-                          WHEN substr({ShortName}, 1, length(@text)) = @text OR substr(r.name, 1, length(@text)) = @text THEN 1
-                          ELSE 2 END AS Tier
-              FROM repository_search s JOIN repositories r ON r.id = s.rowid
-              WHERE repository_search MATCH @match AND {ReadableFilter}
-              {filters}
-              ORDER BY Tier, {Rank}, r.name COLLATE BINARY
-              LIMIT @limit OFFSET @offset
-              """;
-        var rows = await connection.QueryAsync<HitRow>(Command(sql,
-            FilterArgs(filter, new { text = query.Text, match = query.MatchExpression, nameMatch = query.NameMatchExpression, @namespace, visibility = visibility is { } v ? Format(v) : null, limit, offset }),
-            null, cancellationToken));
+        var args = (DynamicParameters)FilterArgs(filter, new { text = query.Text, match = query.MatchExpression, nameMatch = query.NameMatchExpression, @namespace, visibility = visibility is { } v ? Format(v) : null, limit, offset });
+        if (broad) return await BroadSearchAsync(connection, filters, args, offset, limit, cancellationToken);
+        // Exact name matches first, then names that start with the query, then the rest, each tier by bm25.
+        var rows = await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns}, {TierExpression} AS Tier
+            FROM repository_search s JOIN repositories r ON r.id = s.rowid
+            WHERE repository_search MATCH @match AND {ReadableFilter}
+            {filters}
+            ORDER BY Tier, {Rank}, r.name COLLATE BINARY
+            LIMIT @limit OFFSET @offset
+            """, args, null, cancellationToken));
         return rows.Select(ToHit).ToList();
+    }
+
+    /// <summary>
+    /// A broad query, in two steps that each touch only a page's worth of rows: the exact and prefix name matches (found
+    /// through the name column of the index: few), then the rest of the matches walked from the most pulled down along
+    /// <c>ix_repositories_pulls</c> until the page is full. The match set is only probed (<c>+r.id</c> keeps SQLite from
+    /// driving the query from it), so nothing sorts 100,000 rows.
+    /// </summary>
+    private static async Task<IReadOnlyList<SearchHit>> BroadSearchAsync(
+        SqliteConnection connection, string filters, DynamicParameters args, int offset, int limit, CancellationToken cancellationToken)
+    {
+        var named = (await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns}, {TierExpression} AS Tier
+            FROM repositories r
+            WHERE r.id IN (SELECT rowid FROM repository_search WHERE repository_search MATCH @nameMatch) AND {ReadableFilter}
+            {filters}
+            AND {TierExpression} < 2
+            ORDER BY Tier, r.pull_count DESC, r.name COLLATE BINARY
+            """, args, null, cancellationToken))).AsList();
+        var hits = named.Skip(offset).Take(limit).Select(ToHit).ToList();
+        if (hits.Count == limit) return hits;
+        args.Add("restLimit", limit - hits.Count);
+        args.Add("restOffset", Math.Max(0, offset - named.Count));
+        var rest = await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns}, 2 AS Tier
+            FROM repositories r
+            WHERE +r.id IN (SELECT rowid FROM repository_search WHERE repository_search MATCH @match) AND {ReadableFilter}
+            {filters}
+            AND {TierExpression} = 2
+            ORDER BY r.pull_count DESC, r.name COLLATE BINARY
+            LIMIT @restLimit OFFSET @restOffset
+            """, args, null, cancellationToken));
+        hits.AddRange(rest.Select(ToHit));
+        return hits;
     }
 
     public async Task<int> CountSearchAsync(SearchQuery query, ReadFilter filter, CancellationToken cancellationToken)

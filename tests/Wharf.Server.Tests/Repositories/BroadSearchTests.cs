@@ -55,6 +55,27 @@ public sealed class BroadSearchTests : RegistryTestBase
     }
 
     [Fact]
+    public async Task Broad_Query_Pages_Cross_From_Name_Matches_To_The_Rest_Without_Gaps_Or_Repeats()
+    {
+        foreach (var name in new[] { "service", "service-a", "alpha", "beta", "gamma" })
+        {
+            await CreateAsync("acme", name, "a service");
+        }
+        var all = await SearchAsync("service");
+        Assert.Equal(5, all.Count);
+        Assert.Equal(["acme/service", "acme/service-a"], all.Take(2));
+        var paged = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await OkJsonAsync(await Http.GetAsync("api/v1/search?q=service&limit=2" + (cursor is null ? "" : "&cursor=" + cursor)));
+            paged.AddRange(page.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("full_name").GetString()!));
+            cursor = page.GetProperty("next_cursor").ValueKind == JsonValueKind.String ? page.GetProperty("next_cursor").GetString() : null;
+        } while (cursor is not null);
+        Assert.Equal(all, paged);
+    }
+
+    [Fact]
     public async Task Narrow_Queries_Under_The_Limit_Still_Rank_By_Relevance()
     {
         await CreateAsync("acme", "alpha", "a service");
