@@ -57,7 +57,11 @@ public sealed class BuildahBuildTests
         Assert.Contains("MODE=final", env);
         Assert.DoesNotContain(env, e => e.StartsWith("APP_HOME=", StringComparison.Ordinal));
 
-        Assert.False(Directory.Exists(Path.Combine(server.Server.DataDir, "builds", "sources", Guid.Parse(id).ToString("N"))), "a succeeded build's source is removed");
+        // The worker cleans up (local image, then source) right after recording success, so allow it a moment.
+        var source = Path.Combine(server.Server.DataDir, "builds", "sources", Guid.Parse(id).ToString("N"));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Directory.Exists(source) && DateTime.UtcNow < deadline) await Task.Delay(50, Ct);
+        Assert.False(Directory.Exists(source), "a succeeded build's source is removed");
         var logs = await server.LogsAsync(id, Ct);
         Assert.Contains("STEP", logs, StringComparison.Ordinal);
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", logs);
