@@ -14,17 +14,34 @@ public sealed partial class BuildWorker(
     BuildExecutor executor,
     BuildQueueSignal signal,
     BuildOptions options,
+    IHostApplicationLifetime lifetime,
     ILogger<BuildWorker> logger) : BackgroundService
 {
     /// <summary>This process's worker id prefix (host name and a random suffix), used as the lease owner.</summary>
     public string Id { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (options.Workers == 0) return Task.CompletedTask;
+        if (options.Workers == 0) return;
+        // Lease nothing before the host has started: hosted services start before the HTTP server binds, and a build
+        // pushes to this server, whose address is known only once it listens (after a restart, interrupted builds
+        // would otherwise be taken up at once and pushed to the default address).
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
+        {
+            try
+            {
+                await started.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
         LogStarting(logger, options.Workers, options.Engine);
         var loops = Enumerable.Range(0, options.Workers).Select(i => Task.Run(() => LoopAsync($"{Id}/{i}", stoppingToken), CancellationToken.None));
-        return Task.WhenAll(loops);
+        await Task.WhenAll(loops);
     }
 
     private async Task LoopAsync(string workerId, CancellationToken stoppingToken)
