@@ -203,15 +203,8 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     public async Task<UploadResult> AppendAsync(Guid id, string repository, Stream content, long? expectedOffset, long? expectedLength, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
-        var state = _sessions.GetOrAdd(id, static _ => new SessionState());
-        await state.Gate.WaitAsync(cancellationToken);
-        try
+        return await WithSessionAsync(id, repository, async (state, dir, info) =>
         {
-            var dir = SessionDirectory(id);
-            var info = await ReadInfoAsync(dir, cancellationToken);
-            if (info is null) return Forget(id, state, UploadStatus.Unknown);
-            if (!string.Equals(info.Repository, repository, StringComparison.Ordinal)) return new UploadResult(UploadStatus.WrongRepository);
-
             var dataPath = System.IO.Path.Combine(dir, DataFileName);
             FileStream file;
             try
@@ -258,11 +251,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
                 await WriteInfoAsync(dir, updated, CancellationToken.None);
                 return new UploadResult(UploadStatus.Ok, ToSession(id, updated, state.HashedLength));
             }
-        }
-        finally
-        {
-            state.Gate.Release();
-        }
+        }, cancellationToken);
     }
 
     /// <summary>
@@ -272,15 +261,8 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     public async Task<UploadResult> CommitAsync(Guid id, string repository, Digest digest, CancellationToken cancellationToken)
     {
         var target = BlobPath(digest);
-        var state = _sessions.GetOrAdd(id, static _ => new SessionState());
-        await state.Gate.WaitAsync(cancellationToken);
-        try
+        return await WithSessionAsync(id, repository, async (state, dir, info) =>
         {
-            var dir = SessionDirectory(id);
-            var info = await ReadInfoAsync(dir, cancellationToken);
-            if (info is null) return Forget(id, state, UploadStatus.Unknown);
-            if (!string.Equals(info.Repository, repository, StringComparison.Ordinal)) return new UploadResult(UploadStatus.WrongRepository);
-
             var dataPath = System.IO.Path.Combine(dir, DataFileName);
             long length;
             Digest actual;
@@ -313,6 +295,24 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
             DeleteSessionDirectory(dir);
             Forget(id, state, UploadStatus.Ok);
             return new UploadResult(UploadStatus.Ok, Blob: new BlobInfo(digest, length));
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a session under its gate (one operation at a time per session), once the
+    /// session is known to exist and to belong to <paramref name="repository"/>.
+    /// </summary>
+    private async Task<UploadResult> WithSessionAsync(Guid id, string repository, Func<SessionState, string, UploadInfo, Task<UploadResult>> body, CancellationToken cancellationToken)
+    {
+        var state = _sessions.GetOrAdd(id, static _ => new SessionState());
+        await state.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            var dir = SessionDirectory(id);
+            var info = await ReadInfoAsync(dir, cancellationToken);
+            if (info is null) return Forget(id, state, UploadStatus.Unknown);
+            if (!string.Equals(info.Repository, repository, StringComparison.Ordinal)) return new UploadResult(UploadStatus.WrongRepository);
+            return await body(state, dir, info);
         }
         finally
         {
