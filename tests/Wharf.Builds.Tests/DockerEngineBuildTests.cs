@@ -63,4 +63,23 @@ public sealed class DockerEngineBuildTests(DockerDaemonFixture docker) : IClassF
         Assert.Equal("pending", build["push_status"]!.GetValue<string>());
         Assert.Contains("docker-fails", await server.LogsAsync(id, Ct), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task In_accounts_mode_the_docker_engine_pulls_a_public_base_from_another_namespace_and_pushes_into_the_owners_repository()
+    {
+        await using var anonymous = await BuildServer.StartAccountsAsync(Ct, "--Wharf:Builds:Engine=Docker", $"--Wharf:Builds:DockerHost={docker.Host}");
+        var carol = new RegistryCredentials("carol", "carol-password-1");
+        await anonymous.SignUpAsync(carol, Ct);
+        await using var asCarol = anonymous.As(carol);
+
+        var id = await asCarol.SubmitOkAsync($"FROM {anonymous.BaseImage}\nRUN echo carol-via-docker > /who.txt\n", "carol/app:1", Ct);
+        var build = await asCarol.AssertSucceededAsync(id, Ct);
+
+        var manifest = await RegistryHttp.GetManifestAsync(asCarol.Registry, "carol/app", "1", Ct);
+        Assert.Equal(build["digest"]!.GetValue<string>(), manifest.DockerContentDigest);
+        Assert.Equal("carol-via-docker\n", await BuildServer.ReadFileFromImageAsync(asCarol.Registry, "carol/app", "1", "who.txt", Ct));
+        // The repository is carol's and private: the anonymous view cannot read it.
+        using var response = await anonymous.Http.GetAsync("v2/carol/app/manifests/1", Ct);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
+    }
 }
