@@ -17,18 +17,13 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 /// A forward-only stream of <c>length</c> deterministic pseudo-random bytes, generated on the fly so a
 /// test can push a large blob without holding it in memory.
 /// </summary>
-public sealed class GeneratingStream(long length, ulong seed = 0x9E3779B97F4A7C15) : Stream
+public sealed class GeneratingStream(long length, ulong seed = 0x9E3779B97F4A7C15) : ReadOnlyTestStream
 {
     private ulong _state = seed | 1;
     private long _position;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -45,16 +40,6 @@ public sealed class GeneratingStream(long length, ulong seed = 0x9E3779B97F4A7C1
         return n;
     }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Read(buffer.Span));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>The digest of the bytes a fresh stream with these arguments yields, computed by streaming.</summary>
     public static async Task<Digest> DigestOfAsync(long length, string algorithm = Digest.Sha256, ulong seed = 0x9E3779B97F4A7C15)
@@ -74,17 +59,12 @@ public sealed class GeneratingStream(long length, ulong seed = 0x9E3779B97F4A7C1
 }
 
 /// <summary>Yields the given bytes, then fails as a dropped client connection does.</summary>
-public sealed class FailingStream(byte[] before, Func<Exception> failure) : Stream
+public sealed class FailingStream(byte[] before, Func<Exception> failure) : ReadOnlyTestStream
 {
     private int _position;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -96,20 +76,10 @@ public sealed class FailingStream(byte[] before, Func<Exception> failure) : Stre
         return n;
     }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Read(buffer.Span));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>A body whose first read waits until the test opens the gate; tells when reading started.</summary>
-public sealed class GatedStream(byte[] content) : Stream
+public sealed class GatedStream(byte[] content) : ReadOnlyTestStream
 {
     private readonly MemoryStream _inner = new(content, writable: false);
     private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -119,10 +89,6 @@ public sealed class GatedStream(byte[] content) : Stream
 
     public void Open() => _gate.TrySetResult();
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _inner.Position; set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -136,6 +102,24 @@ public sealed class GatedStream(byte[] content) : Stream
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Tests read asynchronously.");
+}
+
+/// <summary>The members every forward-only, read-only test stream shares; subclasses supply the reading.</summary>
+public abstract class ReadOnlyTestStream : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    /// <summary>Synchronous streams answer asynchronous reads at once.</summary>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(buffer.Span));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
     public override void Flush() { }
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
