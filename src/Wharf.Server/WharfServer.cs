@@ -1,12 +1,15 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Wharf.Builds;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Wharf.Core.Access;
+using Wharf.Core.Events;
 using Wharf.Core.Registry;
 using Wharf.Data.Sqlite;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
+using Wharf.Server.Http;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Storage.FileSystem;
@@ -47,12 +50,16 @@ public static class WharfServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = null; // blobs are streamed to disk; manifests are bounded by Registry:MaxManifestBytes
+            // Every route has a body limit: this one, or its group's (BodyLimits). /v2 lifts it for blobs, which stream to
+            // storage; manifests are bounded by Registry:MaxManifestBytes; build forms bound each part themselves.
+            kestrel.Limits.MaxRequestBodySize = BodyLimits.Default;
         });
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
+        app.UseWharfErrors();
         app.UseWharfAccounts();
+        app.UseApiWriteGuard();
         app.MapDistributionApi();
         app.MapAccountsApi();
         app.MapRepositoriesApi();
@@ -89,8 +96,10 @@ public static class WharfServer
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 
         Directory.CreateDirectory(dataDir);
+        services.AddWharfApiPipeline();
         services.AddSingleton(registry);
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<RegistryEvents>();
         services.AddFileSystemStorage(new FileSystemStorageOptions
         {
             Path = Path.GetFullPath(storage.Path ?? dataDir),

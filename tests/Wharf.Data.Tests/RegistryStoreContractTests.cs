@@ -44,7 +44,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         await Store.LinkBlobAsync(repository, config, 7, Ct);
         await Store.LinkBlobAsync(repository, layer, 100, Ct);
         var manifest = Image(config, [layer], subject, artifactType, salt: name);
-        var result = await Store.PutManifestAsync(repository, manifest, tags ?? [], Ct);
+        var result = await Store.PutManifestAsync(repository, manifest, tags ?? [], null, Ct);
         Assert.Equal(PutManifestStatus.Stored, result.Status);
         return manifest;
     }
@@ -91,9 +91,9 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         await Store.LinkBlobAsync("team/a", digest, 10, Ct);
         await Store.LinkBlobAsync("team/b", digest, 10, Ct);
 
-        Assert.True(await Store.UnlinkBlobAsync("team/a", digest, Ct));
-        Assert.False(await Store.UnlinkBlobAsync("team/a", digest, Ct));
-        Assert.False(await Store.UnlinkBlobAsync("team/missing", digest, Ct));
+        Assert.True(await Store.UnlinkBlobAsync("team/a", digest, null, Ct));
+        Assert.False(await Store.UnlinkBlobAsync("team/a", digest, null, Ct));
+        Assert.False(await Store.UnlinkBlobAsync("team/missing", digest, null, Ct));
         Assert.Null(await Store.GetLinkedBlobSizeAsync("team/a", digest, Ct));
         Assert.Equal(10, await Store.GetLinkedBlobSizeAsync("team/b", digest, Ct));
     }
@@ -129,8 +129,8 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         Assert.Null(await Store.GetLinkedBlobSizeAsync("library/other", manifest.Digest, Ct));
 
         // Pushing it again restores a link that was removed.
-        Assert.True(await Store.UnlinkBlobAsync("library/alpine", manifest.Digest, Ct));
-        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", manifest, [], Ct)).Status);
+        Assert.True(await Store.UnlinkBlobAsync("library/alpine", manifest.Digest, null, Ct));
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", manifest, [], null, Ct)).Status);
         Assert.Equal(manifest.Content.Length, await Store.GetLinkedBlobSizeAsync("library/alpine", manifest.Digest, Ct));
     }
 
@@ -145,7 +145,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         await Store.LinkBlobAsync("library/other", missing, 100, Ct); // linked elsewhere does not count
         var manifest = Image(config, [present, missing]);
 
-        var result = await Store.PutManifestAsync("library/alpine", manifest, ["latest"], Ct);
+        var result = await Store.PutManifestAsync("library/alpine", manifest, ["latest"], null, Ct);
 
         Assert.Equal(PutManifestStatus.MissingReference, result.Status);
         Assert.Equal(missing, result.Missing);
@@ -161,7 +161,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         var config = BlobDigest("config");
         var manifest = Image(config, []);
 
-        var result = await Store.PutManifestAsync("new/repo", manifest, ["v1"], Ct);
+        var result = await Store.PutManifestAsync("new/repo", manifest, ["v1"], null, Ct);
 
         Assert.Equal(PutManifestResult.MissingReference(config), result);
         Assert.False(await Store.RepositoryExistsAsync("new/repo", Ct));
@@ -180,7 +180,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
              "layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{foreign}}","size":5,"urls":["https://example.com/layer"]}]}
             """);
 
-        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("win/app", manifest, ["1"], Ct)).Status);
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("win/app", manifest, ["1"], null, Ct)).Status);
         var stored = await Store.GetManifestAsync("win/app", manifest.Digest, Ct);
         Assert.Equal(MediaTypes.DockerManifest, stored?.MediaType);
     }
@@ -191,7 +191,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         var manifest = await PushImageAsync("library/alpine", "img", ["a"]);
         var first = await Store.GetManifestAsync("library/alpine", manifest.Digest, Ct);
 
-        var again = await Store.PutManifestAsync("library/alpine", manifest, ["b"], Ct);
+        var again = await Store.PutManifestAsync("library/alpine", manifest, ["b"], null, Ct);
 
         Assert.Equal(PutManifestStatus.Stored, again.Status);
         var second = await Store.GetManifestAsync("library/alpine", manifest.Digest, Ct);
@@ -211,7 +211,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         var arm = Image(armConfig, [armLayer], salt: "arm");
         var index = Index([amd.Digest, arm.Digest]);
 
-        var refused = await Store.PutManifestAsync("library/alpine", index, ["latest"], Ct);
+        var refused = await Store.PutManifestAsync("library/alpine", index, ["latest"], null, Ct);
         Assert.Equal(PutManifestResult.MissingReference(arm.Digest), refused);
         Assert.Null(await Store.GetManifestAsync("library/alpine", index.Digest, Ct));
         Assert.Null(await Store.ResolveTagAsync("library/alpine", "latest", Ct));
@@ -219,11 +219,11 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         // A child in another repository does not count.
         await Store.LinkBlobAsync("library/other", armConfig, 7, Ct);
         await Store.LinkBlobAsync("library/other", armLayer, 100, Ct);
-        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/other", arm, [], Ct)).Status);
-        Assert.Equal(PutManifestStatus.MissingReference, (await Store.PutManifestAsync("library/alpine", index, ["latest"], Ct)).Status);
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/other", arm, [], null, Ct)).Status);
+        Assert.Equal(PutManifestStatus.MissingReference, (await Store.PutManifestAsync("library/alpine", index, ["latest"], null, Ct)).Status);
 
-        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", arm, [], Ct)).Status);
-        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", index, ["latest"], Ct)).Status);
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", arm, [], null, Ct)).Status);
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", index, ["latest"], null, Ct)).Status);
 
         var stored = await Store.GetManifestAsync("library/alpine", index.Digest, Ct);
         Assert.Equal(index.Content, stored?.Content);
@@ -243,7 +243,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         Assert.Equal(v2.Digest, await Store.ResolveTagAsync("library/alpine", "v2", Ct));
         Assert.NotNull(await Store.GetManifestAsync("library/alpine", v1.Digest, Ct));
 
-        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", v1, ["latest"], Ct)).Status);
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", v1, ["latest"], null, Ct)).Status);
         Assert.Equal(v1.Digest, await Store.ResolveTagAsync("library/alpine", "latest", Ct));
     }
 
@@ -254,7 +254,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         var gone = await PushImageAsync("library/alpine", "gone", ["latest", "v2"]);
         var signature = await PushImageAsync("library/alpine", "sig", subject: gone.Digest, artifactType: "application/vnd.example.signature");
 
-        Assert.True(await Store.DeleteManifestAsync("library/alpine", gone.Digest, Ct));
+        Assert.True(await Store.DeleteManifestAsync("library/alpine", gone.Digest, null, Ct));
 
         Assert.Null(await Store.GetManifestAsync("library/alpine", gone.Digest, Ct));
         Assert.Null(await Store.ResolveTagAsync("library/alpine", "latest", Ct));
@@ -266,11 +266,11 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         Assert.Equal([signature.Digest], referrers.Select(r => r.Digest));
         Assert.Null(await Store.GetLinkedBlobSizeAsync("library/alpine", gone.Digest, Ct));
 
-        Assert.False(await Store.DeleteManifestAsync("library/alpine", gone.Digest, Ct));
-        Assert.False(await Store.DeleteManifestAsync("library/other", keep.Digest, Ct));
+        Assert.False(await Store.DeleteManifestAsync("library/alpine", gone.Digest, null, Ct));
+        Assert.False(await Store.DeleteManifestAsync("library/other", keep.Digest, null, Ct));
 
         // It can be pushed again afterwards.
-        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", gone, ["latest"], Ct)).Status);
+        Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", gone, ["latest"], null, Ct)).Status);
         Assert.Equal(gone.Digest, await Store.ResolveTagAsync("library/alpine", "latest", Ct));
     }
 
@@ -279,9 +279,9 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
     {
         var manifest = await PushImageAsync("library/alpine", "img", ["latest", "v1"]);
 
-        Assert.True(await Store.DeleteTagAsync("library/alpine", "latest", Ct));
-        Assert.False(await Store.DeleteTagAsync("library/alpine", "latest", Ct));
-        Assert.False(await Store.DeleteTagAsync("library/other", "v1", Ct));
+        Assert.True(await Store.DeleteTagAsync("library/alpine", "latest", null, Ct));
+        Assert.False(await Store.DeleteTagAsync("library/alpine", "latest", null, Ct));
+        Assert.False(await Store.DeleteTagAsync("library/other", "v1", null, Ct));
 
         Assert.Null(await Store.ResolveTagAsync("library/alpine", "latest", Ct));
         Assert.Equal(manifest.Digest, await Store.ResolveTagAsync("library/alpine", "v1", Ct));
@@ -393,7 +393,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
             await Store.LinkBlobAsync(repository, shared, 50, Ct);
             await Store.LinkBlobAsync(repository, layer, 100, Ct);
             var manifest = Image(config, [shared, layer], salt: $"load-{i}");
-            var result = await Store.PutManifestAsync(repository, manifest, [$"t{i}", "latest"], Ct);
+            var result = await Store.PutManifestAsync(repository, manifest, [$"t{i}", "latest"], null, Ct);
             Assert.Equal(PutManifestStatus.Stored, result.Status);
             // Reads interleave with writes.
             Assert.NotNull(await Store.GetManifestAsync(repository, manifest.Digest, Ct));

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Wharf.Core.Access;
+using Wharf.Core.Events;
 using Wharf.Core.References;
 
 namespace Wharf.Core.Accounts;
@@ -19,7 +20,7 @@ public sealed record CreatedAccessToken(AccessTokenInfo Token, string Secret);
 public sealed record OrganizationDetails(Organization Organization, IReadOnlyList<OrganizationMember> Members);
 
 /// <summary>The account use cases: sign-up, credentials, personal access tokens, organizations and visibility.</summary>
-public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, CredentialChanges changes, AuthOptions options, TimeProvider time)
+public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, CredentialChanges changes, AuthOptions options, TimeProvider time, RegistryEvents events)
 {
     public const int MinPasswordLength = 8;
     public const int MaxPasswordLength = 256;
@@ -281,21 +282,12 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         var mayChange = origin.Caller.IsAdmin() || ns == user.Name
             || (ns is not null && (await permissions.GetMembershipsAsync(user.Name, cancellationToken)).TryGetValue(ns, out var role) && role == OrganizationRole.Owner);
         if (!mayChange) return AccountError.Forbidden($"Only the owners of '{ns ?? "the root namespace"}' change its repositories' visibility.");
-        if (!await store.SetVisibilityAsync(repository, visibility, cancellationToken)) return AccountError.NotFound($"No repository '{repository}'.");
+        var change = new RepositoryVisibilityChanged(repository, visibility, ChangeActor.From(origin.Caller, origin.ClientAddress), time.GetUtcNow());
+        if (!await store.SetVisibilityAsync(repository, visibility, change, cancellationToken)) return AccountError.NotFound($"No repository '{repository}'.");
         permissions.InvalidateRepository(repository);
-        await audit.AppendAsync(new AuditEntry(user.Name, origin.ClientAddress, AuditActions.VisibilityChanged, repository, Detail: AccountText.Format(visibility)), cancellationToken);
+        await events.PublishAsync(change);
         return visibility;
     }
-
-    /// <summary>Called after a manifest push: a new repository gets the configured default visibility, and the push is audited.</summary>
-    public async Task RecordPushAsync(RequestOrigin origin, string repository, string reference, string digest, CancellationToken cancellationToken)
-    {
-        await store.SetVisibilityIfUnsetAsync(repository, options.DefaultVisibility, cancellationToken);
-        await audit.AppendAsync(new AuditEntry(origin.Actor, origin.ClientAddress, AuditActions.Push, $"{repository}:{reference}", Detail: digest), cancellationToken);
-    }
-
-    public Task RecordDeleteAsync(RequestOrigin origin, string target, CancellationToken cancellationToken) =>
-        audit.AppendAsync(new AuditEntry(origin.Actor, origin.ClientAddress, AuditActions.Delete, target), cancellationToken);
 
     private async Task<UserAccount?> ManagingUserAsync(RequestOrigin origin, CancellationToken cancellationToken) =>
         origin.Actor is { } name && origin.Caller.CanManageAccount() ? await store.FindUserAsync(name, cancellationToken) : null;

@@ -57,8 +57,8 @@ public interface IAccountStore
     /// <summary>The stored visibility of a repository; null when the repository does not exist. <c>Exists</c> with a null visibility means "not set yet".</summary>
     Task<(bool Exists, RepositoryVisibility? Visibility)> GetVisibilityAsync(string repository, CancellationToken cancellationToken);
 
-    /// <summary>Sets a repository's visibility; false when it does not exist.</summary>
-    Task<bool> SetVisibilityAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken);
+    /// <summary>Sets a repository's visibility; false when it does not exist. The change is journaled in the same transaction.</summary>
+    Task<bool> SetVisibilityAsync(string repository, RepositoryVisibility visibility, Events.RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>Sets the visibility when none is set yet (the first push).</summary>
     Task SetVisibilityIfUnsetAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken);

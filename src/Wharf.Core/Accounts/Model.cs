@@ -59,6 +59,8 @@ public static class AuditActions
     public const string MemberSet = "org.member_set";
     public const string MemberRemoved = "org.member_removed";
     public const string VisibilityChanged = "repository.visibility_changed";
+    public const string RepositoryCreated = "repository.created";
+    public const string RepositoryUpdated = "repository.updated";
     public const string Push = "registry.push";
     public const string Delete = "registry.delete";
 }

@@ -1,4 +1,5 @@
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 using Wharf.Core.Storage;
 
 namespace Wharf.Core.Registry;
@@ -7,7 +8,7 @@ namespace Wharf.Core.Registry;
 /// Blob reads and uploads of the distribution API. A blob is visible only through a repository that links it;
 /// an upload links its blob into the repository it was started in once the content is verified.
 /// </summary>
-public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistryStore store, RegistryOptions options)
+public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistryStore store, RegistryOptions options, RegistryEvents events)
 {
     /// <summary>A byte range <c>start-end</c> (inclusive) as given by a chunk's <c>Content-Range</c>.</summary>
     public readonly record struct ChunkRange(long Start, long End)
@@ -33,10 +34,14 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
         return (stat.Value!, stream);
     }
 
-    public async ValueTask<RegistryResult<bool>> DeleteAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    /// <summary>Removes the repository's link to the blob (the content is left to garbage collection).</summary>
+    public async ValueTask<RegistryResult<bool>> DeleteAsync(string repository, Digest digest, ChangeActor actor, CancellationToken cancellationToken)
     {
         if (!options.DeleteEnabled) return RegistryError.Unsupported("Deleting is disabled on this registry.");
-        return await store.UnlinkBlobAsync(repository, digest, cancellationToken) ? true : RegistryError.BlobUnknown(digest.ToString());
+        var change = new BlobDeleted(repository, digest, actor, events.Now);
+        if (!await store.UnlinkBlobAsync(repository, digest, change, cancellationToken)) return RegistryError.BlobUnknown(digest.ToString());
+        await events.PublishAsync(change);
+        return true;
     }
 
     /// <summary>

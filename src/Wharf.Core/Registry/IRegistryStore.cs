@@ -1,4 +1,5 @@
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 using Wharf.Core.Manifests;
 
 namespace Wharf.Core.Registry;
@@ -34,7 +35,8 @@ public readonly record struct PutManifestResult(PutManifestStatus Status, Digest
 /// <summary>
 /// Registry metadata: repositories, per-repository blob links, manifests (raw bytes), tags, manifest references and referrers.
 /// Implementations decide each write in one transaction, so that concurrent pushes and deletes never leave
-/// a manifest whose references are gone.
+/// a manifest whose references are gone. A write that changes the registry takes the <see cref="RegistryChange"/> it
+/// makes: when the write happens, the provider hands it to its change journal inside the same transaction (null: nothing to journal).
 /// </summary>
 public interface IRegistryStore
 {
@@ -53,14 +55,14 @@ public interface IRegistryStore
     Task<long?> GetLinkedBlobSizeAsync(string repository, Digest digest, CancellationToken cancellationToken);
 
     /// <summary>Removes the repository's link to the blob; false when there was none.</summary>
-    Task<bool> UnlinkBlobAsync(string repository, Digest digest, CancellationToken cancellationToken);
+    Task<bool> UnlinkBlobAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores the manifest (idempotent for the same digest) and points <paramref name="tags"/> at it, in one transaction.
     /// Every required blob must be linked in the repository and every child manifest stored in it, else
     /// <see cref="PutManifestStatus.MissingReference"/> and nothing is written. The subject need not exist.
     /// </summary>
-    Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, CancellationToken cancellationToken);
+    Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, RegistryChange? change, CancellationToken cancellationToken);
 
     Task<StoredManifest?> GetManifestAsync(string repository, Digest digest, CancellationToken cancellationToken);
 
@@ -68,10 +70,10 @@ public interface IRegistryStore
     Task<Digest?> ResolveTagAsync(string repository, string tag, CancellationToken cancellationToken);
 
     /// <summary>Deletes the manifest and every tag pointing at it; false when the repository has no such manifest.</summary>
-    Task<bool> DeleteManifestAsync(string repository, Digest digest, CancellationToken cancellationToken);
+    Task<bool> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>Deletes the tag (not the manifest); false when there was no such tag.</summary>
-    Task<bool> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken);
+    Task<bool> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>Tags in ASCII order, after <paramref name="last"/> (exclusive), at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<string>> ListTagsAsync(string repository, string? last, int limit, CancellationToken cancellationToken);

@@ -17,6 +17,9 @@ public enum RegistryErrorCode
     Denied,
     Unsupported,
     TooManyRequests,
+
+    /// <summary>Not one of the spec's codes: an unexpected failure of the server, sent as <c>UNKNOWN</c> with a 5xx.</summary>
+    Unknown,
 }
 
 /// <summary>One error of the OCI error envelope, with the HTTP status it is sent with.</summary>

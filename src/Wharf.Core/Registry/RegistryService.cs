@@ -1,16 +1,21 @@
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 using Wharf.Core.Manifests;
 using Wharf.Core.References;
 
 namespace Wharf.Core.Registry;
 
-/// <summary>The manifest operations of the distribution API: push, pull, delete, list, referrers.</summary>
-public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options, IRegistryActivity? activity = null)
+/// <summary>
+/// The manifest operations of the distribution API: push, pull, delete, list, referrers. Every push and delete is a
+/// <see cref="RegistryChange"/>: handed to the store with the write and published through <see cref="RegistryEvents"/>
+/// once it is committed.
+/// </summary>
+public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options, RegistryEvents events)
 {
     public RegistryOptions Options => options;
 
-    /// <summary>Counts a manifest served by GET (in memory; see <see cref="IRegistryActivity.ManifestPulled"/>).</summary>
-    public void RecordPull(string repository, ManifestReference reference) => activity?.ManifestPulled(repository, reference.Tag);
+    /// <summary>Counts a manifest served by GET (in memory; see <see cref="IRegistryPullHandler"/>).</summary>
+    public void RecordPull(string repository, ManifestReference reference) => events.ManifestPulled(repository, reference.Tag);
 
     /// <summary>Resolves a tag or digest to the stored manifest.</summary>
     public async ValueTask<RegistryResult<StoredManifest>> GetManifestAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
@@ -42,7 +47,7 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
     /// reference's tag or with <paramref name="extraTags"/> (the <c>tag</c> query parameters of a push by digest).
     /// </summary>
     public async ValueTask<RegistryResult<PushedManifest>> PutManifestAsync(
-        string repository, ManifestReference reference, byte[] content, string? contentType, IReadOnlyList<string> extraTags, CancellationToken cancellationToken)
+        string repository, ManifestReference reference, byte[] content, string? contentType, IReadOnlyList<string> extraTags, ChangeActor actor, CancellationToken cancellationToken)
     {
         var parsed = ManifestParser.Parse(content, contentType);
         if (!parsed.IsValid) return RegistryError.ManifestInvalid(parsed.Error!);
@@ -60,28 +65,35 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
             if (!RepositoryName.IsValidTag(tag)) return RegistryError.ManifestInvalid($"'{tag}' is not a valid tag.");
             if (!tags.Contains(tag, StringComparer.Ordinal)) tags.Add(tag);
         }
-        var result = await store.PutManifestAsync(repository, new NewManifest(digest, manifest.MediaType, content, manifest), tags, cancellationToken);
+        var change = new ManifestPushed(repository, digest, manifest, reference.ToString(), tags, actor, events.Now);
+        var result = await store.PutManifestAsync(repository, new NewManifest(digest, manifest.MediaType, content, manifest), tags, change, cancellationToken);
         if (result.Status == PutManifestStatus.MissingReference) return RegistryError.ManifestBlobUnknown(result.Missing!.Value.ToString());
         foreach (var tag in tags) cache.InvalidateTag(repository, tag);
-        if (activity is not null) await activity.ManifestPushedAsync(repository, digest, manifest, tags, cancellationToken);
+        await events.PublishAsync(change);
         return new PushedManifest(digest, manifest.Subject?.Digest, tags);
     }
 
     /// <summary>Deletes a manifest by digest (with its tags), or only a tag.</summary>
-    public async ValueTask<RegistryResult<bool>> DeleteManifestAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
+    public async ValueTask<RegistryResult<bool>> DeleteManifestAsync(string repository, ManifestReference reference, ChangeActor actor, CancellationToken cancellationToken)
     {
         if (!options.DeleteEnabled) return RegistryError.Unsupported("Deleting is disabled on this registry.");
         if (!await store.RepositoryExistsAsync(repository, cancellationToken)) return RegistryError.NameUnknown(repository);
         if (reference.IsDigest)
         {
             var digest = reference.Digest!.Value;
-            var deleted = await store.DeleteManifestAsync(repository, digest, cancellationToken);
+            var manifestDeleted = new ManifestDeleted(repository, digest, actor, events.Now);
+            var deleted = await store.DeleteManifestAsync(repository, digest, manifestDeleted, cancellationToken);
             cache.InvalidateManifest(repository, digest);
-            return deleted ? true : RegistryError.ManifestUnknown(digest.ToString());
+            if (!deleted) return RegistryError.ManifestUnknown(digest.ToString());
+            await events.PublishAsync(manifestDeleted);
+            return true;
         }
-        var untagged = await store.DeleteTagAsync(repository, reference.Tag!, cancellationToken);
+        var tagDeleted = new TagDeleted(repository, reference.Tag!, actor, events.Now);
+        var untagged = await store.DeleteTagAsync(repository, reference.Tag!, tagDeleted, cancellationToken);
         cache.InvalidateTag(repository, reference.Tag!);
-        return untagged ? true : RegistryError.ManifestUnknown(reference.Tag!);
+        if (!untagged) return RegistryError.ManifestUnknown(reference.Tag!);
+        await events.PublishAsync(tagDeleted);
+        return true;
     }
 
     /// <summary>A page of names, and whether more follow.</summary>

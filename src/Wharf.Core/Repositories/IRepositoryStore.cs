@@ -1,21 +1,25 @@
 using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 
 namespace Wharf.Core.Repositories;
 
-/// <summary>Repository metadata beyond the registry's: description, README, visibility, counters, tag details, search.</summary>
+/// <summary>
+/// Repository metadata beyond the registry's: description, README, visibility, counters, tag details, search. Writes
+/// that change a repository take their <see cref="RegistryChange"/>, journaled by the provider in the same transaction.
+/// </summary>
 public interface IRepositoryStore
 {
-    Task<CreateRepositoryOutcome> CreateAsync(string repository, RepositoryVisibility visibility, string? description, string? readme, CancellationToken cancellationToken);
+    Task<CreateRepositoryOutcome> CreateAsync(string repository, RepositoryVisibility visibility, string? description, string? readme, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>The repository, or null when it does not exist. Visibility unset in the store reads as <paramref name="defaultVisibility"/>.</summary>
     Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, CancellationToken cancellationToken);
 
     /// <summary>Applies the update; false when the repository does not exist.</summary>
-    Task<bool> UpdateAsync(string repository, RepositoryUpdate update, CancellationToken cancellationToken);
+    Task<bool> UpdateAsync(string repository, RepositoryUpdate update, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>Deletes the repository with its tags, manifests and blob links (blobs stay for garbage collection); returns the digests of its manifests, or null when it did not exist.</summary>
-    Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, CancellationToken cancellationToken);
+    Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>Tags in ASCII order after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken);

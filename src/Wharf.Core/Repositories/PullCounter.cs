@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Wharf.Core.Events;
 
 namespace Wharf.Core.Repositories;
 
@@ -8,7 +9,7 @@ namespace Wharf.Core.Repositories;
 /// <see cref="Drain"/> hands the counts gathered since the last drain to a background flush.
 /// Counts are lost if the process dies between flushes (at most one flush interval's worth).
 /// </summary>
-public sealed class PullCounter(TimeProvider time)
+public sealed class PullCounter(TimeProvider time) : IRegistryPullHandler
 {
     private readonly ConcurrentDictionary<string, Counter> _repositories = new(StringComparer.Ordinal);
 
@@ -18,6 +19,8 @@ public sealed class PullCounter(TimeProvider time)
         public long LastPulledAt;
         public readonly ConcurrentDictionary<string, long> Tags = new(StringComparer.Ordinal);
     }
+
+    public void ManifestPulled(string repository, string? tag) => Record(repository, tag);
 
     public void Record(string repository, string? tag)
     {

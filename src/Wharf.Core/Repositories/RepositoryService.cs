@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text;
 using Wharf.Core.Accounts;
+using Wharf.Core.Events;
 using Wharf.Core.References;
 using Wharf.Core.Registry;
 using Wharf.Core.Search;
@@ -11,7 +12,8 @@ namespace Wharf.Core.Repositories;
 /// The repository use cases of <c>/api/v1/repositories</c> and search: create, read, update, delete, tag listings,
 /// listings and search, each limited to what the caller may read or change (DESIGN §6): reading needs pull access
 /// (an unreadable repository is "not found", so private names do not leak); changing and deleting need push access
-/// to the namespace (its owner or a maintainer).
+/// to the namespace (its owner or a maintainer). Every create, change and delete is a <see cref="RegistryChange"/>
+/// published through <see cref="RegistryEvents"/> (so it is audited, and journaled with the write).
 /// </summary>
 public sealed class RepositoryService(
     IRepositoryStore store,
@@ -20,12 +22,13 @@ public sealed class RepositoryService(
     ICallerAccess callerAccess,
     RepositoryOptions options,
     RepositoryVisibility defaultVisibility,
+    RegistryEvents events,
     RepositoryPermissions? permissions = null)
 {
     public RepositoryOptions Options => options;
 
     public async ValueTask<RepositoryResult<RepositoryInfo>> CreateAsync(
-        ClaimsPrincipal caller, string? @namespace, string? name, RepositoryVisibility? visibility, string? description, string? readme, CancellationToken cancellationToken)
+        RequestOrigin origin, string? @namespace, string? name, RepositoryVisibility? visibility, string? description, string? readme, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(@namespace) || @namespace.Contains('/') || !RepositoryName.IsValid(@namespace))
         {
@@ -35,11 +38,13 @@ public sealed class RepositoryService(
         var repository = @namespace + "/" + name;
         if (!RepositoryName.IsValid(repository)) return Invalid(NameProblem(repository));
         if (TextProblem(description, readme) is { } problem) return problem;
-        var access = await callerAccess.GetAsync(caller, cancellationToken);
+        var access = await callerAccess.GetAsync(origin.Caller, cancellationToken);
         if (!access.CanWrite(repository)) return Refuse(access, $"You may not create repositories in '{@namespace}'.");
-        var outcome = await store.CreateAsync(repository, visibility ?? defaultVisibility, description, readme, cancellationToken);
+        var change = new RepositoryCreated(repository, visibility ?? defaultVisibility, Actor(origin), events.Now);
+        var outcome = await store.CreateAsync(repository, change.Visibility, description, readme, change, cancellationToken);
         if (outcome == CreateRepositoryOutcome.Exists) return new RepositoryError(RepositoryProblem.Conflict, $"The repository '{repository}' already exists.");
         permissions?.InvalidateRepository(repository);
+        await events.PublishAsync(change);
         return (await store.GetAsync(repository, defaultVisibility, cancellationToken))!;
     }
 
@@ -49,31 +54,37 @@ public sealed class RepositoryService(
         return error is null ? info! : error;
     }
 
-    public async ValueTask<RepositoryResult<RepositoryInfo>> UpdateAsync(ClaimsPrincipal caller, string repository, RepositoryUpdate update, CancellationToken cancellationToken)
+    public async ValueTask<RepositoryResult<RepositoryInfo>> UpdateAsync(RequestOrigin origin, string repository, RepositoryUpdate update, CancellationToken cancellationToken)
     {
         if (TextProblem(update.Description, update.Readme) is { } problem) return problem;
-        var (_, access, error) = await ReadableAsync(caller, repository, cancellationToken);
+        var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
         if (error is not null) return error;
         if (!access!.CanWrite(repository)) return Refuse(access, $"You may not change '{repository}'.");
-        if (update.Visibility is not null && access.Username is not null && !caller.CanManageAccount())
+        if (update.Visibility is not null && access.Username is not null && !origin.Caller.CanManageAccount())
         {
             return new RepositoryError(RepositoryProblem.Forbidden, "Changing visibility needs a password or a personal access token with the admin scope.");
         }
-        if (!await store.UpdateAsync(repository, update, cancellationToken)) return NotFound(repository);
+        RegistryChange change = update.Description is null && update.Readme is null && update.Visibility is { } visibility
+            ? new RepositoryVisibilityChanged(repository, visibility, Actor(origin), events.Now)
+            : new RepositoryUpdated(repository, update.Description is not null, update.Readme is not null, update.Visibility, Actor(origin), events.Now);
+        if (!await store.UpdateAsync(repository, update, change, cancellationToken)) return NotFound(repository);
         if (update.Visibility is not null) permissions?.InvalidateRepository(repository);
+        await events.PublishAsync(change);
         return (await store.GetAsync(repository, defaultVisibility, cancellationToken))!;
     }
 
-    public async ValueTask<RepositoryResult<bool>> DeleteAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
+    public async ValueTask<RepositoryResult<bool>> DeleteAsync(RequestOrigin origin, string repository, CancellationToken cancellationToken)
     {
-        var (_, access, error) = await ReadableAsync(caller, repository, cancellationToken);
+        var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
         if (error is not null) return error;
         if (!access!.CanWrite(repository)) return Refuse(access, $"You may not delete '{repository}'.");
         if (!registry.Options.DeleteEnabled) return new RepositoryError(RepositoryProblem.Disabled, "Deleting is disabled on this registry.");
-        var digests = await store.DeleteAsync(repository, cancellationToken);
+        var change = new RepositoryDeleted(repository, Actor(origin), events.Now);
+        var digests = await store.DeleteAsync(repository, change, cancellationToken);
         if (digests is null) return NotFound(repository);
         foreach (var digest in digests) cache.InvalidateManifest(repository, digest);
         permissions?.InvalidateRepository(repository);
+        await events.PublishAsync(change);
         return true;
     }
 
@@ -86,13 +97,13 @@ public sealed class RepositoryService(
         return Page(tags, size, t => t.Name);
     }
 
-    public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(ClaimsPrincipal caller, string repository, string tag, CancellationToken cancellationToken)
+    public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(RequestOrigin origin, string repository, string tag, CancellationToken cancellationToken)
     {
         if (!RepositoryName.IsValidTag(tag)) return Invalid($"'{Shorten(tag)}' is not a valid tag: at most {RepositoryName.MaxTagLength} of [A-Za-z0-9_.-], not starting with '.' or '-'.");
-        var (_, access, error) = await ReadableAsync(caller, repository, cancellationToken);
+        var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
         if (error is not null) return error;
         if (!access!.CanWrite(repository)) return Refuse(access, $"You may not delete tags of '{repository}'.");
-        var result = await registry.DeleteManifestAsync(repository, ManifestReference.ForTag(tag), cancellationToken);
+        var result = await registry.DeleteManifestAsync(repository, ManifestReference.ForTag(tag), Actor(origin), cancellationToken);
         if (result.IsOk) return true;
         return result.Error!.Code == RegistryErrorCode.Unsupported
             ? new RepositoryError(RepositoryProblem.Disabled, result.Error.Message)
@@ -223,6 +234,8 @@ public sealed class RepositoryService(
             : new RepositoryError(RepositoryProblem.Forbidden, detail);
 
     private static RepositoryError Invalid(string detail) => new(RepositoryProblem.Invalid, detail);
+
+    private static ChangeActor Actor(RequestOrigin origin) => ChangeActor.From(origin.Caller, origin.ClientAddress);
 
     private static RepositoryError NotFound(string repository) => new(RepositoryProblem.NotFound, $"No repository '{repository}'.");
 

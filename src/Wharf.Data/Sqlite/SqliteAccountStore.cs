@@ -188,12 +188,15 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
         return (true, AccountText.TryParseVisibility(rows[0], out var v) ? v : null);
     }
 
-    public Task<bool> SetVisibilityAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken) =>
+    public Task<bool> SetVisibilityAsync(string repository, RepositoryVisibility visibility, Wharf.Core.Events.RegistryChange? change, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
+        {
+            var changed = await connection.ExecuteAsync(Command(
                 "UPDATE repositories SET visibility = @visibility WHERE name = @repository",
-                new { repository, visibility = AccountText.Format(visibility) }, transaction, cancellationToken)) > 0,
-            cancellationToken);
+                new { repository, visibility = AccountText.Format(visibility) }, transaction, cancellationToken));
+            if (changed > 0) await connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return changed > 0;
+        }, cancellationToken);
 
     public Task SetVisibilityIfUnsetAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>

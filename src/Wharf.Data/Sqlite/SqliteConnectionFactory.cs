@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Wharf.Core.Events;
 
 namespace Wharf.Data.Sqlite;
 
@@ -14,13 +15,14 @@ public sealed class SqliteConnectionFactory : IDisposable
         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
 
     private readonly SemaphoreSlim _writerGate = new(1, 1);
+    private readonly ISqliteChangeJournal[] _journals;
     private int _walEnabled;
 
-    static SqliteConnectionFactory() => SQLitePCL.Batteries_V2.Init();
-
-    public SqliteConnectionFactory(SqliteOptions options)
+    /// <param name="journals">Told about every registry change inside its write transaction (see <see cref="ISqliteChangeJournal"/>).</param>
+    public SqliteConnectionFactory(SqliteOptions options, IEnumerable<ISqliteChangeJournal>? journals = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _journals = journals is null ? [] : [.. journals];
         ArgumentException.ThrowIfNullOrWhiteSpace(options.ConnectionString);
         ConnectionString = options.ConnectionString;
         var builder = new SqliteConnectionStringBuilder(ConnectionString);
@@ -87,6 +89,16 @@ public sealed class SqliteConnectionFactory : IDisposable
         var result = await work(scope.Connection, scope.Transaction);
         scope.Commit();
         return result;
+    }
+
+    /// <summary>
+    /// Hands a change to every <see cref="ISqliteChangeJournal"/> inside the write transaction that makes it; a store
+    /// calls this once the write has happened and before it commits. Nothing to do for a null change.
+    /// </summary>
+    public async Task JournalAsync(SqliteConnection connection, SqliteTransaction transaction, RegistryChange? change, CancellationToken cancellationToken)
+    {
+        if (change is null) return;
+        foreach (var journal in _journals) await journal.AppendAsync(connection, transaction, change, cancellationToken);
     }
 
     public void Dispose() => _writerGate.Dispose();

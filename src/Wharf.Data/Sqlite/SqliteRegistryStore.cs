@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 using Wharf.Core.Registry;
 
 namespace Wharf.Data.Sqlite;
@@ -74,7 +75,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
             """, new { repository, digest = digest.ToString() }, null, cancellationToken));
     }
 
-    public Task<bool> UnlinkBlobAsync(string repository, Digest digest, CancellationToken cancellationToken) =>
+    public Task<bool> UnlinkBlobAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync(async (connection, transaction) =>
         {
             var removed = await connection.ExecuteAsync(Command(
@@ -82,10 +83,11 @@ public sealed class SqliteRegistryStore : IRegistryStore
                 DELETE FROM repository_blobs
                 WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND digest = @digest
                 """, new { repository, digest = digest.ToString() }, transaction, cancellationToken));
+            if (removed > 0) await _connections.JournalAsync(connection, transaction, change, cancellationToken);
             return removed > 0;
         }, cancellationToken);
 
-    public async Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    public async Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, RegistryChange? change, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(repository);
         ArgumentNullException.ThrowIfNull(manifest);
@@ -175,6 +177,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
                 tags.Select(name => new { repoId, name, manifestId, now }), transaction, cancellationToken));
         }
 
+        await _connections.JournalAsync(connection, transaction, change, cancellationToken);
         scope.Commit();
         return PutManifestResult.Stored();
     }
@@ -214,7 +217,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
         return digest is null ? null : Digest.Parse(digest);
     }
 
-    public Task<bool> DeleteManifestAsync(string repository, Digest digest, CancellationToken cancellationToken) =>
+    public Task<bool> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync(async (connection, transaction) =>
         {
             var text = digest.ToString();
@@ -233,10 +236,11 @@ public sealed class SqliteRegistryStore : IRegistryStore
             // The link PutManifest added for the manifest's own bytes goes with it.
             await connection.ExecuteAsync(Command(
                 "DELETE FROM repository_blobs WHERE repository_id = @repositoryId AND digest = @digest", args, transaction, cancellationToken));
+            await _connections.JournalAsync(connection, transaction, change, cancellationToken);
             return true;
         }, cancellationToken);
 
-    public Task<bool> DeleteTagAsync(string repository, string tag, CancellationToken cancellationToken) =>
+    public Task<bool> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync(async (connection, transaction) =>
         {
             var removed = await connection.ExecuteAsync(Command(
@@ -244,6 +248,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
                 DELETE FROM tags
                 WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag
                 """, new { repository, tag }, transaction, cancellationToken));
+            if (removed > 0) await _connections.JournalAsync(connection, transaction, change, cancellationToken);
             return removed > 0;
         }, cancellationToken);
 

@@ -4,6 +4,7 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 using Wharf.Core.Repositories;
 using Wharf.Core.Search;
 
@@ -46,7 +47,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
         _relevanceRankedMatches = relevanceRankedMatches;
     }
 
-    public Task<CreateRepositoryOutcome> CreateAsync(string repository, RepositoryVisibility visibility, string? description, string? readme, CancellationToken cancellationToken) =>
+    public Task<CreateRepositoryOutcome> CreateAsync(string repository, RepositoryVisibility visibility, string? description, string? readme, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync(async (connection, transaction) =>
         {
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -59,7 +60,9 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
                 """,
                 new { repository, now, visibility = Format(visibility), description = EmptyToNull(description), readme = EmptyToNull(readme) },
                 transaction, cancellationToken));
-            return id is null ? CreateRepositoryOutcome.Exists : CreateRepositoryOutcome.Created;
+            if (id is null) return CreateRepositoryOutcome.Exists;
+            await _connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return CreateRepositoryOutcome.Created;
         }, cancellationToken);
 
     public async Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, CancellationToken cancellationToken)
@@ -80,7 +83,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
                 TimeOrNull(row.LastPushedAt), TimeOrNull(row.LastPulledAt), row.TagCount);
     }
 
-    public Task<bool> UpdateAsync(string repository, RepositoryUpdate update, CancellationToken cancellationToken) =>
+    public Task<bool> UpdateAsync(string repository, RepositoryUpdate update, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync(async (connection, transaction) =>
         {
             var sets = new StringBuilder("updated_at = @now");
@@ -97,10 +100,11 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
                     readme = EmptyToNull(update.Readme),
                     visibility = update.Visibility is { } v ? Format(v) : null,
                 }, transaction, cancellationToken));
+            if (changed > 0) await _connections.JournalAsync(connection, transaction, change, cancellationToken);
             return changed > 0;
         }, cancellationToken);
 
-    public Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync<IReadOnlyList<Digest>?>(async (connection, transaction) =>
         {
             var id = await connection.ExecuteScalarAsync<long?>(Command(
@@ -110,6 +114,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
                 "SELECT digest FROM manifests WHERE repository_id = @id", new { id }, transaction, cancellationToken))).Select(Digest.Parse).ToList();
             // Tags, manifests (with their references and details) and blob links cascade; blobs stay for garbage collection.
             await connection.ExecuteAsync(Command("DELETE FROM repositories WHERE id = @id", new { id }, transaction, cancellationToken));
+            await _connections.JournalAsync(connection, transaction, change, cancellationToken);
             return digests;
         }, cancellationToken);
 

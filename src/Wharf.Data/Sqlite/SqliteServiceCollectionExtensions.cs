@@ -18,7 +18,7 @@ public static class SqliteServiceCollectionExtensions
         if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
         var options = SqliteOptions.ForFile(databasePath);
         services.AddSingleton(options);
-        services.AddSingleton(sp => new SqliteConnectionFactory(sp.GetRequiredService<SqliteOptions>()));
+        services.AddSingleton(sp => new SqliteConnectionFactory(sp.GetRequiredService<SqliteOptions>(), sp.GetServices<ISqliteChangeJournal>()));
         services.AddSingleton<SqliteRegistryStore>(sp => new SqliteRegistryStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<SqliteRegistryStore>());

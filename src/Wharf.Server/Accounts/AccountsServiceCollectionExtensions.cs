@@ -1,6 +1,6 @@
 using Wharf.Core.Access;
 using Wharf.Core.Accounts;
-using Wharf.Core.Registry;
+using Wharf.Core.Events;
 using Wharf.Server.Endpoints;
 
 namespace Wharf.Server.Accounts;
@@ -55,7 +55,8 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton<IRegistryChallenge, BearerChallenge>();
         services.AddSingleton<IInternalCredentials, InternalCredentials>();
         services.AddSingleton<ICallerAccess, AccountsCallerAccess>();
-        services.AddSingleton<IRegistryEvents, AccountsRegistryEvents>();
+        services.AddSingleton<IRegistryChangeHandler, DefaultVisibilityOnPush>();
+        services.AddSingleton<IRegistryChangeHandler, AuditTrail>();
         return services;
     }
 

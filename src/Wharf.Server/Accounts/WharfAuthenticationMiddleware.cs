@@ -68,6 +68,6 @@ public sealed class WharfAuthenticationMiddleware(RequestDelegate next, Credenti
             return;
         }
         if (status == StatusCodes.Status401Unauthorized) context.Response.Headers.WWWAuthenticate = $"Basic realm=\"{options.Service}\"";
-        await TypedResults.Problem(message, statusCode: status, title: status == 429 ? "Too many requests" : "Unauthorized").ExecuteAsync(context);
+        await ApiProblems.Status(status, message).ExecuteAsync(context);
     }
 }

@@ -1,6 +1,9 @@
-using Wharf.Core.Access;
 using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Wharf.Core.Access;
 using Wharf.Core.Accounts;
+using Wharf.Server.Errors;
+using Wharf.Server.Http;
 
 namespace Wharf.Server.Endpoints;
 
@@ -12,32 +15,30 @@ public static class AuditApi
 
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/v1").MapGet("/audit", ListAsync);
+        app.MapGroup("/api/v1").WithTags("Audit").ProducesApiProblems()
+            .MapGet("/audit", ListAsync).WithSummary("The audit log, newest first (administrators)");
         return app;
     }
 
-    private static async Task<IResult> ListAsync(HttpContext context, IAuditLog audit, CancellationToken ct)
+    private static async Task<Results<Ok<AuditPageResponse>, ProblemHttpResult>> ListAsync(HttpContext context, IAuditLog audit, string? limit, string? cursor, CancellationToken ct)
     {
-        if (context.User.Username() is null) return ApiIo.Unauthenticated();
-        if (!context.User.IsAdministrating()) return ApiIo.Problem(AccountError.Forbidden("Only administrators read the audit log."));
-        var query = context.Request.Query;
-        var limit = DefaultLimit;
-        if (query["limit"].ToString() is { Length: > 0 } limitText
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > MaxLimit))
+        if (context.User.Username() is null) return ApiProblems.Unauthenticated();
+        if (!context.User.IsAdministrating()) return ApiProblems.Forbidden("Only administrators read the audit log.");
+        var size = DefaultLimit;
+        if (limit is { Length: > 0 } && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1 || size > MaxLimit))
         {
-            return ApiIo.Invalid($"limit is a whole number from 1 to {MaxLimit}.", "limit");
+            return ApiProblems.Invalid($"limit is a whole number from 1 to {MaxLimit}.", "limit");
         }
         long? before = null;
-        if (query["cursor"].ToString() is { Length: > 0 } cursor)
+        if (cursor is { Length: > 0 })
         {
-            if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1) return ApiIo.Invalid("cursor is not one this API returned.", "cursor");
+            if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1) return ApiProblems.Invalid("cursor is not one this API returned.", "cursor");
             before = id;
         }
-        var events = await audit.ListAsync(before, limit + 1, ct);
-        var page = events.Take(limit).ToList();
-        var next = events.Count > limit ? page[^1].Id.ToString(CultureInfo.InvariantCulture) : null;
-        return TypedResults.Json(new AuditPageResponse(
-            [.. page.Select(e => new AuditEventResponse(e.Id, e.At, e.Actor, e.ClientAddress, e.Action, e.Target, e.Success, e.Detail))], next),
-            AccountsJsonContext.Default.AuditPageResponse);
+        var events = await audit.ListAsync(before, size + 1, ct);
+        var page = events.Take(size).ToList();
+        var next = events.Count > size ? page[^1].Id.ToString(CultureInfo.InvariantCulture) : null;
+        return TypedResults.Ok(new AuditPageResponse(
+            [.. page.Select(e => new AuditEventResponse(e.Id, e.At, e.Actor, e.ClientAddress, e.Action, e.Target, e.Success, e.Detail))], next));
     }
 }

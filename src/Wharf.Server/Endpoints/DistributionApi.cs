@@ -7,9 +7,11 @@ using Wharf.Core;
 using Wharf.Core.Access;
 using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 using Wharf.Core.References;
 using Wharf.Core.Registry;
 using Wharf.Server.Errors;
+using Wharf.Server.Http;
 
 namespace Wharf.Server.Endpoints;
 
@@ -27,8 +29,9 @@ public static partial class DistributionApi
 
     public static IEndpointRouteBuilder MapDistributionApi(this IEndpointRouteBuilder app)
     {
-        app.Map("/v2", HandleAsync).WithDisplayName("OCI distribution /v2");
-        app.Map("/v2/{**path}", HandleAsync).WithDisplayName("OCI distribution");
+        // Blob uploads are unlimited (streamed to storage); manifests are bounded by Registry:MaxManifestBytes as they are read.
+        app.Map("/v2", HandleAsync).WithDisplayName("OCI distribution /v2").WithBodyLimit(null).ExcludeFromDescription();
+        app.Map("/v2/{**path}", HandleAsync).WithDisplayName("OCI distribution").WithBodyLimit(null).ExcludeFromDescription();
         return app;
     }
 
@@ -197,7 +200,7 @@ public static partial class DistributionApi
         var content = await ReadBoundedAsync(context.Request.Body, limit, ct);
         if (content is null) return ManifestTooLarge(limit);
         var extraTags = reference.IsDigest ? (IReadOnlyList<string>)context.Request.Query["tag"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList() : [];
-        var result = await registry.PutManifestAsync(route.Name, reference, content, context.Request.ContentType, extraTags, ct);
+        var result = await registry.PutManifestAsync(route.Name, reference, content, context.Request.ContentType, extraTags, Actor(context), ct);
         if (!result.IsOk) return result.Error;
         var pushed = result.Value!;
         var response = context.Response;
@@ -207,7 +210,6 @@ public static partial class DistributionApi
         if (pushed.Subject is { } subject) response.Headers["OCI-Subject"] = subject.ToString();
         if (extraTags.Count > 0) response.Headers["OCI-Tag"] = string.Join(", ", pushed.Tags);
         response.ContentLength = 0;
-        if (Events(context) is { } events) await events.ManifestPushedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), route.Name, route.Argument, pushed.Digest.ToString(), ct);
         return null;
     }
 
@@ -247,9 +249,8 @@ public static partial class DistributionApi
     private static async ValueTask<RegistryError?> DeleteManifestAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
     {
         if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
-        var result = await Registry(context).DeleteManifestAsync(route.Name, reference, ct);
+        var result = await Registry(context).DeleteManifestAsync(route.Name, reference, Actor(context), ct);
         if (!result.IsOk) return result.Error;
-        if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}{(reference.IsDigest ? "@" : ":")}{route.Argument}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -301,9 +302,8 @@ public static partial class DistributionApi
     private static async ValueTask<RegistryError?> DeleteBlobAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
     {
         if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
-        var result = await Blobs(context).DeleteAsync(route.Name, digest, ct);
+        var result = await Blobs(context).DeleteAsync(route.Name, digest, Actor(context), ct);
         if (!result.IsOk) return result.Error;
-        if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}@{digest}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -585,7 +585,7 @@ public static partial class DistributionApi
 
     private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
     private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
-    private static IRegistryEvents? Events(HttpContext context) => context.RequestServices.GetService<IRegistryEvents>();
+    private static ChangeActor Actor(HttpContext context) => ChangeActor.From(context.User, Accounts.WharfAuthenticationMiddleware.ClientAddress(context));
     private static IRegistryAccessPolicy Policy(HttpContext context) => context.RequestServices.GetRequiredService<IRegistryAccessPolicy>();
     private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DistributionApi));
 

@@ -1,5 +1,8 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Wharf.Core.Repositories;
+using Wharf.Server.Errors;
+using Wharf.Server.Http;
 using Wharf.Server.Repositories;
 
 namespace Wharf.Server.Endpoints;
@@ -15,7 +18,8 @@ public static class SearchApi
 
     public static IEndpointRouteBuilder MapSearchApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/v1/search").MapGet("", SearchAsync);
+        app.MapGroup("/api/v1/search").WithTags("Search").ProducesApiProblems()
+            .MapGet("", SearchAsync).WithSummary("Ranked full-text search over names, descriptions and labels");
         var v1 = app.MapGroup("/v1");
         v1.MapGet("/search", DockerSearchAsync);
         v1.MapGet("/_ping", (HttpContext context) =>
@@ -27,18 +31,17 @@ public static class SearchApi
         return app;
     }
 
-    private static async Task<IResult> SearchAsync(HttpContext context, RepositoryService repositories,
+    private static async Task<Results<Ok<SearchResponse>, ProblemHttpResult>> SearchAsync(HttpContext context, RepositoryService repositories,
         string? q, string? @namespace, string? visibility, string? limit, string? cursor, CancellationToken ct)
     {
         if (!ApiProblems.TryLimit(limit, out var size, out var limitError)) return limitError!;
         if (!RepositoriesJson.TryParseVisibility(string.IsNullOrEmpty(visibility) ? null : visibility, out var filter))
         {
-            return ApiProblems.BadRequest("visibility is 'public' or 'private'.");
+            return ApiProblems.Invalid("visibility is 'public' or 'private'.", "visibility");
         }
         var result = await repositories.SearchAsync(context.User, q, @namespace, filter, size, cursor, ct);
         if (!result.IsOk) return ApiProblems.From(result.Error!);
-        var response = new SearchResponse(q ?? "", result.Value!.Items.Select(RepositorySummary.From).ToList(), result.Value.NextCursor);
-        return TypedResults.Json(response, RepositoriesJson.Default.SearchResponse);
+        return TypedResults.Ok(new SearchResponse(q ?? "", result.Value!.Items.Select(RepositorySummary.From).ToList(), result.Value.NextCursor));
     }
 
     private static async Task<IResult> DockerSearchAsync(HttpContext context, RepositoryService repositories, string? q, string? n, string? page, CancellationToken ct)
@@ -46,13 +49,13 @@ public static class SearchApi
         var pageSize = 25;
         if (!string.IsNullOrEmpty(n) && (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize < 1))
         {
-            return ApiProblems.BadRequest("n must be a positive integer.");
+            return ApiProblems.Invalid("n must be a positive integer.", "n");
         }
         pageSize = Math.Min(pageSize, MaxDockerPageSize);
         var pageNumber = 1;
         if (!string.IsNullOrEmpty(page) && (!int.TryParse(page, NumberStyles.None, CultureInfo.InvariantCulture, out pageNumber) || pageNumber < 1 || pageNumber > 10_000))
         {
-            return ApiProblems.BadRequest("page must be an integer from 1 to 10000.");
+            return ApiProblems.Invalid("page must be an integer from 1 to 10000.", "page");
         }
         var (hits, total) = await repositories.DockerSearchAsync(context.User, q, pageSize, pageNumber, ct);
         var results = hits.Select(h => new DockerSearchResult(h.Name, h.Description ?? "", 0, false, false)).ToList();

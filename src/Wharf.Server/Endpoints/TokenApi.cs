@@ -5,6 +5,7 @@ using Wharf.Core.References;
 using Wharf.Core.Registry;
 using Wharf.Server.Accounts;
 using Wharf.Server.Errors;
+using Wharf.Server.Http;
 
 namespace Wharf.Server.Endpoints;
 
@@ -18,7 +19,7 @@ public static class TokenApi
 {
     public static IEndpointRouteBuilder MapTokenApi(this IEndpointRouteBuilder app)
     {
-        var auth = app.MapGroup("/auth");
+        var auth = app.MapGroup("/auth").WithBodyLimit(BodyLimits.TokenForm).ExcludeFromDescription();
         auth.MapGet("/token", GetAsync);
         auth.MapPost("/token", PostAsync);
         return app;
@@ -53,7 +54,22 @@ public static class TokenApi
             await OAuthErrorAsync(context, 400, "invalid_request", "Send an application/x-www-form-urlencoded form.");
             return;
         }
-        var form = await context.Request.ReadFormAsync(ct);
+        IFormCollection form;
+        try
+        {
+            form = await context.Request.ReadFormAsync(ct);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await OAuthErrorAsync(context, 413, "invalid_request", $"The form is larger than {BodyLimits.TokenForm} bytes.");
+            return;
+        }
+        catch (InvalidDataException e)
+        {
+            // The framework's form limits: more than 1,024 fields, a key or value over its length limit.
+            await OAuthErrorAsync(context, 400, "invalid_request", $"The form is over this server's limits: {e.Message}");
+            return;
+        }
         if (ServiceMismatch(context, form["service"].ToString(), issuer.Options) is not null)
         {
             await OAuthErrorAsync(context, 400, "invalid_request", $"This token service is '{issuer.Options.Service}'.");
@@ -119,11 +135,8 @@ public static class TokenApi
             ? new RegistryError(RegistryErrorCode.Unsupported, $"This token service is '{options.Service}', not '{service}'.", 400)
             : null;
 
-    private static Task OAuthErrorAsync(HttpContext context, int status, string error, string description)
-    {
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new Dictionary<string, string> { ["error"] = error, ["error_description"] = description }, context.RequestAborted);
-    }
+    private static Task OAuthErrorAsync(HttpContext context, int status, string error, string description) =>
+        OAuthErrors.WriteAsync(context, status, error, description);
 }
 
 /// <summary>Works out the grants of a token request and signs the token.</summary>

@@ -53,8 +53,9 @@ public sealed record DockerSearchResult(string Name, string Description, int Sta
 /// <summary>Docker Hub's v1 search response.</summary>
 public sealed record DockerSearchResponse(string Query, int NumResults, int NumPages, int Page, int PageSize, IReadOnlyList<DockerSearchResult> Results);
 
-/// <summary>The JSON of the repositories and search APIs: snake_case, source-generated.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+/// <summary>The JSON of the repositories and search APIs, with the options every <c>/api</c> context shares (see <c>ApiPipeline.ConfigureJson</c>).</summary>
+[JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never, NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(CreateRepositoryRequest))]
 [JsonSerializable(typeof(UpdateRepositoryRequest))]
 [JsonSerializable(typeof(RepositoryResponse))]

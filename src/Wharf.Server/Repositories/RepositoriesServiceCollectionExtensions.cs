@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Wharf.Core.Accounts;
+using Wharf.Core.Events;
 using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
 using Wharf.Data.Sqlite;
@@ -10,8 +11,9 @@ public static class RepositoriesServiceCollectionExtensions
 {
     /// <summary>
     /// Repositories, counters and search: options from <c>Wharf:Repositories</c> (validated: throws
-    /// <see cref="WharfConfigurationException"/>), the SQLite repository store, the registry activity hook (pull
-    /// counts in memory, push details), the background flush of pull counts and <see cref="RepositoryService"/>.
+    /// <see cref="WharfConfigurationException"/>), the SQLite repository store, the pull counter (in memory) and the
+    /// push details recorder, both subscribed to <see cref="RegistryEvents"/>, the background flush of pull counts and
+    /// <see cref="RepositoryService"/>.
     /// Who may see what comes from <see cref="ICallerAccess"/> (everything until accounts register theirs).
     /// </summary>
     public static IServiceCollection AddWharfRepositories(this IServiceCollection services, IConfiguration configuration)
@@ -22,7 +24,8 @@ public static class RepositoriesServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddSqliteRepositories();
         services.AddSingleton<PullCounter>();
-        services.AddSingleton<IRegistryActivity, RepositoryActivity>();
+        services.AddSingleton<IRegistryPullHandler>(sp => sp.GetRequiredService<PullCounter>());
+        services.AddSingleton<IRegistryChangeHandler, PushDetailsRecorder>();
         services.AddSingleton<PullCountFlushService>();
         services.AddHostedService(sp => sp.GetRequiredService<PullCountFlushService>());
         services.TryAddSingleton<ICallerAccess, OpenCallerAccess>();
@@ -33,6 +36,7 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetRequiredService<ICallerAccess>(),
             options,
             sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private,
+            sp.GetRequiredService<RegistryEvents>(),
             sp.GetService<RepositoryPermissions>()));
         return services;
     }

@@ -70,6 +70,6 @@ public sealed class SqliteConnectionFactoryTests : IAsyncLifetime
         var store = new SqliteRegistryStore(_database.Connections);
         await store.EnsureRepositoryAsync("library/alpine", Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
         Assert.False(await store.RepositoryExistsAsync("rolled-back", Ct));
-        Assert.Equal(PutManifestStatus.MissingReference, (await store.PutManifestAsync("library/alpine", Image(BlobDigest("c"), []), [], Ct)).Status);
+        Assert.Equal(PutManifestStatus.MissingReference, (await store.PutManifestAsync("library/alpine", Image(BlobDigest("c"), []), [], null, Ct)).Status);
     }
 }

@@ -27,6 +27,11 @@ internal sealed class BuildForm
 
     public string? Field(string name) => Fields.TryGetValue(name, out var values) ? values[^1] : null;
 
+    /// <summary>The build problem of a file part the source store refused.</summary>
+    public static BuildProblem Refused(SourceSaveResult result) => new(
+        result.Problem == SourceProblem.TooLarge ? BuildProblemKind.TooLarge : BuildProblemKind.Invalid,
+        result.Message ?? "The source was refused.");
+
     /// <summary>Reads the form; <paramref name="fileFields"/> maps a part name to the kind of source it carries.</summary>
     public static async Task<BuildForm> ReadAsync(HttpRequest request, Guid buildId, IBuildSourceStore sources,
         IReadOnlyDictionary<string, BuildSourceKind> fileFields, CancellationToken cancellationToken)

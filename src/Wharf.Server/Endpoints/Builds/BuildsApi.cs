@@ -5,6 +5,8 @@ using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Wharf.Core.Builds;
+using Wharf.Server.Errors;
+using Wharf.Server.Http;
 
 namespace Wharf.Server.Endpoints.Builds;
 
@@ -19,18 +21,21 @@ public static class BuildsApi
 
     public static IEndpointRouteBuilder MapBuildsApi(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/api/v1/builds");
-        group.MapPost("", SubmitAsync).DisableAntiforgery();
-        group.MapGet("", ListAsync);
-        group.MapGet("{id}", GetAsync);
-        group.MapGet("{id}/logs", LogsAsync);
-        group.MapPost("{id}/retry", RetryAsync);
-        group.MapPost("{id}/cancel", CancelAsync);
+        var group = endpoints.MapGroup("/api/v1/builds").WithTags("Builds").WithBodyLimit(BodyLimits.SmallJson).ProducesApiProblems();
+        // The multipart form bounds itself: each file part by the context or Dockerfile limit, each field to 64 KiB, 200 parts.
+        group.MapPost("", SubmitAsync).DisableAntiforgery().WithBodyLimit(null).Accepts<BuildFormDescription>("multipart/form-data")
+            .WithSummary("Submit a build: a Dockerfile or a context archive, and the image to push");
+        group.MapGet("", ListAsync).WithSummary("Your builds, newest first");
+        group.MapGet("{id}", GetAsync).WithSummary("One build");
+        group.MapGet("{id}/logs", LogsAsync).Produces<string>(StatusCodes.Status200OK, "text/plain", "text/event-stream")
+            .WithSummary("A build's log: plain text, or followed as server-sent events with ?follow=true");
+        group.MapPost("{id}/retry", RetryAsync).WithSummary("Retry the failed phase of a build");
+        group.MapPost("{id}/cancel", CancelAsync).WithSummary("Cancel a queued or running build");
         endpoints.MapRegistryCredentialsApi();
         return endpoints;
     }
 
-    private static async Task<Results<Created<BuildDto>, JsonHttpResult<BuildDto>, ProblemHttpResult>> SubmitAsync(
+    private static async Task<Results<Created<BuildDto>, ProblemHttpResult>> SubmitAsync(
         HttpContext context, BuildService builds, IBuildSourceStore sources, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid();
@@ -38,17 +43,16 @@ public static class BuildsApi
         if (outcome.Problem is { } problem)
         {
             await sources.DeleteAsync(id, CancellationToken.None);
-            return BuildProblems.Problem(problem);
+            return ApiProblems.From(problem);
         }
-        var dto = BuildDto.From(outcome.Value!);
-        return TypedResults.Json(dto, BuildsJsonContext.Default.BuildDto, statusCode: StatusCodes.Status201Created);
+        return TypedResults.Created($"/api/v1/builds/{id}", BuildDto.From(outcome.Value!));
     }
 
     private static async Task<BuildResult<BuildRecord>> SubmitFormAsync(HttpContext context, Guid id, BuildService builds, IBuildSourceStore sources, CancellationToken cancellationToken)
     {
         var form = await BuildForm.ReadAsync(context.Request, id, sources, FileFields, cancellationToken);
         if (form.Error is { } error) return new BuildProblem(BuildProblemKind.Invalid, error);
-        if (form.Source is { Succeeded: false } refused) return BuildProblems.FromSource(refused);
+        if (form.Source is { Succeeded: false } refused) return BuildForm.Refused(refused);
         if (form.SourceKind is not { } kind) return new BuildProblem(BuildProblemKind.Invalid, "Send a 'dockerfile' file or a 'context' archive.");
         if (form.Field("image") is not { Length: > 0 } image) return new BuildProblem(BuildProblemKind.Invalid, "The 'image' field is required (namespace/name:tag or a full reference).");
         if (!form.TryGetBuildArgs(out var args, out var argsError)) return new BuildProblem(BuildProblemKind.Invalid, argsError!);
@@ -71,60 +75,60 @@ public static class BuildsApi
         }, cancellationToken);
     }
 
-    private static async Task<Results<JsonHttpResult<BuildListDto>, ProblemHttpResult>> ListAsync(
+    private static async Task<Results<Ok<BuildListDto>, ProblemHttpResult>> ListAsync(
         ClaimsPrincipal user, BuildService builds, string? repository, string? state, int? limit, string? cursor, CancellationToken cancellationToken)
     {
         BuildState? stateFilter = null;
         if (state is { Length: > 0 })
         {
             if (!BuildWords.TryParseState(state, out var parsed))
-                return BuildProblems.Problem(BuildProblemKind.Invalid, $"state must be one of: {string.Join(", ", Enum.GetValues<BuildState>().Select(s => s.ToWire()))}.");
+                return ApiProblems.Invalid($"state must be one of: {string.Join(", ", Enum.GetValues<BuildState>().Select(s => s.ToWire()))}.");
             stateFilter = parsed;
         }
         BuildCursor? after = null;
         if (cursor is { Length: > 0 })
         {
-            if (!BuildCursor.TryParse(cursor, out var parsed)) return BuildProblems.Problem(BuildProblemKind.Invalid, "cursor is not one this server gave out.");
+            if (!BuildCursor.TryParse(cursor, out var parsed)) return ApiProblems.Invalid("cursor is not one this server gave out.");
             after = parsed;
         }
         var size = limit ?? 50;
-        if (size is < 1 or > 500) return BuildProblems.Problem(BuildProblemKind.Invalid, "limit must be between 1 and 500.");
+        if (size is < 1 or > 500) return ApiProblems.Invalid("limit must be between 1 and 500.");
         var page = await builds.ListAsync(user, repository is { Length: > 0 } ? repository : null, stateFilter, size + 1, after, cancellationToken);
         var items = page.Take(size).Select(BuildDto.From).ToList();
         var next = page.Count > size ? new BuildCursor(page[size - 1].CreatedAt, page[size - 1].Id).ToString() : null;
-        return TypedResults.Json(new BuildListDto(items, next), BuildsJsonContext.Default.BuildListDto);
+        return TypedResults.Ok(new BuildListDto(items, next));
     }
 
-    private static async Task<Results<JsonHttpResult<BuildDto>, ProblemHttpResult>> GetAsync(
+    private static async Task<Results<Ok<BuildDto>, ProblemHttpResult>> GetAsync(
         ClaimsPrincipal user, BuildService builds, string id, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(id, out var buildId)) return BuildProblems.Problem(BuildProblemKind.NotFound, $"No build '{id}': build ids are UUIDs.");
+        if (!Guid.TryParse(id, out var buildId)) return ApiProblems.NotFound($"No build '{id}': build ids are UUIDs.");
         var found = await builds.GetAsync(user, buildId, cancellationToken);
-        return found.Value is { } build ? TypedResults.Json(BuildDto.From(build), BuildsJsonContext.Default.BuildDto) : BuildProblems.Problem(found.Problem!);
+        return found.Value is { } build ? TypedResults.Ok(BuildDto.From(build)) : ApiProblems.From(found.Problem!);
     }
 
-    private static async Task<Results<JsonHttpResult<BuildDto>, ProblemHttpResult>> RetryAsync(
+    private static async Task<Results<Accepted<BuildDto>, ProblemHttpResult>> RetryAsync(
         ClaimsPrincipal user, BuildService builds, string id, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(id, out var buildId)) return BuildProblems.Problem(BuildProblemKind.NotFound, $"No build '{id}': build ids are UUIDs.");
+        if (!Guid.TryParse(id, out var buildId)) return ApiProblems.NotFound($"No build '{id}': build ids are UUIDs.");
         var result = await builds.RetryAsync(user, buildId, cancellationToken);
-        return result.Value is { } build ? TypedResults.Json(BuildDto.From(build), BuildsJsonContext.Default.BuildDto, statusCode: StatusCodes.Status202Accepted) : BuildProblems.Problem(result.Problem!);
+        return result.Value is { } build ? TypedResults.Accepted($"/api/v1/builds/{build.Id}", BuildDto.From(build)) : ApiProblems.From(result.Problem!);
     }
 
-    private static async Task<Results<JsonHttpResult<BuildDto>, ProblemHttpResult>> CancelAsync(
+    private static async Task<Results<Accepted<BuildDto>, ProblemHttpResult>> CancelAsync(
         ClaimsPrincipal user, BuildService builds, string id, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(id, out var buildId)) return BuildProblems.Problem(BuildProblemKind.NotFound, $"No build '{id}': build ids are UUIDs.");
+        if (!Guid.TryParse(id, out var buildId)) return ApiProblems.NotFound($"No build '{id}': build ids are UUIDs.");
         var result = await builds.CancelAsync(user, buildId, cancellationToken);
-        return result.Value is { } build ? TypedResults.Json(BuildDto.From(build), BuildsJsonContext.Default.BuildDto, statusCode: StatusCodes.Status202Accepted) : BuildProblems.Problem(result.Problem!);
+        return result.Value is { } build ? TypedResults.Accepted($"/api/v1/builds/{build.Id}", BuildDto.From(build)) : ApiProblems.From(result.Problem!);
     }
 
     private static async Task<IResult> LogsAsync(
         HttpContext context, BuildService builds, string id, bool? follow, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(id, out var buildId)) return BuildProblems.Problem(BuildProblemKind.NotFound, $"No build '{id}': build ids are UUIDs.");
+        if (!Guid.TryParse(id, out var buildId)) return ApiProblems.NotFound($"No build '{id}': build ids are UUIDs.");
         var found = await builds.GetAsync(context.User, buildId, cancellationToken);
-        if (found.Problem is { } problem) return BuildProblems.Problem(problem);
+        if (found.Problem is { } problem) return ApiProblems.From(problem);
         var user = context.User;
         if (follow == true)
         {

@@ -57,7 +57,13 @@ public sealed record LegacyBuildStatusDto(Guid BuildId, string BuildStatus, stri
 
 public sealed record LegacyErrorDto(int Status, string Message);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+/// <summary>The fields of <c>POST /api/v1/builds</c>, for the OpenAPI document (the handler reads the form itself, part by part).</summary>
+public sealed record BuildFormDescription(
+    string Image, string? DockerfilePath, string? BuildArgs, string? Target, string? Platform, string? RegistryCredential);
+
+/// <summary>Source-generated JSON of the builds surfaces, with the options every <c>/api</c> context shares (see <c>ApiPipeline.ConfigureJson</c>).</summary>
+[JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never, NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(BuildDto))]
 [JsonSerializable(typeof(BuildListDto))]
 [JsonSerializable(typeof(LogLineDto))]
@@ -68,4 +74,5 @@ public sealed record LegacyErrorDto(int Status, string Message);
 [JsonSerializable(typeof(LegacyStatusDto))]
 [JsonSerializable(typeof(LegacyErrorDto))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(BuildFormDescription))]
 public sealed partial class BuildsJsonContext : JsonSerializerContext;

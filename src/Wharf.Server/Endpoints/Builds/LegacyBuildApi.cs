@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Wharf.Builds.Worker;
 using Wharf.Core.Access;
 using Wharf.Core.Builds;
+using Wharf.Server.Errors;
+using Wharf.Server.Http;
 
 namespace Wharf.Server.Endpoints.Builds;
 
@@ -17,7 +19,7 @@ public static class LegacyBuildApi
 
     public static IEndpointRouteBuilder MapLegacyBuildApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/build-push", BuildPushAsync).DisableAntiforgery();
+        endpoints.MapPost("/build-push", BuildPushAsync).DisableAntiforgery().WithBodyLimit(null); // the form bounds itself (see BuildForm)
         endpoints.MapGet("/build-push-status", StatusAsync);
         endpoints.MapMethods("/retry-build", ["GET", "POST"], RetryAsync);
         return endpoints;
@@ -41,7 +43,7 @@ public static class LegacyBuildApi
     {
         var form = await BuildForm.ReadAsync(context.Request, id, sources, FileFields, cancellationToken);
         if (form.Error is { } error) return new BuildProblem(BuildProblemKind.Invalid, error);
-        if (form.Source is { Succeeded: false } refused) return BuildProblems.FromSource(refused);
+        if (form.Source is { Succeeded: false } refused) return BuildForm.Refused(refused);
         if (form.SourceKind is null) return new BuildProblem(BuildProblemKind.Invalid, "The 'file' field (the Dockerfile) is required.");
         if (form.Field("image_name")?.Trim() is not { Length: > 0 } name) return new BuildProblem(BuildProblemKind.Invalid, "The 'image_name' field is required.");
         if (form.Field("image_tag")?.Trim() is not { Length: > 0 } tag) return new BuildProblem(BuildProblemKind.Invalid, "The 'image_tag' field is required.");
@@ -112,7 +114,7 @@ public static class LegacyBuildApi
 
     private static JsonHttpResult<LegacyErrorDto> Error(BuildProblem problem)
     {
-        var status = BuildProblems.StatusCode(problem.Kind);
+        var status = ApiProblems.StatusCode(problem.Kind);
         return TypedResults.Json(new LegacyErrorDto(status, problem.Message), BuildsJsonContext.Default.LegacyErrorDto, statusCode: status);
     }
 

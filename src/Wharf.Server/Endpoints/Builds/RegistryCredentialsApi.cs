@@ -1,8 +1,9 @@
 using System.Security.Claims;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Wharf.Core.Access;
 using Wharf.Core.Builds;
+using Wharf.Server.Errors;
+using Wharf.Server.Http;
 
 namespace Wharf.Server.Endpoints.Builds;
 
@@ -14,49 +15,42 @@ public static class RegistryCredentialsApi
 {
     public static IEndpointRouteBuilder MapRegistryCredentialsApi(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/api/v1/registry-credentials");
-        group.MapPost("", CreateAsync);
-        group.MapGet("", ListAsync);
-        group.MapDelete("{id}", DeleteAsync);
+        var group = endpoints.MapGroup("/api/v1/registry-credentials").WithTags("Registry credentials").WithBodyLimit(BodyLimits.SmallJson).ProducesApiProblems();
+        group.MapPost("", CreateAsync).WithSummary("Store a credential for an external registry (the secret is never returned)");
+        group.MapGet("", ListAsync).WithSummary("Your registry credentials");
+        group.MapDelete("{id}", DeleteAsync).WithSummary("Delete a registry credential");
         return endpoints;
     }
 
-    private static async Task<Results<JsonHttpResult<RegistryCredentialDto>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<RegistryCredentialDto>, ProblemHttpResult>> CreateAsync(
         HttpContext context, IRegistryCredentialStore store, ISecretProtector protector, CancellationToken cancellationToken)
     {
-        RegistryCredentialRequest? request;
-        try
-        {
-            request = await JsonSerializer.DeserializeAsync(context.Request.Body, BuildsJsonContext.Default.RegistryCredentialRequest, cancellationToken);
-        }
-        catch (JsonException)
-        {
-            return BuildProblems.Problem(BuildProblemKind.Invalid, "The body must be JSON: {\"host\", \"username\", \"secret\"}.");
-        }
+        var (request, problem) = await ApiBody.ReadJsonAsync(context, BuildsJsonContext.Default.RegistryCredentialRequest);
+        if (problem is not null) return problem;
         var host = request?.Host?.Trim();
         var username = request?.Username;
         var secret = request?.Secret ?? request?.Password;
         if (string.IsNullOrEmpty(host) || !ImageReference.TryParse($"{host}/probe:latest", out var parsed, out _) || parsed.Registry != host)
         {
-            return BuildProblems.Problem(BuildProblemKind.Invalid, "host must be a registry host such as registry.example.com or 127.0.0.1:5001.");
+            return ApiProblems.Invalid("host must be a registry host such as registry.example.com or 127.0.0.1:5001.");
         }
-        if (string.IsNullOrEmpty(username) || username.Length > 256) return BuildProblems.Problem(BuildProblemKind.Invalid, "username is required (at most 256 characters).");
-        if (string.IsNullOrEmpty(secret) || secret.Length > 8192) return BuildProblems.Problem(BuildProblemKind.Invalid, "secret is required (at most 8192 characters).");
+        if (string.IsNullOrEmpty(username) || username.Length > 256) return ApiProblems.Invalid("username is required (at most 256 characters).");
+        if (string.IsNullOrEmpty(secret) || secret.Length > 8192) return ApiProblems.Invalid("secret is required (at most 8192 characters).");
         var stored = await store.UpsertAsync(context.User.Username(), host, username, protector.Protect(secret), cancellationToken);
-        return TypedResults.Json(ToDto(stored), BuildsJsonContext.Default.RegistryCredentialDto, statusCode: StatusCodes.Status201Created);
+        return TypedResults.Created($"/api/v1/registry-credentials/{stored.Id}", ToDto(stored));
     }
 
-    private static async Task<JsonHttpResult<RegistryCredentialListDto>> ListAsync(ClaimsPrincipal user, IRegistryCredentialStore store, CancellationToken cancellationToken)
+    private static async Task<Ok<RegistryCredentialListDto>> ListAsync(ClaimsPrincipal user, IRegistryCredentialStore store, CancellationToken cancellationToken)
     {
         var list = await store.ListAsync(user.Username(), cancellationToken);
-        return TypedResults.Json(new RegistryCredentialListDto(list.Select(ToDto).ToList()), BuildsJsonContext.Default.RegistryCredentialListDto);
+        return TypedResults.Ok(new RegistryCredentialListDto(list.Select(ToDto).ToList()));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(ClaimsPrincipal user, IRegistryCredentialStore store, string id, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var credentialId) || !await store.DeleteAsync(user.Username(), credentialId, cancellationToken))
         {
-            return BuildProblems.Problem(BuildProblemKind.NotFound, $"No registry credential '{id}'.");
+            return ApiProblems.NotFound($"No registry credential '{id}'.");
         }
         return TypedResults.NoContent();
     }

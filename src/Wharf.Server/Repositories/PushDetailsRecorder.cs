@@ -1,35 +1,33 @@
 using Wharf.Core;
 using Wharf.Core.Digests;
+using Wharf.Core.Events;
 using Wharf.Core.Manifests;
-using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
 using Wharf.Core.Storage;
 
 namespace Wharf.Server.Repositories;
 
 /// <summary>
-/// Counts pulls in memory (<see cref="PullCounter"/>, flushed by <see cref="PullCountFlushService"/>) and, after a
-/// manifest is stored, records the push: counters, the manifest's size and platforms for tag listings, and the image
-/// config's labels for search. A failure to record is logged and never fails the push.
+/// Subscribes to pushes (<see cref="ManifestPushed"/>) and records them for listings and search: counters, the
+/// manifest's size and platforms for tag listings, and the image config's labels. A failure to record is logged and
+/// never fails the push. (Pulls are counted in memory by <see cref="PullCounter"/>, flushed by <see cref="PullCountFlushService"/>.)
 /// </summary>
-public sealed partial class RepositoryActivity(
-    IRepositoryStore store, IBlobStore blobs, PullCounter pulls, RepositoryOptions options, TimeProvider time, ILogger<RepositoryActivity> logger) : IRegistryActivity
+public sealed partial class PushDetailsRecorder(
+    IRepositoryStore store, IBlobStore blobs, RepositoryOptions options, ILogger<PushDetailsRecorder> logger) : IRegistryChangeHandler
 {
-    public void ManifestPulled(string repository, string? tag) => pulls.Record(repository, tag);
-
-    public async ValueTask ManifestPushedAsync(string repository, Digest digest, ParsedManifest manifest, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    public async ValueTask HandleAsync(RegistryChange change, CancellationToken cancellationToken)
     {
+        if (change is not ManifestPushed pushed) return;
         try
         {
-            // Not the request's token: the manifest is stored, so its details are recorded even if the client has gone.
-            var details = manifest.IsIndex
-                ? await IndexDetailsAsync(repository, manifest, CancellationToken.None)
-                : await ImageDetailsAsync(manifest, CancellationToken.None);
-            await store.RecordPushAsync(repository, digest, details, tags.Count > 0, time.GetUtcNow(), CancellationToken.None);
+            var details = pushed.Manifest.IsIndex
+                ? await IndexDetailsAsync(pushed.Repository, pushed.Manifest, cancellationToken)
+                : await ImageDetailsAsync(pushed.Manifest, cancellationToken);
+            await store.RecordPushAsync(pushed.Repository, pushed.Digest, details, pushed.Tags.Count > 0, pushed.At, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            Log.RecordFailed(logger, e, repository, digest.ToString());
+            Log.RecordFailed(logger, e, pushed.Repository, pushed.Digest.ToString());
         }
     }
 
