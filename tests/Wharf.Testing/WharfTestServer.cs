@@ -16,11 +16,13 @@ public sealed class WharfTestServer : IAsyncDisposable
     private readonly bool _ownsDataDir;
     private readonly string[] _extraArgs;
     private readonly RequestLog? _requests;
+    private readonly Action<WebApplicationBuilder>? _configure;
     private WebApplication _app;
 
-    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null)
+    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null, Action<WebApplicationBuilder>? configure = null)
     {
         _requests = requests;
+        _configure = configure;
         _app = app;
         DataDir = dataDir;
         _ownsDataDir = ownsDataDir;
@@ -50,13 +52,20 @@ public sealed class WharfTestServer : IAsyncDisposable
         StartAsync(AuthMode.Open, dataDir, extraArgs);
 
     /// <summary>Starts a server in the given auth mode (<see cref="AuthMode.Accounts"/> is what <c>wharf serve</c> runs by default).</summary>
-    public static async Task<WharfTestServer> StartAsync(AuthMode mode, string? dataDir = null, params string[] extraArgs)
+    public static Task<WharfTestServer> StartAsync(AuthMode mode, string? dataDir = null, params string[] extraArgs) =>
+        StartAsync(mode, dataDir, extraArgs, null);
+
+    /// <summary>
+    /// Like <see cref="StartAsync(AuthMode, string?, string[])"/>, with <paramref name="configure"/> run on the builder before
+    /// Wharf adds its services (and again on a restart): a test registers a <c>FakeTimeProvider</c> or a startup filter there.
+    /// </summary>
+    public static async Task<WharfTestServer> StartAsync(AuthMode mode, string? dataDir, string[] extraArgs, Action<WebApplicationBuilder>? configure)
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("wharf-test-").FullName;
         string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
-        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args);
-        return new WharfTestServer(app, dataDir, owns, args);
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, configure);
+        return new WharfTestServer(app, dataDir, owns, args, null, configure);
     }
 
     /// <summary>Like <see cref="StartAsync"/>, and records every request (method and path) in <see cref="Requests"/>.</summary>
@@ -80,15 +89,16 @@ public sealed class WharfTestServer : IAsyncDisposable
         var url = BaseUrl;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _app = await StartAppAsync(DataDir, url, _extraArgs, _requests);
+        _app = await StartAppAsync(DataDir, url, _extraArgs, _requests, _configure);
     }
 
-    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs, RequestLog? requests = null) =>
+    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs, RequestLog? requests = null, Action<WebApplicationBuilder>? configure = null) =>
         WharfServer.StartAsync(["--urls", url, "--data-dir", dataDir, .. extraArgs], CancellationToken.None,
             builder =>
             {
                 builder.Logging.SetMinimumLevel(LogLevel.Warning);
                 if (requests is not null) builder.Services.AddSingleton<IStartupFilter>(new RequestLog.Filter(requests));
+                configure?.Invoke(builder);
             });
 
     public async ValueTask DisposeAsync()

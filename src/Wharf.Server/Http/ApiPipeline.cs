@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Routing;
 using Wharf.Core.Access;
 using Wharf.Core.Accounts;
 using Wharf.Server.Endpoints;
@@ -76,7 +77,7 @@ public static class ApiPipeline
 /// <summary>
 /// Accounts mode: every write under <c>/api</c> (any method but GET, HEAD and OPTIONS) needs a signed-in caller, and
 /// is refused with 401 before its body is read. Routes marked <c>AllowAnonymous()</c> (sign-up) are the exception.
-/// Unknown routes pass on, to be answered 404.
+/// Unknown routes and methods a route does not take pass on, to be answered 404 and 405.
 /// </summary>
 public sealed class RequireOwnerForApiWrites(RequestDelegate next, AuthOptions options)
 {
@@ -84,7 +85,9 @@ public sealed class RequireOwnerForApiWrites(RequestDelegate next, AuthOptions o
     {
         var request = context.Request;
         if (!ErrorSurfaces.IsApi(request.Path) || HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)
-            || context.GetEndpoint() is not { } endpoint || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null
+            || context.GetEndpoint() is not { } endpoint
+            || endpoint.Metadata.GetMetadata<IHttpMethodMetadata>() is not { } methods || !methods.HttpMethods.Contains(request.Method, StringComparer.OrdinalIgnoreCase)
+            || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null
             || context.User.Username() is not null)
         {
             return next(context);

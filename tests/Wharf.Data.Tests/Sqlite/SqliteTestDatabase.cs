@@ -6,12 +6,12 @@ namespace Wharf.Data.Tests.Sqlite;
 /// <summary>A SQLite database file in its own temp folder, removed on dispose.</summary>
 public sealed class SqliteTestDatabase : IAsyncDisposable
 {
-    public SqliteTestDatabase()
+    public SqliteTestDatabase(IEnumerable<ISqliteChangeJournal>? journals = null)
     {
         Folder = Path.Combine(Path.GetTempPath(), "wharf-data-tests", Guid.NewGuid().ToString("n"));
         // The factory creates the folder: a nested path checks that too.
         DatabasePath = Path.Combine(Folder, "meta", "wharf.db");
-        Connections = new SqliteConnectionFactory(SqliteOptions.ForFile(DatabasePath));
+        Connections = new SqliteConnectionFactory(SqliteOptions.ForFile(DatabasePath), journals);
     }
 
     public string Folder { get; }
