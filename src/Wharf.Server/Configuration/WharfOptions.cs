@@ -9,19 +9,6 @@ public sealed class WharfOptions
     public string DataDir { get; set; } = "data";
 }
 
-/// <summary>Section <c>Wharf:Storage</c>: where blobs and upload sessions live.</summary>
-public sealed class StorageOptions
-{
-    public const string Section = "Wharf:Storage";
-    public static readonly string[] Types = ["FileSystem"];
-
-    /// <summary>The blob store provider. Default <c>FileSystem</c>.</summary>
-    public string Type { get; set; } = "FileSystem";
-
-    /// <summary>Root folder of the file-system store. Default: the data folder.</summary>
-    public string? Path { get; set; }
-}
-
 /// <summary>Section <c>Wharf:Database</c>: where metadata lives.</summary>
 public sealed class DatabaseOptions
 {
