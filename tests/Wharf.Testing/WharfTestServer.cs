@@ -17,11 +17,14 @@ public sealed class WharfTestServer : IAsyncDisposable
     private readonly string[] _extraArgs;
     private readonly RequestLog? _requests;
     private readonly Action<WebApplicationBuilder>? _configure;
+    private readonly Action<IServiceCollection>? _services;
     private WebApplication _app;
 
-    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null, Action<WebApplicationBuilder>? configure = null)
+    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null,
+        Action<IServiceCollection>? services = null, Action<WebApplicationBuilder>? configure = null)
     {
         _requests = requests;
+        _services = services;
         _configure = configure;
         _app = app;
         DataDir = dataDir;
@@ -64,8 +67,20 @@ public sealed class WharfTestServer : IAsyncDisposable
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("wharf-test-").FullName;
         string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
-        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, configure);
-        return new WharfTestServer(app, dataDir, owns, args, null, configure);
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, null, configure);
+        return new WharfTestServer(app, dataDir, owns, args, null, null, configure);
+    }
+
+    /// <summary>
+    /// Starts a server in <see cref="AuthMode.Open"/> whose services <paramref name="services"/> may replace or decorate
+    /// after Wharf's own registrations (the last registration of a service wins): for tests that watch a provider.
+    /// </summary>
+    public static async Task<WharfTestServer> StartWithServicesAsync(Action<IServiceCollection> services, params string[] extraArgs)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
+        string[] args = [$"--Wharf:Auth:Mode={AuthMode.Open}", .. extraArgs];
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, services);
+        return new WharfTestServer(app, dataDir, true, args, null, services);
     }
 
     /// <summary>Like <see cref="StartAsync"/>, and records every request (method and path) in <see cref="Requests"/>.</summary>
@@ -89,17 +104,19 @@ public sealed class WharfTestServer : IAsyncDisposable
         var url = BaseUrl;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _app = await StartAppAsync(DataDir, url, _extraArgs, _requests, _configure);
+        _app = await StartAppAsync(DataDir, url, _extraArgs, _requests, _services, _configure);
     }
 
-    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs, RequestLog? requests = null, Action<WebApplicationBuilder>? configure = null) =>
+    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs, RequestLog? requests = null,
+        Action<IServiceCollection>? services = null, Action<WebApplicationBuilder>? configure = null) =>
         WharfServer.StartAsync(["--urls", url, "--data-dir", dataDir, .. extraArgs], CancellationToken.None,
             builder =>
             {
                 builder.Logging.SetMinimumLevel(LogLevel.Warning);
                 if (requests is not null) builder.Services.AddSingleton<IStartupFilter>(new RequestLog.Filter(requests));
                 configure?.Invoke(builder);
-            });
+            },
+            services);
 
     public async ValueTask DisposeAsync()
     {

@@ -3,7 +3,6 @@ using Wharf.Core.Accounts;
 using Wharf.Core.Events;
 using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
-using Wharf.Data.Sqlite;
 
 namespace Wharf.Server.Repositories;
 
@@ -22,7 +21,6 @@ public static class RepositoriesServiceCollectionExtensions
         var problems = options.Validate().ToList();
         if (problems.Count > 0) throw new WharfConfigurationException(problems);
         services.AddSingleton(options);
-        services.AddSqliteRepositories();
         services.AddSingleton<PullCounter>();
         services.AddSingleton<IRegistryPullHandler>(sp => sp.GetRequiredService<PullCounter>());
         services.AddSingleton<IRegistryChangeHandler, PushDetailsRecorder>();
