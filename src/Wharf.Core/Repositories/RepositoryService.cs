@@ -23,7 +23,8 @@ public sealed class RepositoryService(
     RepositoryOptions options,
     RepositoryVisibility defaultVisibility,
     RegistryEvents events,
-    RepositoryPermissions? permissions = null)
+    RepositoryPermissions? permissions = null,
+    IReadmeCheck? readmeCheck = null)
 {
     public RepositoryOptions Options => options;
 
@@ -267,6 +268,7 @@ public sealed class RepositoryService(
     {
         if (description is not null && description.Length > options.MaxDescriptionLength) return Invalid($"description is longer than {options.MaxDescriptionLength} characters.");
         if (readme is not null && readme.Length > options.MaxReadmeLength) return Invalid($"readme is longer than {options.MaxReadmeLength} characters.");
+        if (readme is { Length: > 0 } && readmeCheck?.Problem(readme) is { } readmeProblem) return Invalid(readmeProblem);
         return null;
     }
 

@@ -21,6 +21,7 @@ public static class RepositoriesServiceCollectionExtensions
         var problems = options.Validate().ToList();
         if (problems.Count > 0) throw new WharfConfigurationException(problems);
         services.AddSingleton(options);
+        services.AddSingleton<IReadmeCheck, ReadmeRenderer>();
         services.AddSingleton<PullCounter>();
         services.AddSingleton<IRegistryPullHandler>(sp => sp.GetRequiredService<PullCounter>());
         services.AddSingleton<IRegistryChangeHandler, PushDetailsRecorder>();
@@ -35,7 +36,8 @@ public static class RepositoriesServiceCollectionExtensions
             options,
             sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private,
             sp.GetRequiredService<RegistryEvents>(),
-            sp.GetService<RepositoryPermissions>()));
+            sp.GetService<RepositoryPermissions>(),
+            sp.GetRequiredService<IReadmeCheck>()));
         return services;
     }
 }
