@@ -32,6 +32,9 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
+        var migrations = SqliteMigrator.LoadMigrations();
+        services.AddSingleton(new Wharf.Core.ProviderDescription("database",
+            $"SQLite {Path.GetFullPath(databasePath)} (schema {(migrations.Count == 0 ? "empty" : migrations[^1].Name)})"));
         return services;
     }
 }
