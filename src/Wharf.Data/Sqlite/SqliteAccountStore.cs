@@ -192,8 +192,13 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
         connections.WriteAsync(async (connection, transaction) =>
         {
             var changed = await connection.ExecuteAsync(Command(
-                "UPDATE repositories SET visibility = @visibility WHERE name = @repository",
-                new { repository, visibility = AccountText.Format(visibility) }, transaction, cancellationToken));
+                // A change of visibility is a change of the repository: updated_at moves (not when it stays the same).
+                """
+                UPDATE repositories SET updated_at = CASE WHEN visibility IS @visibility THEN updated_at ELSE @now END,
+                                        visibility = @visibility
+                WHERE name = @repository
+                """,
+                new { repository, visibility = AccountText.Format(visibility), now = Now() }, transaction, cancellationToken));
             if (changed > 0) await connections.JournalAsync(connection, transaction, change, cancellationToken);
             return changed > 0;
         }, cancellationToken);
