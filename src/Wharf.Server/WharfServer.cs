@@ -74,6 +74,7 @@ public static class WharfServer
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapApiDocument();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {

@@ -26,7 +26,26 @@ public static class ApiPipeline
             problem.ProblemDetails.Instance ??= problem.HttpContext.Request.Path);
         services.AddExceptionHandler<WharfExceptionHandler>();
         services.ConfigureHttpJsonOptions(options => ConfigureJson(options.SerializerOptions));
+        // The REST API's own document: /api routes only (the registry and token endpoints follow their specifications).
+        services.AddOpenApi(options =>
+        {
+            options.ShouldInclude = description => description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true;
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "Wharf REST API";
+                document.Info.Description = "Repositories, search, accounts, tokens, organizations, builds and registry credentials. "
+                    + "Authenticate with Basic credentials (user name with password or personal access token) or a bearer token; errors are RFC 7807 problem details.";
+                return Task.CompletedTask;
+            });
+        });
         return services;
+    }
+
+    /// <summary>The OpenAPI document of <c>/api/v1</c>, generated from the endpoints, at <c>/api/v1/openapi.json</c>.</summary>
+    public static IEndpointRouteBuilder MapApiDocument(this IEndpointRouteBuilder app)
+    {
+        app.MapOpenApi("/api/v1/openapi.json");
+        return app;
     }
 
     /// <summary>
