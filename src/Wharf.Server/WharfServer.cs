@@ -9,6 +9,7 @@ using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
+using Wharf.Server.Web;
 using Wharf.Storage.FileSystem;
 
 namespace Wharf.Server;
@@ -53,12 +54,14 @@ public static class WharfServer
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
         app.UseWharfAccounts();
+        app.UseWharfWebSessions();
         app.MapDistributionApi();
         app.MapAccountsApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapWebUi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -102,6 +105,7 @@ public static class WharfServer
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
+        services.AddWharfWebUi();
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
