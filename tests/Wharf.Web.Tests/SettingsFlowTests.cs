@@ -53,7 +53,7 @@ public sealed class SettingsFlowTests(WebUiFixture fixture)
         await page.GotoAsync("/settings?tab=orgs");
         await page.GetByLabel("Name").FillAsync(org);
         await page.GetByRole(AriaRole.Button, new() { Name = "Create organization" }).ClickAsync();
-        await page.WaitForURLAsync($"**/settings/orgs/{org}");
+        await WebUiFixture.ExpectUrlAsync(page, $"**/settings/orgs/{org}");
         await page.GetByLabel("User name").FillAsync(member.UserName);
         await page.GetByLabel("Role").SelectOptionAsync("maintainer");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save member" }).ClickAsync();

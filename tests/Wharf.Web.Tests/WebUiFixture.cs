@@ -105,6 +105,19 @@ public sealed class WebUiFixture : IAsyncLifetime
         await page.WaitForURLAsync(url => !url.Contains("/login", StringComparison.Ordinal));
     }
 
+    /// <summary>Waits for the page to reach a URL; on failure the message says where it is and what it shows.</summary>
+    public static async Task ExpectUrlAsync(IPage page, string glob)
+    {
+        try
+        {
+            await page.WaitForURLAsync(glob, new PageWaitForURLOptions { Timeout = 15_000 });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"Expected {glob}, but the page is {page.Url}:\n{await page.Locator("main").InnerTextAsync()}");
+        }
+    }
+
     /// <summary>A page signed in as a new user made through the API (for tests about something else than sign-up).</summary>
     public async Task<(IPage Page, RegistryCredentials User)> SignedInPageAsync(string prefix, ColorScheme scheme = ColorScheme.Light, int width = 1280, int height = 860)
     {
