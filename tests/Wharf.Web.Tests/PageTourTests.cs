@@ -19,7 +19,15 @@ public sealed class PageTourTests(WebUiFixture fixture)
 
     private sealed record Stop(string Name, string Path, bool AsAdmin = false);
 
+    private sealed record Tour(RegistryCredentials User, List<Stop> Stops);
+
     private async Task<(RegistryCredentials User, List<Stop> Stops)> FurnishAsync()
+    {
+        var tour = await fixture.SharedAsync("tour", async () => { var (u, s) = await MakeTourAsync(); return new Tour(u, s); });
+        return (tour.User, tour.Stops);
+    }
+
+    private async Task<(RegistryCredentials User, List<Stop> Stops)> MakeTourAsync()
     {
         var user = fixture.NewUser("tour");
         await fixture.SignUpAsync(user, _ct);

@@ -77,6 +77,21 @@ public sealed class WebUiFixture : IAsyncLifetime
         _setup.Dispose();
     }
 
+    private readonly Dictionary<string, Task<object>> _shared = new(StringComparer.Ordinal);
+
+    /// <summary>Content made once and used by several tests of a class (made by the first that asks).</summary>
+    public async Task<T> SharedAsync<T>(string key, Func<Task<T>> make) where T : class
+    {
+        Task<object> task;
+        lock (_shared)
+        {
+            if (!_shared.TryGetValue(key, out task!)) _shared[key] = task = Make();
+        }
+        return (T)await task;
+
+        async Task<object> Make() => await make();
+    }
+
     /// <summary>A fresh user name for one test, so tests never share accounts.</summary>
     public RegistryCredentials NewUser(string prefix) => new($"{prefix}{Interlocked.Increment(ref _users)}", $"{prefix}-password-{Guid.NewGuid():N}"[..24]);
 
@@ -102,7 +117,14 @@ public sealed class WebUiFixture : IAsyncLifetime
         await page.GetByLabel("User name").FillAsync(user.UserName);
         await page.GetByLabel("Password").FillAsync(user.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => !url.Contains("/login", StringComparison.Ordinal));
+        try
+        {
+            await page.WaitForURLAsync(url => !url.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 15_000 });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"Signing in as {user.UserName} stayed on {page.Url}:\n{await page.Locator("main").InnerTextAsync()}");
+        }
     }
 
     /// <summary>Waits for the page to reach a URL; on failure the message says where it is and what it shows.</summary>

@@ -72,6 +72,8 @@
     list.className = "suggest"; list.id = "q-suggest"; list.hidden = true;
     list.setAttribute("aria-label", "Matching repositories");
     input.parentNode.appendChild(list);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-controls", "q-suggest");
     input.setAttribute("aria-expanded", "false");
     var timer = null, seq = 0;
