@@ -60,13 +60,3 @@ public readonly record struct TagCursor(TagSort Sort, long PushedAtMs, string Na
 /// (<c>os/arch[/variant]</c>), and where the page starts.
 /// </summary>
 public sealed record TagQuery(TagSort Sort, string? NameContains, string? Platform, TagCursor? After, int Limit);
-
-/// <summary>The orders a repository listing can be browsed in.</summary>
-public enum RepositoryOrder
-{
-    /// <summary>Most recently pushed first.</summary>
-    RecentlyPushed,
-
-    /// <summary>Most pulled first.</summary>
-    MostPulled,
-}

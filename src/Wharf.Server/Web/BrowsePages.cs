@@ -21,16 +21,15 @@ internal static class BrowsePages
 
     private static async Task<IResult> HomeAsync(HttpContext context, RepositoryService repositories, CancellationToken ct)
     {
-        var recent = await repositories.BrowseAsync(context.User, RepositoryOrder.RecentlyPushed, HomeListSize, ct);
-        var popular = await repositories.BrowseAsync(context.User, RepositoryOrder.MostPulled, HomeListSize, ct);
+        var recent = await repositories.RecentlyPushedAsync(context.User, RepositoryVisibility.Public, HomeListSize, ct);
+        var popular = (await repositories.SearchAsync(context.User, null, null, RepositoryVisibility.Public, HomeListSize, null, ct)).Value?.Items ?? [];
         return WebUi.Page<HomePage>(PageShell.For(context, "Explore", "explore"), new HomeModel(recent, popular));
     }
 
     private static async Task<IResult> SearchAsync(HttpContext context, RepositoryService repositories, string? q, string? cursor, CancellationToken ct)
     {
         var query = (q ?? "").Trim();
-        var shell = PageShell.For(context, string.IsNullOrEmpty(query) ? "Search" : $"Search: {query}", "explore", query);
-        if (query.Length == 0) return WebUi.Page<SearchPage>(shell, new SearchModel("", [], null, true, null));
+        var shell = PageShell.For(context, string.IsNullOrEmpty(query) ? "All repositories" : $"Search: {query}", "explore", query);
         if (query.Length > 200) return WebUi.Page<SearchPage>(shell, new SearchModel(query[..200], [], null, true, "Use at most 200 characters."), StatusCodes.Status400BadRequest);
         var result = await repositories.SearchAsync(context.User, query, null, null, null, cursor, ct);
         if (!result.IsOk) return WebUi.Page<SearchPage>(shell, new SearchModel(query, [], null, true, result.Error!.Detail), StatusCodes.Status400BadRequest);
