@@ -191,7 +191,7 @@ public sealed class RepositoryFlowTests(WebUiFixture fixture)
 
         var page = await fixture.NewPageAsync();
         await page.GotoAsync("/");
-        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Search repositories" }).First.FillAsync("zebrafish");
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "Search repositories" }).FillAsync("zebrafish"); // the header box, enhanced by the script
         // The script suggests matches while typing...
         var suggestion = page.Locator("#q-suggest a");
         await suggestion.First.WaitForAsync();
