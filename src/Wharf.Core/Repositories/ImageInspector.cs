@@ -96,18 +96,13 @@ public sealed class ImageInspector(RegistryService registry, BlobService blobs)
 
     private async Task<byte[]?> ReadAsync(string repository, Digest digest, int size, CancellationToken cancellationToken)
     {
-        var opened = await blobs.OpenAsync(repository, digest, cancellationToken);
+        var linked = await blobs.StatAsync(repository, digest, cancellationToken);
+        if (!linked.IsOk || linked.Value.Size != size) return null;
+        var opened = await blobs.OpenAsync(linked.Value, 0, size, cancellationToken);
         if (!opened.IsOk) return null;
-        await using var stream = opened.Value.Content;
+        await using var stream = opened.Value!;
         var buffer = new byte[size];
-        var read = 0;
-        while (read < size)
-        {
-            var n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken);
-            if (n == 0) return null;
-            read += n;
-        }
-        return buffer;
+        return await stream.ReadAtLeastAsync(buffer, size, throwOnEndOfStream: false, cancellationToken) == size ? buffer : null;
     }
 
     /// <summary>Reads the parts of an image config a page shows; never throws on bad input.</summary>
