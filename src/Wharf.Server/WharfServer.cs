@@ -12,6 +12,7 @@ using Wharf.Server.Endpoints;
 using Wharf.Server.Http;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
+using Wharf.Server.Web;
 using Wharf.Storage;
 
 namespace Wharf.Server;
@@ -67,6 +68,7 @@ public static class WharfServer
         var app = builder.Build();
         app.UseWharfErrors();
         app.UseWharfAccounts();
+        app.UseWharfWebSessions();
         app.UseApiWriteGuard();
         app.MapDistributionApi();
         app.MapAccountsApi();
@@ -75,6 +77,7 @@ public static class WharfServer
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
         app.MapApiDocument();
+        app.MapWebUi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -106,6 +109,7 @@ public static class WharfServer
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
+        services.AddWharfWebUi();
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
