@@ -9,7 +9,7 @@ using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
-using Wharf.Storage.FileSystem;
+using Wharf.Storage;
 
 namespace Wharf.Server;
 
@@ -17,7 +17,10 @@ namespace Wharf.Server;
 public static class WharfServer
 {
     /// <summary>Builds the server from command-line style arguments (<c>--urls</c>, <c>--data-dir</c>, any <c>--Wharf:…=</c> key).</summary>
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="args">The arguments.</param>
+    /// <param name="configure">Runs on the builder before Wharf's services are added.</param>
+    /// <param name="overrideServices">Runs after Wharf's services are added (tests decorate a provider with it).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         // Defaults with the lowest precedence: ASP.NET Core's per-request Information lines would cost more than
@@ -28,6 +31,10 @@ public static class WharfServer
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                // `wharf serve` prints its own start-up banner and one line for a failed start (a busy port), instead
+                // of the host's "Now listening on" lines and a stack trace. A faulted background service stays Critical.
+                ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+                ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
             },
         });
         builder.Configuration.AddEnvironmentVariables();
@@ -51,6 +58,7 @@ public static class WharfServer
         });
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
+        overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseWharfAccounts();
         app.MapDistributionApi();
@@ -75,11 +83,7 @@ public static class WharfServer
         var dataDir = Path.GetFullPath(wharf.DataDir);
         var registry = configuration.GetSection($"{WharfOptions.Section}:{RegistryOptions.Section}").Get<RegistryOptions>() ?? new RegistryOptions();
         var errors = registry.Validate().ToList();
-        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        if (!StorageOptions.Types.Contains(storage.Type, StringComparer.OrdinalIgnoreCase))
-        {
-            errors.Add($"Wharf:Storage:Type '{storage.Type}' is not known; allowed values: {string.Join(", ", StorageOptions.Types)}.");
-        }
+        errors.AddRange(services.AddWharfStorage(configuration, dataDir));
         errors.AddRange(services.AddWharfData(configuration, dataDir));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
@@ -87,11 +91,6 @@ public static class WharfServer
         Directory.CreateDirectory(dataDir);
         services.AddSingleton(registry);
         services.AddSingleton(TimeProvider.System);
-        services.AddFileSystemStorage(new FileSystemStorageOptions
-        {
-            Path = Path.GetFullPath(storage.Path ?? dataDir),
-            UploadIdleTimeout = registry.UploadIdleTimeout,
-        });
         services.AddSingleton<ManifestCache>();
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
@@ -100,19 +99,17 @@ public static class WharfServer
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
-    public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null)
+    public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
-        var app = Build(args, configure);
+        var app = Build(args, configure, overrideServices);
         await MigrateAsync(app.Services, cancellationToken);
         await app.StartAsync(cancellationToken);
         return app;
     }
 
-    /// <summary>Applies pending metadata migrations.</summary>
-    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
-    {
-        await services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
-    }
+    /// <summary>Applies pending metadata migrations; returns how many it applied.</summary>
+    public static Task<int> MigrateAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
 
     /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>
     public static IReadOnlyCollection<string> BoundAddresses(WebApplication app) =>
