@@ -128,8 +128,15 @@ public abstract class AccountStoreContractTests : StoreContractTests
         await Store.SetVisibilityIfUnsetAsync("alice/app", RepositoryVisibility.Private, Ct);
         await Store.SetVisibilityIfUnsetAsync("alice/app", RepositoryVisibility.Public, Ct);
         Assert.Equal((true, (RepositoryVisibility?)RepositoryVisibility.Private), await Store.GetVisibilityAsync("alice/app", Ct));
+        var before = (await Database.Repositories.GetAsync("alice/app", RepositoryVisibility.Private, Ct))!.UpdatedAt;
         Assert.True(await Store.SetVisibilityAsync("alice/app", RepositoryVisibility.Public, Ct));
         Assert.Equal((true, (RepositoryVisibility?)RepositoryVisibility.Public), await Store.GetVisibilityAsync("alice/app", Ct));
+        // A change of visibility moves updated_at; setting the same again does not.
+        var changed = (await Database.Repositories.GetAsync("alice/app", RepositoryVisibility.Private, Ct))!.UpdatedAt;
+        Assert.NotNull(changed);
+        Assert.NotEqual(before, changed);
+        Assert.True(await Store.SetVisibilityAsync("alice/app", RepositoryVisibility.Public, Ct));
+        Assert.Equal(changed, (await Database.Repositories.GetAsync("alice/app", RepositoryVisibility.Private, Ct))!.UpdatedAt);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         }
         else
         {
-            var server = await PostgresService.CreateDatabaseAsync();
+            var server = await PostgresService.CreateDatabaseAsync(migrated: true);
             database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
         }
         await database.Migrator.MigrateAsync(CancellationToken.None);

@@ -195,8 +195,13 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
     public Task<bool> SetVisibilityAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
             await connection.ExecuteAsync(Command(
-                "UPDATE repositories SET visibility = @visibility WHERE name = @repository",
-                new { repository, visibility = Format(visibility) }, transaction, cancellationToken)) > 0,
+                // A change of visibility is a change of the repository: updated_at moves (not when it stays the same).
+                """
+                UPDATE repositories SET updated_at = CASE WHEN visibility IS NOT DISTINCT FROM @visibility THEN updated_at ELSE @now END,
+                                        visibility = @visibility
+                WHERE name = @repository
+                """,
+                new { repository, visibility = Format(visibility), now = Now() }, transaction, cancellationToken)) > 0,
             cancellationToken);
 
     public Task SetVisibilityIfUnsetAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken) =>

@@ -45,6 +45,9 @@ public static class PostgreSqlServiceCollectionExtensions
             sp.GetRequiredService<ILogger<PostgreSqlSignalBus>>()));
         services.AddSingleton<ISignalBus>(sp => sp.GetRequiredService<PostgreSqlSignalBus>());
         services.AddHostedService(sp => sp.GetRequiredService<PostgreSqlSignalBus>());
+        var migrations = PostgreSqlMigrator.LoadMigrations();
+        services.AddSingleton(sp => new Wharf.Core.ProviderDescription("database",
+            $"{sp.GetRequiredService<PostgreSqlConnections>().Describe()} (schema {(migrations.Count == 0 ? "empty" : migrations[^1].Name)})"));
         return [];
     }
 }
