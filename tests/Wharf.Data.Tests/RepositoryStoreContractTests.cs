@@ -109,6 +109,72 @@ public abstract class RepositoryStoreContractTests : StoreContractTests
         Assert.Equal(pulled, v1.LastPulledAt);
     }
 
+    /// <summary>Tags t0..t4 pushed one after another (t0 first), each a manifest of its own; t1 and t3 are linux/arm64.</summary>
+    private async Task<IReadOnlyList<string>> PushTagsAsync()
+    {
+        await CreateAsync("alice/app");
+        var names = new List<string>();
+        var start = DateTimeOffset.UtcNow;
+        for (var i = 0; i < 5; i++)
+        {
+            var config = BlobDigest("config" + i);
+            await Database.Registry.LinkBlobAsync("alice/app", config, 7, Ct);
+            var manifest = Image(config, [], salt: "tag" + i);
+            await Database.Registry.PutManifestAsync("alice/app", manifest, ["t" + i], Ct);
+            await Store.RecordPushAsync("alice/app", manifest.Digest, new ManifestDetails(7, [i % 2 == 1 ? "linux/arm64" : "linux/amd64"], null), true, start.AddSeconds(i), Ct);
+            names.Add("t" + i);
+            await Task.Delay(5); // pushed times (milliseconds) differ
+        }
+        return names;
+    }
+
+    private async Task<List<string>> PagesAsync(TagSort sort, string? nameContains = null, string? platform = null)
+    {
+        var names = new List<string>();
+        TagCursor? after = null;
+        while (true)
+        {
+            var page = await Store.QueryTagsAsync("alice/app", new TagQuery(sort, nameContains, platform, after, 2), Ct);
+            if (page.Count == 0) return names;
+            names.AddRange(page.Select(t => t.Name));
+            after = new TagCursor(sort, page[^1].PushedAt.ToUnixTimeMilliseconds(), page[^1].Name);
+        }
+    }
+
+    [Fact]
+    public async Task Tag_queries_sort_filter_and_page_by_keyset()
+    {
+        var pushed = await PushTagsAsync();
+        Assert.Equal(pushed.Reverse(), await PagesAsync(TagSort.Newest));
+        Assert.Equal(pushed, await PagesAsync(TagSort.Oldest));
+        Assert.Equal(pushed, await PagesAsync(TagSort.NameAscending));
+        Assert.Equal(pushed.Reverse(), await PagesAsync(TagSort.NameDescending));
+        Assert.Equal(["t3", "t1"], await PagesAsync(TagSort.Newest, platform: "linux/arm64"));
+        Assert.Equal(["t2"], await PagesAsync(TagSort.Newest, nameContains: "2"));
+        Assert.Empty(await PagesAsync(TagSort.Newest, nameContains: "x", platform: "linux/arm64"));
+        Assert.Empty(await PagesAsync(TagSort.Newest, platform: "linux/arm"));
+    }
+
+    [Fact]
+    public async Task Recently_pushed_lists_pushed_repositories_newest_first_that_the_caller_may_read()
+    {
+        await CreateAsync("alice/never-pushed");
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (name, minutes, visibility) in new[] { ("alice/old", 3, RepositoryVisibility.Public), ("alice/new", 1, RepositoryVisibility.Public), ("alice/hidden", 0, RepositoryVisibility.Private) })
+        {
+            await CreateAsync(name, visibility: visibility);
+            var config = BlobDigest(name);
+            await Database.Registry.LinkBlobAsync(name, config, 7, Ct);
+            var manifest = Image(config, [], salt: name);
+            await Database.Registry.PutManifestAsync(name, manifest, ["v1"], Ct);
+            await Store.RecordPushAsync(name, manifest.Digest, new ManifestDetails(7, [], null), true, now.AddMinutes(-minutes), Ct);
+        }
+        Assert.Equal(["alice/new", "alice/old"], (await Store.ListRecentlyPushedAsync(Anonymous, null, 10, Ct)).Select(h => h.Name));
+        Assert.Equal(["alice/hidden", "alice/new", "alice/old"], (await Store.ListRecentlyPushedAsync(Admin, null, 10, Ct)).Select(h => h.Name));
+        Assert.Equal(["alice/hidden"], (await Store.ListRecentlyPushedAsync(Admin, RepositoryVisibility.Private, 10, Ct)).Select(h => h.Name));
+        Assert.Equal(["alice/hidden"], (await Store.ListRecentlyPushedAsync(Admin, null, 1, Ct)).Select(h => h.Name));
+    }
+
     [Fact]
     public async Task Listings_and_the_catalog_show_only_what_the_caller_may_read()
     {

@@ -226,7 +226,7 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
             SELECT id AS Id, at AS At, actor AS Actor, client_address AS ClientAddress, action AS Action, target AS Target, success AS Success, detail AS Detail
             FROM audit_events {(beforeId is null ? "" : "WHERE id < @beforeId")} ORDER BY id DESC LIMIT @limit
             """, new { beforeId, limit }, null, cancellationToken));
-        return rows.Select(r => new AuditEvent(r.Id, Time(r.At), r.Actor, r.ClientAddress, r.Action, r.Target, r.Success, r.Detail)).ToList();
+        return [.. rows.Select(r => r.ToModel())];
     }
 
     private static async Task<bool> ClaimNameAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, string kind, long now, CancellationToken cancellationToken) =>
@@ -239,62 +239,9 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
     private static CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
 
-    private sealed class UserRow
-    {
-        public long Id { get; set; }
-        public string Name { get; set; } = "";
-        public string? Email { get; set; }
-        public string PasswordHash { get; set; } = "";
-        public bool IsAdmin { get; set; }
-        public long CreatedAt { get; set; }
 
-        public UserAccount ToModel() => new(Id, Name, Email, PasswordHash, IsAdmin, Time(CreatedAt));
-    }
 
-    private sealed class TokenRow
-    {
-        public long Id { get; set; }
-        public long UserId { get; set; }
-        public string Name { get; set; } = "";
-        public string Prefix { get; set; } = "";
-        public string Scopes { get; set; } = "";
-        public long CreatedAt { get; set; }
-        public long? ExpiresAt { get; set; }
-        public long? LastUsedAt { get; set; }
 
-        public AccessTokenInfo ToModel() => new(Id, UserId, Name, Prefix, ParseScopes(Scopes), Time(CreatedAt), TimeOrNull(ExpiresAt), TimeOrNull(LastUsedAt));
-    }
 
-    private sealed class RefreshRow
-    {
-        public long UserId { get; set; }
-        public string ClientId { get; set; } = "";
-        public long ExpiresAt { get; set; }
-    }
 
-    private sealed class OrgRow
-    {
-        public long Id { get; set; }
-        public string Name { get; set; } = "";
-        public long CreatedAt { get; set; }
-    }
-
-    private sealed class MemberRow
-    {
-        public string Username { get; set; } = "";
-        public string Role { get; set; } = "";
-        public long AddedAt { get; set; }
-    }
-
-    private sealed class AuditRow
-    {
-        public long Id { get; set; }
-        public long At { get; set; }
-        public string? Actor { get; set; }
-        public string? ClientAddress { get; set; }
-        public string Action { get; set; } = "";
-        public string? Target { get; set; }
-        public bool Success { get; set; }
-        public string? Detail { get; set; }
-    }
 }

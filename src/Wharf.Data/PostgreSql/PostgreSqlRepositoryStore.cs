@@ -87,11 +87,7 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
                    (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) AS TagCount
             FROM repositories r WHERE r.name = @repository
             """, new { repository, defaultVisibility = Format(defaultVisibility) }, null, cancellationToken));
-        return row is null
-            ? null
-            : new RepositoryInfo(row.Name, row.Namespace, ParseVisibility(row.Visibility), row.Description, row.Readme,
-                Time(row.CreatedAt), TimeOrNull(row.UpdatedAt), row.PushCount, row.PullCount,
-                TimeOrNull(row.LastPushedAt), TimeOrNull(row.LastPulledAt), row.TagCount);
+        return row?.ToModel();
     }
 
     public Task<bool> UpdateAsync(string repository, RepositoryUpdate update, CancellationToken cancellationToken) =>
@@ -128,9 +124,25 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             return digests;
         }, cancellationToken);
 
-    public async Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken) =>
+        QueryTagsAsync(repository, new TagQuery(TagSort.NameAscending, null, null, after is null ? null : new TagCursor(TagSort.NameAscending, 0, after), limit), cancellationToken);
+
+    public async Task<IReadOnlyList<TagDetails>> QueryTagsAsync(string repository, TagQuery query, CancellationToken cancellationToken)
     {
-        if (limit <= 0) return [];
+        if (query.Limit <= 0) return [];
+        // Each order walks ix_tags_pushed (or the primary key, for names) from the cursor; row values keep the keyset
+        // comparison to one index range. Names collate "C", so name order is byte order as on SQLite.
+        var (order, seek) = query.Sort switch
+        {
+            TagSort.Oldest => ("t.updated_at ASC, t.name ASC", "(t.updated_at, t.name) > (@afterMs, @afterName)"),
+            TagSort.NameAscending => ("t.name ASC", "t.name > @afterName"),
+            TagSort.NameDescending => ("t.name DESC", "t.name < @afterName"),
+            _ => ("t.updated_at DESC, t.name DESC", "(t.updated_at, t.name) < (@afterMs, @afterName)"),
+        };
+        var filters = new StringBuilder();
+        if (query.After is not null) filters.Append(" AND ").Append(seek);
+        if (query.NameContains is not null) filters.Append(" AND strpos(t.name, @nameContains) > 0");
+        if (query.Platform is not null) filters.Append(" AND strpos(',' || d.platforms || ',', ',' || @platform || ',') > 0");
         await using var connection = await _connections.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<TagRow>(Command(
             $"""
@@ -139,12 +151,34 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             FROM tags t
             JOIN manifests m ON m.id = t.manifest_id
             LEFT JOIN manifest_details d ON d.manifest_id = m.id
-            WHERE t.repository_id = (SELECT id FROM repositories WHERE name = @repository)
-            {(after is null ? "" : "AND t.name > @after")}
-            ORDER BY t.name LIMIT @limit
-            """, new { repository, after, limit }, null, cancellationToken));
-        return rows.Select(row => new TagDetails(row.Name, Digest.Parse(row.Digest), row.MediaType, row.Size, SplitPlatforms(row.Platforms),
-            Time(row.PushedAt), TimeOrNull(row.LastPulledAt))).ToList();
+            WHERE t.repository_id = (SELECT id FROM repositories WHERE name = @repository){filters}
+            ORDER BY {order} LIMIT @limit
+            """,
+            new
+            {
+                repository,
+                afterMs = query.After?.PushedAtMs,
+                afterName = query.After?.Name,
+                nameContains = Clean(query.NameContains),
+                platform = Clean(query.Platform),
+                limit = query.Limit,
+            }, null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    public async Task<IReadOnlyList<SearchHit>> ListRecentlyPushedAsync(ReadFilter filter, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        // Walks ix_repositories_pushed from the top, checking the read filter on the way.
+        var rows = await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns} FROM repositories r
+            WHERE r.last_pushed_at IS NOT NULL AND {ReadableFilter}
+            {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
+            ORDER BY r.last_pushed_at DESC, r.name LIMIT @limit
+            """, FilterArgs(filter, new { limit, visibility = visibility is { } v ? Format(v) : null }), null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
     }
 
     public async Task<IReadOnlyList<SearchHit>> ListAsync(ReadFilter filter, string? @namespace, string? after, int limit, CancellationToken cancellationToken)
@@ -159,7 +193,7 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             {(after is null ? "" : "AND r.name > @after")}
             ORDER BY r.name LIMIT @limit
             """, FilterArgs(filter, new { @namespace, after, limit }), null, cancellationToken));
-        return rows.Select(ToHit).ToList();
+        return rows.Select(r => r.ToModel()).ToList();
     }
 
     public async Task<IReadOnlyList<string>> ListNamesAsync(ReadFilter filter, string? after, int limit, CancellationToken cancellationToken)
@@ -207,7 +241,7 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             ORDER BY Tier, {Rank} DESC, r.name
             LIMIT @limit OFFSET @offset
             """, args, null, cancellationToken));
-        return rows.Select(ToHit).ToList();
+        return rows.Select(r => r.ToModel()).ToList();
     }
 
     /// <summary>
@@ -227,7 +261,7 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             AND {TierExpression} < 2
             ORDER BY Tier, r.pull_count DESC, r.name
             """, args, null, cancellationToken))).AsList();
-        var hits = named.Skip(offset).Take(limit).Select(ToHit).ToList();
+        var hits = named.Skip(offset).Take(limit).Select(r => r.ToModel()).ToList();
         if (hits.Count == limit) return hits;
         args.Add("restLimit", limit - hits.Count);
         args.Add("restOffset", Math.Max(0, offset - named.Count));
@@ -241,7 +275,7 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             ORDER BY r.pull_count DESC, r.name
             LIMIT @restLimit OFFSET @restOffset
             """, args, null, cancellationToken));
-        hits.AddRange(rest.Select(ToHit));
+        hits.AddRange(rest.Select(r => r.ToModel()));
         return hits;
     }
 
@@ -260,7 +294,7 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             ORDER BY r.pull_count DESC, r.name LIMIT @limit
             """, FilterArgs(filter, new { @namespace, visibility = visibility is { } v ? Format(v) : null, afterPulls = after?.PullCount, afterName = after?.Name, limit }),
             null, cancellationToken));
-        return rows.Select(ToHit).ToList();
+        return rows.Select(r => r.ToModel()).ToList();
     }
 
     public async Task<int> CountSearchAsync(SearchQuery query, ReadFilter filter, CancellationToken cancellationToken)
@@ -307,7 +341,7 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             """, new { repository, digests = digests.Select(d => d.ToString()).ToArray() }, null, cancellationToken));
         foreach (var row in rows)
         {
-            found[Digest.Parse(row.Digest)] = new ManifestDetails(row.Size, SplitPlatforms(row.Platforms), ParseLabels(row.Labels));
+            found[Digest.Parse(row.Digest)] = row.ToModel();
         }
         return found;
     }
@@ -364,55 +398,11 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
         return args;
     }
 
-    private static SearchHit ToHit(HitRow row) =>
-        new(row.Name, row.Namespace, ParseVisibility(row.Visibility), row.Description, row.PullCount, TimeOrNull(row.LastPushedAt));
 
     private static CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
 
-    private sealed class RepositoryRow
-    {
-        public string Name { get; set; } = "";
-        public string? Namespace { get; set; }
-        public string? Visibility { get; set; }
-        public string? Description { get; set; }
-        public string? Readme { get; set; }
-        public long CreatedAt { get; set; }
-        public long? UpdatedAt { get; set; }
-        public long PushCount { get; set; }
-        public long PullCount { get; set; }
-        public long? LastPushedAt { get; set; }
-        public long? LastPulledAt { get; set; }
-        public long TagCount { get; set; }
-    }
 
-    private sealed class TagRow
-    {
-        public string Name { get; set; } = "";
-        public string Digest { get; set; } = "";
-        public string MediaType { get; set; } = "";
-        public long? Size { get; set; }
-        public string? Platforms { get; set; }
-        public long PushedAt { get; set; }
-        public long? LastPulledAt { get; set; }
-    }
 
-    private sealed class HitRow
-    {
-        public string Name { get; set; } = "";
-        public string? Namespace { get; set; }
-        public string? Visibility { get; set; }
-        public string? Description { get; set; }
-        public long PullCount { get; set; }
-        public long? LastPushedAt { get; set; }
-        public int Tier { get; set; }
-    }
 
-    private sealed class DetailsRow
-    {
-        public string Digest { get; set; } = "";
-        public long Size { get; set; }
-        public string? Platforms { get; set; }
-        public string? Labels { get; set; }
-    }
 }
