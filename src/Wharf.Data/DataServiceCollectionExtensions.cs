@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Wharf.Data.PostgreSql;
 using Wharf.Data.Sqlite;
 
 namespace Wharf.Data;
@@ -19,7 +20,14 @@ public static class DataServiceCollectionExtensions
         var problems = options.Validate().ToList();
         if (problems.Count > 0) return problems;
         services.AddSingleton(options);
-        services.AddSqliteMetadata(Path.GetFullPath(options.Path ?? Path.Combine(dataDir, "wharf.db")), options.RelevanceRankedMatches);
+        if (options.IsPostgreSql)
+        {
+            problems.AddRange(services.AddPostgreSqlMetadata(options.ConnectionString!, options.RelevanceRankedMatches));
+        }
+        else
+        {
+            services.AddSqliteMetadata(Path.GetFullPath(options.Path ?? Path.Combine(dataDir, "wharf.db")), options.RelevanceRankedMatches);
+        }
         return problems;
     }
 }

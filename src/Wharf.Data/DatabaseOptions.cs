@@ -10,7 +10,7 @@ public sealed class DatabaseOptions
     public const string PostgreSql = "PostgreSql";
 
     /// <summary>The values <see cref="Type"/> accepts.</summary>
-    public static readonly string[] Types = [Sqlite];
+    public static readonly string[] Types = [Sqlite, PostgreSql];
 
     /// <summary>The metadata store provider: <c>Sqlite</c> (default: one file, one node) or <c>PostgreSql</c> (scale-out).</summary>
     public string Type { get; set; } = Sqlite;

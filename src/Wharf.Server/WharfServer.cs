@@ -116,14 +116,36 @@ public static class WharfServer
     public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
         var app = Build(args, configure, overrideServices);
-        await MigrateAsync(app.Services, cancellationToken);
+        await PrepareDatabaseAsync(app.Services, cancellationToken);
         await app.StartAsync(cancellationToken);
         return app;
     }
 
-    /// <summary>Applies pending metadata migrations; returns how many it applied.</summary>
+    /// <summary>Applies pending metadata migrations (<c>wharf migrate</c>); returns how many it applied.</summary>
     public static Task<int> MigrateAsync(IServiceProvider services, CancellationToken cancellationToken) =>
         services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
+
+    /// <summary>
+    /// What <c>serve</c> and <c>worker</c> do with the schema before they start: apply pending migrations when
+    /// <c>Wharf:Database:MigrateOnStart</c> says so (the SQLite default), otherwise only check that none is pending
+    /// (the PostgreSQL default: <c>wharf migrate</c> runs them once, not every node at once). Returns how many it applied.
+    /// </summary>
+    /// <exception cref="MetadataStoreUnavailableException">The database can't be reached, or its schema is behind.</exception>
+    public static async Task<int> PrepareDatabaseAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var options = services.GetRequiredService<DatabaseOptions>();
+        var migrator = services.GetRequiredService<IMetadataMigrator>();
+        if (options.ShouldMigrateOnStart) return await migrator.MigrateAsync(cancellationToken);
+        var pending = await migrator.PendingAsync(cancellationToken);
+        if (pending.Count > 0)
+        {
+            throw new MetadataStoreUnavailableException(
+                $"The database schema is behind this version of Wharf: {pending.Count} migration{(pending.Count == 1 ? " is" : "s are")} pending " +
+                $"({string.Join(", ", pending)}). Run `wharf migrate` once with the same configuration, then start the nodes " +
+                "(or set Wharf:Database:MigrateOnStart=true on a single node).");
+        }
+        return 0;
+    }
 
     /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>
     public static IReadOnlyCollection<string> BoundAddresses(WebApplication app) =>

@@ -42,9 +42,18 @@ public sealed class BuildServer : IAsyncDisposable
     /// <summary>The administrator of <see cref="StartAccountsAsync"/>'s server (the first account).</summary>
     public static readonly RegistryCredentials Admin = new("boss", "boss-password-1");
 
-    public static async Task<BuildServer> StartAsync(CancellationToken ct, string? dataDir = null, params string[] args)
+    public static async Task<BuildServer> StartAsync(CancellationToken ct, string? dataDir = null, params string[] args) =>
+        await WithBaseImageAsync(await WharfTestServer.StartAsync(dataDir, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]), ct);
+
+    /// <summary>Like <see cref="StartAsync(CancellationToken, string?, string[])"/> (open mode) on the given providers.</summary>
+    public static async Task<BuildServer> StartOnAsync(WharfTestProviders providers, CancellationToken ct, params string[] args) =>
+        await WithBaseImageAsync(await WharfTestServer.StartOnAsync(providers, AuthMode.Open, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]), ct);
+
+    /// <summary>Another node on this server's database (see <see cref="WharfTestServer.StartAnotherNodeAsync(string[])"/>); disposing it stops only that node.</summary>
+    public async Task<BuildServer> StartAnotherNodeAsync(params string[] args) => new(await Server.StartAnotherNodeAsync(args));
+
+    private static async Task<BuildServer> WithBaseImageAsync(WharfTestServer server, CancellationToken ct)
     {
-        var server = await WharfTestServer.StartAsync(dataDir, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]);
         try
         {
             await using var layout = TempDirectory.Create("bbox");

@@ -4,16 +4,44 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Wharf.Core.Accounts;
 using Wharf.Server;
+using Wharf.Testing.Services;
 
 namespace Wharf.Testing;
 
+/// <summary>The metadata store a test server runs on.</summary>
+public enum WharfTestDatabase
+{
+    /// <summary>A SQLite file in the server's data folder (the embedded default).</summary>
+    Sqlite,
+
+    /// <summary>A database of its own on the shared test PostgreSQL (<see cref="PostgresService"/>).</summary>
+    PostgreSql,
+}
+
 /// <summary>
-/// A real Wharf (Kestrel, SQLite file, file-system blobs) on a free loopback port, with its own data folder.
-/// <see cref="RestartAsync"/> stops it and starts a new one on the same folder and port, as an operator's restart would.
+/// The providers a test server runs on. A suite that runs on several derives a class per provider set and overrides
+/// the one it starts with; the blob store joins as another member when it has a second provider.
+/// </summary>
+public sealed record WharfTestProviders(WharfTestDatabase Database)
+{
+    /// <summary>SQLite and the file system: what <c>wharf serve</c> runs by default.</summary>
+    public static WharfTestProviders Default { get; } = new(WharfTestDatabase.Sqlite);
+
+    /// <summary>PostgreSQL for metadata.</summary>
+    public static WharfTestProviders PostgreSql { get; } = new(WharfTestDatabase.PostgreSql);
+
+    public override string ToString() => Database.ToString();
+}
+
+/// <summary>
+/// A real Wharf (Kestrel, SQLite file or PostgreSQL database, file-system blobs) on a free loopback port, with its own
+/// data folder. <see cref="RestartAsync"/> stops it and starts a new one on the same folder, database and port, as an
+/// operator's restart would; <see cref="StartAnotherNodeAsync"/> starts a second node on the same stores.
 /// </summary>
 public sealed class WharfTestServer : IAsyncDisposable
 {
     private readonly bool _ownsDataDir;
+    private readonly PostgresTestDatabase? _database;
     private readonly string[] _extraArgs;
     private readonly RequestLog? _requests;
     private readonly Action<WebApplicationBuilder>? _configure;
@@ -21,8 +49,9 @@ public sealed class WharfTestServer : IAsyncDisposable
     private WebApplication _app;
 
     private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null,
-        Action<IServiceCollection>? services = null, Action<WebApplicationBuilder>? configure = null)
+        Action<IServiceCollection>? services = null, Action<WebApplicationBuilder>? configure = null, PostgresTestDatabase? database = null)
     {
+        _database = database;
         _requests = requests;
         _services = services;
         _configure = configure;
@@ -70,6 +99,59 @@ public sealed class WharfTestServer : IAsyncDisposable
         var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, null, configure);
         return new WharfTestServer(app, dataDir, owns, args, null, null, configure);
     }
+
+    /// <summary>Starts a server in the given auth mode on the given providers.</summary>
+    public static Task<WharfTestServer> StartOnAsync(WharfTestProviders providers, AuthMode mode, params string[] extraArgs) =>
+        StartCoreAsync(mode, providers, extraArgs, null);
+
+    /// <summary>
+    /// Like <see cref="StartWithServicesAsync(Action{IServiceCollection}, string[])"/> on the given providers and auth mode:
+    /// <paramref name="services"/> may replace or decorate Wharf's registrations.
+    /// </summary>
+    public static Task<WharfTestServer> StartWithServicesAsync(AuthMode mode, WharfTestProviders providers, Action<IServiceCollection> services, params string[] extraArgs) =>
+        StartCoreAsync(mode, providers, extraArgs, services);
+
+    private static async Task<WharfTestServer> StartCoreAsync(AuthMode mode, WharfTestProviders providers, string[] extraArgs, Action<IServiceCollection>? services)
+    {
+        ArgumentNullException.ThrowIfNull(providers);
+        var database = providers.Database == WharfTestDatabase.PostgreSql ? await PostgresService.CreateDatabaseAsync(migrated: true) : null;
+        var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
+        try
+        {
+            string[] args = [$"--Wharf:Auth:Mode={mode}", .. database is null ? [] : PostgreSqlArgs(database), .. extraArgs];
+            var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, services);
+            return new WharfTestServer(app, dataDir, true, args, null, services, null, database);
+        }
+        catch
+        {
+            if (database is not null) await database.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts a second node on this server's metadata database (and, for now, its data folder: blobs and build sources
+    /// stay on a node's disk until the blob store has a shared provider), as a scale-out set's next node. The caller
+    /// disposes it; the database stays this server's.
+    /// </summary>
+    public Task<WharfTestServer> StartAnotherNodeAsync(params string[] extraArgs) => StartAnotherNodeAsync(null, extraArgs);
+
+    /// <summary>Like <see cref="StartAnotherNodeAsync(string[])"/>, with the node's own service overrides.</summary>
+    public async Task<WharfTestServer> StartAnotherNodeAsync(Action<IServiceCollection>? services, params string[] extraArgs)
+    {
+        if (_database is null) throw new InvalidOperationException("Only a server on PostgreSQL has other nodes.");
+        string[] args = [.. _extraArgs, .. extraArgs];
+        var app = await StartAppAsync(DataDir, "http://127.0.0.1:0", args, null, services);
+        return new WharfTestServer(app, DataDir, false, args, null, services);
+    }
+
+    private static string[] PostgreSqlArgs(PostgresTestDatabase database) =>
+    [
+        "--Wharf:Database:Type=PostgreSql",
+        $"--Wharf:Database:ConnectionString={database.ConnectionString}",
+        // Tests start one node at a time on a new database: it migrates, as the embedded default does.
+        "--Wharf:Database:MigrateOnStart=true",
+    ];
 
     /// <summary>
     /// Starts a server in <see cref="AuthMode.Open"/> whose services <paramref name="services"/> may replace or decorate
@@ -122,6 +204,7 @@ public sealed class WharfTestServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_database is not null) await _database.DisposeAsync();
         if (_ownsDataDir)
         {
             try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Wharf.Core.Registry;
 using Wharf.Server;
 
 namespace Wharf.Cli.Commands;
@@ -23,6 +24,11 @@ public static class MigrateCommand
             catch (WharfConfigurationException e)
             {
                 await Console.Error.WriteLineAsync(e.Message);
+                return 2;
+            }
+            catch (MetadataStoreUnavailableException e)
+            {
+                await Console.Error.WriteLineAsync($"wharf migrate: {e.Message}");
                 return 2;
             }
         });

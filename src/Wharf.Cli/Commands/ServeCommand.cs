@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using Wharf.Core.Registry;
 using Wharf.Server;
 using Wharf.Server.Configuration;
 
@@ -49,7 +50,16 @@ internal static partial class ServerHost
         }
         await using (app)
         {
-            var applied = await WharfServer.MigrateAsync(app.Services, cancellationToken);
+            int applied;
+            try
+            {
+                applied = await WharfServer.PrepareDatabaseAsync(app.Services, cancellationToken);
+            }
+            catch (MetadataStoreUnavailableException e)
+            {
+                await Console.Error.WriteLineAsync($"wharf serve: {e.Message}");
+                return 2;
+            }
             try
             {
                 await app.StartAsync(cancellationToken);

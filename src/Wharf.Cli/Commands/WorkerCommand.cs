@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Wharf.Core.Builds;
+using Wharf.Core.Registry;
 using Wharf.Server;
 
 namespace Wharf.Cli.Commands;
@@ -43,13 +44,18 @@ public static class WorkerCommand
                     await Console.Error.WriteLineAsync("wharf worker: --workers must be at least 1.");
                     return 2;
                 }
-                await WharfServer.MigrateAsync(host.Services, cancellationToken);
+                await WharfServer.PrepareDatabaseAsync(host.Services, cancellationToken);
                 await host.RunAsync(cancellationToken);
                 return 0;
             }
             catch (WharfConfigurationException e)
             {
                 await Console.Error.WriteLineAsync(e.Message);
+                return 2;
+            }
+            catch (MetadataStoreUnavailableException e)
+            {
+                await Console.Error.WriteLineAsync($"wharf worker: {e.Message}");
                 return 2;
             }
         });

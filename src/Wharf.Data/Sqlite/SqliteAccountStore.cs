@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Wharf.Core.Accounts;
+using static Wharf.Data.StoredText;
 
 namespace Wharf.Data.Sqlite;
 
@@ -22,7 +23,7 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
             var id = await connection.ExecuteScalarAsync<long>(Command(
                 "INSERT INTO users (name, email, password_hash, is_admin, created_at) VALUES (@name, @email, @passwordHash, @isAdmin, @now) RETURNING id",
                 new { name, email, passwordHash, isAdmin = isAdmin ? 1 : 0, now }, transaction, cancellationToken));
-            return (UserAccount?)new UserAccount(id, name, email, passwordHash, isAdmin, FromMs(now));
+            return (UserAccount?)new UserAccount(id, name, email, passwordHash, isAdmin, Time(now));
         }, cancellationToken);
 
     public async Task<long> CountUsersAsync(CancellationToken cancellationToken)
@@ -61,7 +62,7 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
                 """,
                 new { userId, name, prefix, tokenHash, scopes = string.Join(',', AccountText.Format(scopes)), now, expires = expiresAt?.ToUnixTimeMilliseconds() },
                 transaction, cancellationToken));
-            return new AccessTokenInfo(id, userId, name, prefix, scopes, FromMs(now), expiresAt is null ? null : FromMs(expiresAt.Value.ToUnixTimeMilliseconds()), null);
+            return new AccessTokenInfo(id, userId, name, prefix, scopes, Time(now), expiresAt is null ? null : Time(expiresAt.Value.ToUnixTimeMilliseconds()), null);
         }, cancellationToken);
 
     public async Task<AccessTokenOwner?> FindAccessTokenAsync(string tokenHash, CancellationToken cancellationToken)
@@ -108,7 +109,7 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
         var row = await connection.QuerySingleOrDefaultAsync<RefreshRow>(Command(
             "SELECT user_id AS UserId, client_id AS ClientId, expires_at AS ExpiresAt FROM refresh_tokens WHERE token_hash = @tokenHash AND revoked_at IS NULL",
             new { tokenHash }, null, cancellationToken));
-        return row is null ? null : new RefreshTokenInfo(row.UserId, row.ClientId, FromMs(row.ExpiresAt));
+        return row is null ? null : new RefreshTokenInfo(row.UserId, row.ClientId, Time(row.ExpiresAt));
     }
 
     public Task RevokeRefreshTokensAsync(long userId, CancellationToken cancellationToken) =>
@@ -127,7 +128,7 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
             await connection.ExecuteAsync(Command(
                 "INSERT INTO organization_members (organization_id, user_id, role, added_at) VALUES (@id, @ownerId, 'owner', @now)",
                 new { id, ownerId, now }, transaction, cancellationToken));
-            return (Organization?)new Organization(id, name, FromMs(now));
+            return (Organization?)new Organization(id, name, Time(now));
         }, cancellationToken);
 
     public async Task<Organization?> FindOrganizationAsync(string name, CancellationToken cancellationToken)
@@ -135,7 +136,7 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
         await using var connection = await connections.OpenAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<OrgRow>(Command(
             "SELECT id AS Id, name AS Name, created_at AS CreatedAt FROM organizations WHERE name = @name", new { name }, null, cancellationToken));
-        return row is null ? null : new Organization(row.Id, row.Name, FromMs(row.CreatedAt));
+        return row is null ? null : new Organization(row.Id, row.Name, Time(row.CreatedAt));
     }
 
     public async Task<IReadOnlyList<OrganizationMember>> ListMembersAsync(long organizationId, CancellationToken cancellationToken)
@@ -147,7 +148,7 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
             FROM organization_members m JOIN users u ON u.id = m.user_id
             WHERE m.organization_id = @organizationId ORDER BY u.name
             """, new { organizationId }, null, cancellationToken));
-        return rows.Select(r => new OrganizationMember(r.Username, ParseRole(r.Role), FromMs(r.AddedAt))).ToList();
+        return rows.Select(r => new OrganizationMember(r.Username, ParseRole(r.Role), Time(r.AddedAt))).ToList();
     }
 
     public Task SetMemberAsync(long organizationId, long userId, OrganizationRole role, CancellationToken cancellationToken) =>
@@ -229,7 +230,7 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
             SELECT id AS Id, at AS At, actor AS Actor, client_address AS ClientAddress, action AS Action, target AS Target, success AS Success, detail AS Detail
             FROM audit_events WHERE (@beforeId IS NULL OR id < @beforeId) ORDER BY id DESC LIMIT @limit
             """, new { beforeId, limit }, null, cancellationToken));
-        return rows.Select(r => new AuditEvent(r.Id, FromMs(r.At), r.Actor, r.ClientAddress, r.Action, r.Target, r.Success != 0, r.Detail)).ToList();
+        return [.. rows.Select(r => r.ToModel())];
     }
 
     private static async Task<bool> ClaimNameAsync(SqliteConnection connection, SqliteTransaction transaction, string name, string kind, long now, CancellationToken cancellationToken) =>
@@ -237,82 +238,17 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
             "INSERT INTO namespaces (name, kind, created_at) VALUES (@name, @kind, @now) ON CONFLICT (name) DO NOTHING",
             new { name, kind, now }, transaction, cancellationToken)) > 0;
 
-    private static OrganizationRole ParseRole(string text) => AccountText.TryParseRole(text, out var role) ? role : OrganizationRole.Reader;
 
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
     private static CommandDefinition Command(string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
 
-    private static TokenScopes ParseScopes(string text)
-    {
-        var scopes = TokenScopes.None;
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (AccountText.TryParseScope(part, out var s)) scopes |= s;
-        }
-        return scopes;
-    }
 
-    private sealed class UserRow
-    {
-        public long Id { get; set; }
-        public string Name { get; set; } = "";
-        public string? Email { get; set; }
-        public string PasswordHash { get; set; } = "";
-        public long IsAdmin { get; set; }
-        public long CreatedAt { get; set; }
 
-        public UserAccount ToModel() => new(Id, Name, Email, PasswordHash, IsAdmin != 0, FromMs(CreatedAt));
-    }
 
-    private sealed class TokenRow
-    {
-        public long Id { get; set; }
-        public long UserId { get; set; }
-        public string Name { get; set; } = "";
-        public string Prefix { get; set; } = "";
-        public string Scopes { get; set; } = "";
-        public long CreatedAt { get; set; }
-        public long? ExpiresAt { get; set; }
-        public long? LastUsedAt { get; set; }
 
-        public AccessTokenInfo ToModel() => new(Id, UserId, Name, Prefix, ParseScopes(Scopes), FromMs(CreatedAt),
-            ExpiresAt is null ? null : FromMs(ExpiresAt.Value), LastUsedAt is null ? null : FromMs(LastUsedAt.Value));
-    }
 
-    private sealed class RefreshRow
-    {
-        public long UserId { get; set; }
-        public string ClientId { get; set; } = "";
-        public long ExpiresAt { get; set; }
-    }
 
-    private sealed class OrgRow
-    {
-        public long Id { get; set; }
-        public string Name { get; set; } = "";
-        public long CreatedAt { get; set; }
-    }
-
-    private sealed class MemberRow
-    {
-        public string Username { get; set; } = "";
-        public string Role { get; set; } = "";
-        public long AddedAt { get; set; }
-    }
-
-    private sealed class AuditRow
-    {
-        public long Id { get; set; }
-        public long At { get; set; }
-        public string? Actor { get; set; }
-        public string? ClientAddress { get; set; }
-        public string Action { get; set; } = "";
-        public string? Target { get; set; }
-        public long Success { get; set; }
-        public string? Detail { get; set; }
-    }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Wharf.Core.Builds;
@@ -267,9 +266,9 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
             registry = b.Registry,
             repository = b.Repository,
             tag = b.Tag,
-            source_kind = b.SourceKind == BuildSourceKind.Context ? "context" : "dockerfile",
+            source_kind = BuildText.Format(b.SourceKind),
             dockerfile_path = b.DockerfilePath,
-            build_args = JsonSerializer.Serialize(b.BuildArgs, SqliteJson.Default.IReadOnlyDictionaryStringString),
+            build_args = BuildText.FormatArgs(b.BuildArgs),
             target = b.Target,
             platform = b.Platform,
             credential_id = b.CredentialId?.ToString("D"),
@@ -303,16 +302,16 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
             Registry = registry,
             Repository = repository,
             Tag = tag,
-            SourceKind = source_kind == "context" ? BuildSourceKind.Context : BuildSourceKind.Dockerfile,
+            SourceKind = BuildText.ParseSourceKind(source_kind),
             DockerfilePath = dockerfile_path,
-            BuildArgs = JsonSerializer.Deserialize(build_args, SqliteJson.Default.IReadOnlyDictionaryStringString) ?? new Dictionary<string, string>(),
+            BuildArgs = BuildText.ParseArgs(build_args),
             Target = target,
             Platform = platform,
             CredentialId = credential_id is null ? null : Guid.Parse(credential_id),
             UseDockerHubSettings = use_dockerhub != 0,
-            State = BuildWords.TryParseState(state, out var s) ? s : BuildState.Failed,
-            BuildStatus = ParsePhase(build_status),
-            PushStatus = ParsePhase(push_status),
+            State = BuildText.ParseState(state),
+            BuildStatus = BuildText.ParsePhase(build_status),
+            PushStatus = BuildText.ParsePhase(push_status),
             Attempts = (int)attempts,
             BuildRuns = (int)build_runs,
             PushAttempts = (int)push_attempts,
@@ -322,24 +321,13 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
             CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(created_at),
             StartedAt = started_at is { } st ? DateTimeOffset.FromUnixTimeMilliseconds(st) : null,
             FinishedAt = finished_at is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null,
-            ErrorKind = error_kind switch { "build" => BuildErrorKind.Build, "push" => BuildErrorKind.Push, "infrastructure" => BuildErrorKind.Infrastructure, _ => BuildErrorKind.None },
+            ErrorKind = BuildText.ParseErrorKind(error_kind),
             ErrorMessage = error_message,
             Engine = engine,
             LocalImage = local_image,
             Digest = digest,
             PushedReference = pushed_reference,
         };
-
-        private static PhaseStatus ParsePhase(string text) => text switch
-        {
-            "in_progress" => PhaseStatus.InProgress,
-            "completed" => PhaseStatus.Completed,
-            "failed" => PhaseStatus.Failed,
-            _ => PhaseStatus.Pending,
-        };
     }
 #pragma warning restore IDE1006, CA1707
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
-internal sealed partial class SqliteJson : System.Text.Json.Serialization.JsonSerializerContext;

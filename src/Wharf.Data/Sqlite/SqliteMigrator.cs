@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Reflection;
 using Dapper;
 using Wharf.Core.Registry;
 
@@ -22,34 +20,18 @@ public sealed class SqliteMigrator : IMetadataMigrator
         _connections = connections;
     }
 
-    /// <summary>A migration script embedded in this assembly.</summary>
-    public sealed record Migration(int Version, string Name, string Sql);
+    /// <summary>Every embedded SQLite migration, in version order.</summary>
+    public static IReadOnlyList<MigrationScript> LoadMigrations() => MigrationScripts.Load(ResourcePrefix);
 
-    /// <summary>Every embedded migration, in version order.</summary>
-    public static IReadOnlyList<Migration> LoadMigrations()
+    public async Task<IReadOnlyList<string>> PendingAsync(CancellationToken cancellationToken)
     {
-        var assembly = typeof(SqliteMigrator).Assembly;
-        var migrations = new List<Migration>();
-        foreach (var resource in assembly.GetManifestResourceNames())
-        {
-            if (!resource.StartsWith(ResourcePrefix, StringComparison.Ordinal) || !resource.EndsWith(".sql", StringComparison.Ordinal)) continue;
-            // MSBuild may prefix a leading digit with '_' when it builds the resource name.
-            var name = resource[ResourcePrefix.Length..^".sql".Length].TrimStart('_');
-            var digits = 0;
-            while (digits < name.Length && char.IsAsciiDigit(name[digits])) digits++;
-            if (digits == 0) throw new InvalidOperationException($"Migration resource '{resource}' does not start with a version number.");
-            var version = int.Parse(name.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture);
-            migrations.Add(new Migration(version, name, ReadResource(assembly, resource)));
-        }
-        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
-        for (var i = 1; i < migrations.Count; i++)
-        {
-            if (migrations[i].Version == migrations[i - 1].Version)
-            {
-                throw new InvalidOperationException($"Two migrations have version {migrations[i].Version}: {migrations[i - 1].Name}, {migrations[i].Name}.");
-            }
-        }
-        return migrations;
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        var recorded = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", cancellationToken: cancellationToken));
+        var applied = recorded == 0
+            ? []
+            : (await connection.QueryAsync<long>(new CommandDefinition("SELECT version FROM schema_migrations", cancellationToken: cancellationToken))).ToHashSet();
+        return LoadMigrations().Where(m => !applied.Contains(m.Version)).Select(m => m.Name).ToList();
     }
 
     public async Task<int> MigrateAsync(CancellationToken cancellationToken)
@@ -91,13 +73,5 @@ public sealed class SqliteMigrator : IMetadataMigrator
             if (ran) applied++;
         }
         return applied;
-    }
-
-    private static string ReadResource(Assembly assembly, string resource)
-    {
-        using var stream = assembly.GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"Migration resource '{resource}' is missing.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }

@@ -192,15 +192,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
             FROM manifests m JOIN repositories r ON r.id = m.repository_id
             WHERE r.name = @repository AND m.digest = @digest
             """, new { repository, digest = digest.ToString() }, null, cancellationToken));
-        return row is null
-            ? null
-            : new StoredManifest(
-                Digest.Parse(row.Digest),
-                row.MediaType,
-                row.Content,
-                row.ArtifactType,
-                row.SubjectDigest is null ? null : Digest.Parse(row.SubjectDigest),
-                DateTimeOffset.FromUnixTimeMilliseconds(row.PushedAt));
+        return row?.ToModel();
     }
 
     public async Task<Digest?> ResolveTagAsync(string repository, string tag, CancellationToken cancellationToken)
@@ -282,12 +274,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
                   + " ORDER BY m.digest";
         var rows = await connection.QueryAsync<ReferrerRow>(Command(
             sql, new { repository, subject = subject.ToString(), artifactType }, null, cancellationToken));
-        var referrers = new List<Referrer>();
-        foreach (var row in rows)
-        {
-            referrers.Add(new Referrer(Digest.Parse(row.Digest), row.MediaType, row.Size, row.ArtifactType, row.Annotations));
-        }
-        return referrers;
+        return [.. rows.Select(r => r.ToModel())];
     }
 
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -317,28 +304,6 @@ public sealed class SqliteRegistryStore : IRegistryStore
             """, new { repositoryId, digest, size, now }, transaction, cancellationToken));
     }
 
-    private sealed class ManifestRow
-    {
-        public string Digest { get; set; } = "";
-        public string MediaType { get; set; } = "";
-        public byte[] Content { get; set; } = [];
-        public string? ArtifactType { get; set; }
-        public string? SubjectDigest { get; set; }
-        public long PushedAt { get; set; }
-    }
 
-    private sealed class ManifestKeyRow
-    {
-        public long Id { get; set; }
-        public long RepositoryId { get; set; }
-    }
 
-    private sealed class ReferrerRow
-    {
-        public string Digest { get; set; } = "";
-        public string MediaType { get; set; } = "";
-        public long Size { get; set; }
-        public string? ArtifactType { get; set; }
-        public string? Annotations { get; set; }
-    }
 }

@@ -7,6 +7,7 @@ using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Repositories;
 using Wharf.Core.Search;
+using static Wharf.Data.StoredText;
 
 namespace Wharf.Data.Sqlite;
 
@@ -76,11 +77,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
                    (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) AS TagCount
             FROM repositories r WHERE r.name = @repository
             """, new { repository, defaultVisibility = Format(defaultVisibility) }, null, cancellationToken));
-        return row is null
-            ? null
-            : new RepositoryInfo(row.Name, row.Namespace, Parse(row.Visibility), row.Description, row.Readme,
-                Time(row.CreatedAt), TimeOrNull(row.UpdatedAt), row.PushCount, row.PullCount,
-                TimeOrNull(row.LastPushedAt), TimeOrNull(row.LastPulledAt), row.TagCount);
+        return row?.ToModel();
     }
 
     public Task<bool> UpdateAsync(string repository, RepositoryUpdate update, RegistryChange? change, CancellationToken cancellationToken) =>
@@ -159,7 +156,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
                 platform = query.Platform,
                 limit = query.Limit,
             }, null, cancellationToken));
-        return [.. rows.Select(row => new TagDetails(row.Name, Digest.Parse(row.Digest), row.MediaType, row.Size, SplitPlatforms(row.Platforms), Time(row.PushedAt), TimeOrNull(row.LastPulledAt)))];
+        return [.. rows.Select(r => r.ToModel())];
     }
 
     public async Task<IReadOnlyList<SearchHit>> ListRecentlyPushedAsync(ReadFilter filter, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken)
@@ -174,7 +171,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
             ORDER BY r.last_pushed_at DESC, r.name LIMIT @limit
             """, FilterArgs(filter, new { limit, visibility = visibility is { } v ? Format(v) : null }), null, cancellationToken));
-        return rows.Select(ToHit).ToList();
+        return rows.Select(r => r.ToModel()).ToList();
     }
 
     public async Task<IReadOnlyList<SearchHit>> ListAsync(ReadFilter filter, string? @namespace, string? after, int limit, CancellationToken cancellationToken)
@@ -189,7 +186,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             {(after is null ? "" : "AND r.name > @after")}
             ORDER BY r.name COLLATE BINARY LIMIT @limit
             """, FilterArgs(filter, new { @namespace, after, limit }), null, cancellationToken));
-        return rows.Select(ToHit).ToList();
+        return rows.Select(r => r.ToModel()).ToList();
     }
 
     public async Task<IReadOnlyList<string>> ListNamesAsync(ReadFilter filter, string? after, int limit, CancellationToken cancellationToken)
@@ -227,7 +224,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             ORDER BY Tier, {Rank}, r.name COLLATE BINARY
             LIMIT @limit OFFSET @offset
             """, args, null, cancellationToken));
-        return rows.Select(ToHit).ToList();
+        return rows.Select(r => r.ToModel()).ToList();
     }
 
     /// <summary>
@@ -248,7 +245,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             AND {TierExpression} < 2
             ORDER BY Tier, r.pull_count DESC, r.name COLLATE BINARY
             """, args, null, cancellationToken))).AsList();
-        var hits = named.Skip(offset).Take(limit).Select(ToHit).ToList();
+        var hits = named.Skip(offset).Take(limit).Select(r => r.ToModel()).ToList();
         if (hits.Count == limit) return hits;
         args.Add("restLimit", limit - hits.Count);
         args.Add("restOffset", Math.Max(0, offset - named.Count));
@@ -262,7 +259,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             ORDER BY r.pull_count DESC, r.name COLLATE BINARY
             LIMIT @restLimit OFFSET @restOffset
             """, args, null, cancellationToken));
-        hits.AddRange(rest.Select(ToHit));
+        hits.AddRange(rest.Select(r => r.ToModel()));
         return hits;
     }
 
@@ -281,7 +278,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             ORDER BY r.pull_count DESC, r.name COLLATE BINARY LIMIT @limit
             """, FilterArgs(filter, new { @namespace, visibility = visibility is { } v ? Format(v) : null, afterPulls = after?.PullCount, afterName = after?.Name, limit }),
             null, cancellationToken));
-        return rows.Select(ToHit).ToList();
+        return rows.Select(r => r.ToModel()).ToList();
     }
 
     public async Task<int> CountSearchAsync(SearchQuery query, ReadFilter filter, CancellationToken cancellationToken)
@@ -335,7 +332,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             """, new { repository, digests = digests.Select(d => d.ToString()).ToList() }, null, cancellationToken));
         foreach (var row in rows)
         {
-            found[Digest.Parse(row.Digest)] = new ManifestDetails(row.Size, SplitPlatforms(row.Platforms), ParseLabels(row.Labels));
+            found[Digest.Parse(row.Digest)] = row.ToModel();
         }
         return found;
     }
@@ -375,93 +372,20 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
         return args;
     }
 
-    private static SearchHit ToHit(HitRow row) =>
-        new(row.Name, row.Namespace, Parse(row.Visibility), row.Description, row.PullCount, TimeOrNull(row.LastPushedAt));
 
-    private static string Format(RepositoryVisibility visibility) => visibility == RepositoryVisibility.Public ? "public" : "private";
 
-    private static RepositoryVisibility Parse(string? text) => text == "public" ? RepositoryVisibility.Public : RepositoryVisibility.Private;
 
-    private static string? EmptyToNull(string? text) => string.IsNullOrEmpty(text) ? null : text;
 
-    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
-    private static DateTimeOffset? TimeOrNull(long? ms) => ms is { } value ? DateTimeOffset.FromUnixTimeMilliseconds(value) : null;
 
-    private static IReadOnlyList<string> SplitPlatforms(string? text) => string.IsNullOrEmpty(text) ? [] : text.Split(',');
 
-    /// <summary>Label keys and values as text for the full-text index, one label a line.</summary>
-    private static string? LabelsText(IReadOnlyDictionary<string, string>? labels) =>
-        labels is null || labels.Count == 0 ? null : string.Join('\n', labels.Select(l => l.Key + " " + l.Value));
 
-    private static string? LabelsJson(IReadOnlyDictionary<string, string>? labels)
-    {
-        if (labels is null || labels.Count == 0) return null;
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            foreach (var (key, value) in labels) writer.WriteString(key, value);
-            writer.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
 
-    private static IReadOnlyDictionary<string, string>? ParseLabels(string? json)
-    {
-        if (string.IsNullOrEmpty(json)) return null;
-        using var document = JsonDocument.Parse(json);
-        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var property in document.RootElement.EnumerateObject()) labels[property.Name] = property.Value.GetString() ?? "";
-        return labels;
-    }
 
     private static CommandDefinition Command(string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
 
-    private sealed class RepositoryRow
-    {
-        public string Name { get; set; } = "";
-        public string? Namespace { get; set; }
-        public string? Visibility { get; set; }
-        public string? Description { get; set; }
-        public string? Readme { get; set; }
-        public long CreatedAt { get; set; }
-        public long? UpdatedAt { get; set; }
-        public long PushCount { get; set; }
-        public long PullCount { get; set; }
-        public long? LastPushedAt { get; set; }
-        public long? LastPulledAt { get; set; }
-        public long TagCount { get; set; }
-    }
 
-    private sealed class TagRow
-    {
-        public string Name { get; set; } = "";
-        public string Digest { get; set; } = "";
-        public string MediaType { get; set; } = "";
-        public long? Size { get; set; }
-        public string? Platforms { get; set; }
-        public long PushedAt { get; set; }
-        public long? LastPulledAt { get; set; }
-    }
 
-    private sealed class HitRow
-    {
-        public string Name { get; set; } = "";
-        public string? Namespace { get; set; }
-        public string? Visibility { get; set; }
-        public string? Description { get; set; }
-        public long PullCount { get; set; }
-        public long? LastPushedAt { get; set; }
-        public long Tier { get; set; }
-    }
 
-    private sealed class DetailsRow
-    {
-        public string Digest { get; set; } = "";
-        public long Size { get; set; }
-        public string? Platforms { get; set; }
-        public string? Labels { get; set; }
-    }
 }

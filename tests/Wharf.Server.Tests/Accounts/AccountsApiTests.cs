@@ -8,13 +8,16 @@ using Wharf.Testing;
 namespace Wharf.Server.Tests.Accounts;
 
 /// <summary>/api/v1 accounts endpoints: happy paths, audit, and bad input that must give a problem and store nothing.</summary>
-public sealed class AccountsApiTests : IAsyncLifetime
+public class AccountsApiTests : IAsyncLifetime
 {
     private AccountsHttp _http = null!;
 
+    /// <summary>The providers this class's servers run on (a derived class runs the same tests on PostgreSQL).</summary>
+    protected virtual WharfTestProviders Providers => WharfTestProviders.Default;
+
     public async Task InitializeAsync()
     {
-        _http = new AccountsHttp(await WharfTestServer.StartAsync(AuthMode.Accounts));
+        _http = new AccountsHttp(await WharfTestServer.StartOnAsync(Providers, AuthMode.Accounts));
         await _http.SignUpAsync("boss");
         await _http.SignUpAsync("alice");
     }
@@ -118,7 +121,7 @@ public sealed class AccountsApiTests : IAsyncLifetime
     [Fact]
     public async Task Closed_Sign_Up_Refuses_Strangers_But_Not_The_First_User_Or_An_Admin()
     {
-        await using var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, "--Wharf:Auth:SignUp=Closed");
+        await using var server = await WharfTestServer.StartOnAsync(Providers, AuthMode.Accounts, "--Wharf:Auth:SignUp=Closed");
         var http = new AccountsHttp(server);
         await http.SignUpAsync("first");
         using var anonymous = http.Anonymous();

@@ -12,13 +12,16 @@ using Wharf.Testing;
 namespace Wharf.Server.Tests.Accounts;
 
 /// <summary>The Docker token flow: challenge, grants, refresh tokens, the OAuth2 form, internal credentials, and refused tokens.</summary>
-public sealed class TokenFlowTests : IAsyncLifetime
+public class TokenFlowTests : IAsyncLifetime
 {
     private AccountsHttp _http = null!;
 
+    /// <summary>The providers this class's servers run on (a derived class runs the same tests on PostgreSQL).</summary>
+    protected virtual WharfTestProviders Providers => WharfTestProviders.Default;
+
     public async Task InitializeAsync()
     {
-        _http = new AccountsHttp(await WharfTestServer.StartAsync(AuthMode.Accounts, null, "--Wharf:Auth:MaxFailedLogins=3"));
+        _http = new AccountsHttp(await WharfTestServer.StartOnAsync(Providers, AuthMode.Accounts, "--Wharf:Auth:MaxFailedLogins=3"));
         await _http.SignUpAsync("boss");
         await _http.SignUpAsync("alice");
         using var alice = _http.Basic("alice");

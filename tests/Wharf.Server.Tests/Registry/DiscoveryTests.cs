@@ -5,7 +5,7 @@ using static Wharf.Server.Tests.Registry.RegistryClient;
 
 namespace Wharf.Server.Tests.Registry;
 
-public sealed class DiscoveryTests : RegistryTestBase
+public class DiscoveryTests : RegistryTestBase
 {
     private static readonly string[] Tags = ["latest", "b", "a", "C", "1.0", "_x", "A-1"];
 

@@ -6,7 +6,7 @@ using static Wharf.Server.Tests.Registry.RegistryClient;
 
 namespace Wharf.Server.Tests.Registry;
 
-public sealed class ReferrersTests : RegistryTestBase
+public class ReferrersTests : RegistryTestBase
 {
     private const string SbomType = "application/vnd.example.sbom.v1";
     private const string SignatureConfigType = "application/vnd.example.signature.config.v1+json";

@@ -16,9 +16,12 @@ public abstract class RegistryTestBase : IAsyncLifetime
     /// <summary>Extra configuration arguments for the server of every test in the class.</summary>
     protected virtual string[] ServerArgs => [];
 
+    /// <summary>The providers the class's servers run on; a derived class per provider runs the same tests on another.</summary>
+    protected virtual WharfTestProviders Providers => WharfTestProviders.Default;
+
     public async Task InitializeAsync()
     {
-        _server = await WharfTestServer.StartAsync(AuthMode.Open, null, ServerArgs);
+        _server = await WharfTestServer.StartOnAsync(Providers, AuthMode.Open, ServerArgs);
         _http = _server.CreateClient();
     }
 

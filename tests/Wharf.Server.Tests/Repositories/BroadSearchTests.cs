@@ -9,7 +9,7 @@ namespace Wharf.Server.Tests.Repositories;
 /// A query matching more repositories than <c>RelevanceRankedMatches</c> is ordered by name tier, then by pulls,
 /// instead of by bm25 over every match (the limit is lowered here so a handful of repositories is "broad").
 /// </summary>
-public sealed class BroadSearchTests : RegistryTestBase
+public class BroadSearchTests : RegistryTestBase
 {
     protected override string[] ServerArgs => ["--Wharf:Database:RelevanceRankedMatches=2", "--Wharf:Repositories:CounterFlushInterval=00:00:00.100"];
 

@@ -9,7 +9,7 @@ using Wharf.Server.Tests.Registry;
 namespace Wharf.Server.Tests.Repositories;
 
 /// <summary><c>/api/v1/repositories</c> against a real server: create, read, change, delete, tag details and counters.</summary>
-public sealed class RepositoriesApiTests : RegistryTestBase
+public class RepositoriesApiTests : RegistryTestBase
 {
     protected override string[] ServerArgs => ["--Wharf:Repositories:CounterFlushInterval=00:00:00.100"];
 

@@ -10,7 +10,7 @@ using static Wharf.Server.Tests.Repositories.RepositoriesApiTests;
 namespace Wharf.Server.Tests.Repositories;
 
 /// <summary>Ranking of <c>/api/v1/search</c> over a fixed set of repositories, filters, paging, bad input and Docker's v1 format.</summary>
-public sealed class SearchTests : RegistryTestBase
+public class SearchTests : RegistryTestBase
 {
     private async Task CreateAsync(string ns, string name, string? description = null, string visibility = "public")
     {
@@ -149,8 +149,11 @@ public sealed class SearchTests : RegistryTestBase
 /// Private repositories never show to others: search, the v1 search, listings, the catalog and reads. A real server in
 /// accounts mode (the default of <c>wharf serve</c>), users signed up through the API, Basic credentials on each request.
 /// </summary>
-public sealed class SearchVisibilityTests : IAsyncLifetime
+public class SearchVisibilityTests : IAsyncLifetime
 {
+    /// <summary>The providers this class's servers run on (a derived class runs the same tests on PostgreSQL).</summary>
+    protected virtual WharfTestProviders Providers => WharfTestProviders.Default;
+
     private const string Password = "correct-horse-battery";
     private WharfTestServer? _server;
     private HttpClient? _http;
@@ -159,7 +162,7 @@ public sealed class SearchVisibilityTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await WharfTestServer.StartAsync(AuthMode.Accounts);
+        _server = await WharfTestServer.StartOnAsync(Providers, AuthMode.Accounts);
         _http = _server.CreateClient();
         foreach (var user in new[] { "boss", "alice", "bob" }) // the first user is the administrator
         {

@@ -1,0 +1,301 @@
+using Dapper;
+using Npgsql;
+using Wharf.Core.Digests;
+using Wharf.Core.Events;
+using Wharf.Core.Registry;
+using static Wharf.Data.PostgreSql.PostgreSqlText;
+
+namespace Wharf.Data.PostgreSql;
+
+/// <summary>
+/// <see cref="IRegistryStore"/> on PostgreSQL with Dapper. Writers run in parallel, so a manifest push locks what it
+/// checks (<c>FOR KEY SHARE</c> on the blob links and child manifests it needs): a concurrent unlink or delete waits for the
+/// push to commit, and a push never stores a manifest whose references were removed under it. Digests are text,
+/// timestamps unix milliseconds (UTC), as on SQLite.
+/// </summary>
+public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, TimeProvider? timeProvider = null) : IRegistryStore
+{
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+
+    public Task EnsureRepositoryAsync(string repository, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        return connections.WriteAsync(
+            (connection, transaction) => EnsureRepositoryIdAsync(connection, transaction, repository, Now(), cancellationToken),
+            cancellationToken);
+    }
+
+    public async Task<bool> RepositoryExistsAsync(string repository, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int?>(Command(
+            "SELECT 1 FROM repositories WHERE name = @repository", new { repository }, null, cancellationToken)) is not null;
+    }
+
+    public async Task<IReadOnlyList<string>> ListRepositoriesAsync(string? last, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var sql = last is null
+            ? "SELECT name FROM repositories ORDER BY name LIMIT @limit"
+            : "SELECT name FROM repositories WHERE name > @last ORDER BY name LIMIT @limit";
+        return (await connection.QueryAsync<string>(Command(sql, new { last, limit }, null, cancellationToken))).AsList();
+    }
+
+    public Task LinkBlobAsync(string repository, Digest digest, long size, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        return connections.WriteAsync(async (connection, transaction) =>
+        {
+            var now = Now();
+            var repositoryId = await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
+            await LinkBlobAsync(connection, transaction, repositoryId, digest.ToString(), size, now, cancellationToken);
+            return true;
+        }, cancellationToken);
+    }
+
+    public async Task<long?> GetLinkedBlobSizeAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long?>(Command(
+            """
+            SELECT b.size
+            FROM repository_blobs rb
+            JOIN repositories r ON r.id = rb.repository_id
+            JOIN blobs b ON b.digest = rb.digest
+            WHERE r.name = @repository AND rb.digest = @digest
+            """, new { repository, digest = digest.ToString() }, null, cancellationToken));
+    }
+
+    public Task<bool> UnlinkBlobAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            var removed = await connection.ExecuteAsync(Command(
+                """
+                DELETE FROM repository_blobs
+                WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND digest = @digest
+                """, new { repository, digest = digest.ToString() }, transaction, cancellationToken));
+            if (removed > 0) await connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return removed > 0;
+        }, cancellationToken);
+
+    public Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, RegistryChange? change, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(tags);
+        return connections.WriteAsync(async (connection, transaction) =>
+        {
+            var parsed = manifest.Manifest;
+            var now = Now();
+            var repositoryId = await connection.ExecuteScalarAsync<long?>(Command(
+                "SELECT id FROM repositories WHERE name = @repository FOR KEY SHARE", new { repository }, transaction, cancellationToken));
+
+            // Decide on the references first, holding them (FOR KEY SHARE) until commit: when one is missing, nothing is written.
+            var requiredBlobs = parsed.RequiredBlobs.ToList();
+            if (requiredBlobs.Count > 0)
+            {
+                var linked = repositoryId is null ? [] : (await connection.QueryAsync<string>(Command(
+                    "SELECT digest FROM repository_blobs WHERE repository_id = @repositoryId AND digest = ANY(@digests) FOR KEY SHARE",
+                    new { repositoryId, digests = requiredBlobs.Select(b => b.Digest.ToString()).ToArray() }, transaction, cancellationToken))).ToHashSet(StringComparer.Ordinal);
+                foreach (var blob in requiredBlobs)
+                {
+                    if (!linked.Contains(blob.Digest.ToString())) return PutManifestResult.MissingReference(blob.Digest);
+                }
+            }
+            if (parsed.Manifests.Count > 0)
+            {
+                var stored = repositoryId is null ? [] : (await connection.QueryAsync<string>(Command(
+                    "SELECT digest FROM manifests WHERE repository_id = @repositoryId AND digest = ANY(@digests) FOR KEY SHARE",
+                    new { repositoryId, digests = parsed.Manifests.Select(m => m.Digest.ToString()).ToArray() }, transaction, cancellationToken))).ToHashSet(StringComparer.Ordinal);
+                foreach (var child in parsed.Manifests)
+                {
+                    if (!stored.Contains(child.Digest.ToString())) return PutManifestResult.MissingReference(child.Digest);
+                }
+            }
+
+            var repoId = repositoryId ?? await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
+            var digest = manifest.Digest.ToString();
+            var manifestId = await connection.ExecuteScalarAsync<long?>(Command(
+                """
+                INSERT INTO manifests (repository_id, digest, media_type, content, size, artifact_type, subject_digest, annotations, pushed_at)
+                VALUES (@repoId, @digest, @mediaType, @content, @size, @artifactType, @subject, @annotations, @now)
+                ON CONFLICT (repository_id, digest) DO NOTHING
+                RETURNING id
+                """,
+                new
+                {
+                    repoId,
+                    digest,
+                    mediaType = Clean(manifest.MediaType),
+                    content = manifest.Content,
+                    size = (long)manifest.Content.Length,
+                    artifactType = Clean(parsed.ReferrerArtifactType),
+                    subject = parsed.Subject?.Digest.ToString(),
+                    annotations = Clean(parsed.AnnotationsJson),
+                    now,
+                }, transaction, cancellationToken));
+
+            if (manifestId is { } newId)
+            {
+                var digests = new List<string>();
+                var kinds = new List<string>();
+                if (parsed.Config is { } config) Add(config.Digest, "blob");
+                foreach (var layer in parsed.Layers) Add(layer.Digest, "blob");
+                foreach (var child in parsed.Manifests) Add(child.Digest, "manifest");
+                if (digests.Count > 0)
+                {
+                    await connection.ExecuteAsync(Command(
+                        """
+                        INSERT INTO manifest_references (manifest_id, digest, kind)
+                        SELECT @newId, r.digest, r.kind FROM unnest(@digests, @kinds) AS r (digest, kind)
+                        ON CONFLICT DO NOTHING
+                        """, new { newId, digests = digests.ToArray(), kinds = kinds.ToArray() }, transaction, cancellationToken));
+                }
+
+                void Add(Digest reference, string kind)
+                {
+                    digests.Add(reference.ToString());
+                    kinds.Add(kind);
+                }
+            }
+            else
+            {
+                manifestId = await connection.ExecuteScalarAsync<long>(Command(
+                    "SELECT id FROM manifests WHERE repository_id = @repoId AND digest = @digest",
+                    new { repoId, digest }, transaction, cancellationToken));
+            }
+
+            // The manifest is a blob of the repository too (idempotent): an index may point at it and GET /blobs/<digest> serves it.
+            await LinkBlobAsync(connection, transaction, repoId, digest, manifest.Content.Length, now, cancellationToken);
+
+            if (tags.Count > 0)
+            {
+                await connection.ExecuteAsync(Command(
+                    """
+                    INSERT INTO tags (repository_id, name, manifest_id, updated_at)
+                    SELECT @repoId, t.name, @manifestId, @now FROM unnest(@names) AS t (name)
+                    ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at
+                    WHERE tags.manifest_id <> excluded.manifest_id
+                    """, new { repoId, manifestId, now, names = tags.Distinct(StringComparer.Ordinal).ToArray() }, transaction, cancellationToken));
+            }
+            await connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return PutManifestResult.Stored();
+        }, cancellationToken);
+    }
+
+    public async Task<StoredManifest?> GetManifestAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<ManifestRow>(Command(
+            """
+            SELECT m.digest AS Digest, m.media_type AS MediaType, m.content AS Content, m.artifact_type AS ArtifactType,
+                   m.subject_digest AS SubjectDigest, m.pushed_at AS PushedAt
+            FROM manifests m JOIN repositories r ON r.id = m.repository_id
+            WHERE r.name = @repository AND m.digest = @digest
+            """, new { repository, digest = digest.ToString() }, null, cancellationToken));
+        return row?.ToModel();
+    }
+
+    public async Task<Digest?> ResolveTagAsync(string repository, string tag, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var digest = await connection.ExecuteScalarAsync<string?>(Command(
+            """
+            SELECT m.digest
+            FROM tags t
+            JOIN repositories r ON r.id = t.repository_id
+            JOIN manifests m ON m.id = t.manifest_id
+            WHERE r.name = @repository AND t.name = @tag
+            """, new { repository, tag }, null, cancellationToken));
+        return digest is null ? null : Digest.Parse(digest);
+    }
+
+    public Task<bool> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            var text = digest.ToString();
+            var row = await connection.QuerySingleOrDefaultAsync<ManifestKeyRow>(Command(
+                """
+                SELECT m.id AS Id, m.repository_id AS RepositoryId
+                FROM manifests m JOIN repositories r ON r.id = m.repository_id
+                WHERE r.name = @repository AND m.digest = @digest
+                FOR UPDATE OF m
+                """, new { repository, digest = text }, transaction, cancellationToken));
+            if (row is null) return false;
+            // Tags and references go with the manifest (ON DELETE CASCADE); referrers whose subject it is stay: they are
+            // manifests of their own. The link PutManifest added for the manifest's own bytes goes too.
+            await connection.ExecuteAsync(Command(
+                """
+                DELETE FROM manifests WHERE id = @Id;
+                DELETE FROM repository_blobs WHERE repository_id = @RepositoryId AND digest = @digest;
+                """, new { row.Id, row.RepositoryId, digest = text }, transaction, cancellationToken));
+            await connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            var removed = await connection.ExecuteAsync(Command(
+                """
+                DELETE FROM tags
+                WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag
+                """, new { repository, tag }, transaction, cancellationToken));
+            if (removed > 0) await connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return removed > 0;
+        }, cancellationToken);
+
+    public async Task<IReadOnlyList<string>> ListTagsAsync(string repository, string? last, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var sql = $"""
+                   SELECT t.name FROM tags t
+                   WHERE t.repository_id = (SELECT id FROM repositories WHERE name = @repository)
+                   {(last is null ? "" : "AND t.name > @last")}
+                   ORDER BY t.name LIMIT @limit
+                   """;
+        return (await connection.QueryAsync<string>(Command(sql, new { repository, last, limit }, null, cancellationToken))).AsList();
+    }
+
+    public async Task<IReadOnlyList<Referrer>> ListReferrersAsync(string repository, Digest subject, string? artifactType, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var sql = $"""
+                   SELECT m.digest AS Digest, m.media_type AS MediaType, m.size AS Size, m.artifact_type AS ArtifactType,
+                          m.annotations AS Annotations
+                   FROM manifests m JOIN repositories r ON r.id = m.repository_id
+                   WHERE r.name = @repository AND m.subject_digest = @subject
+                   {(artifactType is null ? "" : "AND m.artifact_type = @artifactType")}
+                   ORDER BY m.digest
+                   """;
+        var rows = await connection.QueryAsync<ReferrerRow>(Command(sql, new { repository, subject = subject.ToString(), artifactType = Clean(artifactType) }, null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
+        new(sql, parameters, transaction, cancellationToken: cancellationToken);
+
+    /// <summary>The repository's id, created when missing (a concurrent creator's row is waited for, then read).</summary>
+    internal static async Task<long> EnsureRepositoryIdAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string repository, long now, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long?>(Command(
+            "INSERT INTO repositories (name, created_at) VALUES (@repository, @now) ON CONFLICT (name) DO NOTHING RETURNING id",
+            new { repository, now }, transaction, cancellationToken))
+        ?? await connection.ExecuteScalarAsync<long>(Command(
+            "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
+
+    private static Task LinkBlobAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long repositoryId, string digest, long size, long now, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(Command(
+            """
+            INSERT INTO blobs (digest, size, created_at) VALUES (@digest, @size, @now) ON CONFLICT (digest) DO NOTHING;
+            INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (@repositoryId, @digest, @now)
+            ON CONFLICT (repository_id, digest) DO NOTHING;
+            """, new { repositoryId, digest, size, now }, transaction, cancellationToken));
+
+
+
+}

@@ -1,0 +1,152 @@
+using Wharf.Core.Accounts;
+using Wharf.Core.Builds;
+using Wharf.Core.Registry;
+using Wharf.Core.Repositories;
+using Wharf.Data.PostgreSql;
+using Wharf.Data.Sqlite;
+using Wharf.Data.Tests.Sqlite;
+using Wharf.Testing.Services;
+
+namespace Wharf.Data.Tests;
+
+/// <summary>The metadata providers every store contract suite runs against.</summary>
+public enum MetadataProvider
+{
+    Sqlite,
+    PostgreSql,
+}
+
+/// <summary>A fresh, migrated metadata database of one provider with every store on it; dropped on dispose.</summary>
+public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestProvider
+{
+    private readonly Func<TimeProvider, Stores> _open;
+    private readonly Func<ValueTask> _drop;
+    private readonly Stores _stores;
+    private readonly List<Stores> _nodes = [];
+
+    private MetadataTestDatabase(MetadataProvider provider, Func<TimeProvider, Stores> open, Func<ValueTask> drop, TimeProvider time)
+    {
+        Provider = provider;
+        _open = open;
+        _drop = drop;
+        _stores = open(time);
+    }
+
+    public MetadataProvider Provider { get; }
+
+    public IMetadataMigrator Migrator => _stores.Migrator;
+
+    public IRegistryStore Registry => _stores.Registry;
+
+    IRegistryStore IRegistryStoreTestProvider.Store => _stores.Registry;
+
+    public IRepositoryStore Repositories => _stores.Repositories;
+
+    public IAccountStore Accounts => _stores.Accounts;
+
+    public IAuditLog Audit => _stores.Audit;
+
+    public IBuildStore Builds => _stores.Builds;
+
+    public IRegistryCredentialStore Credentials => _stores.Credentials;
+
+    /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
+    public Stores OpenAnotherNode(TimeProvider? time = null)
+    {
+        var stores = _open(time ?? TimeProvider.System);
+        _nodes.Add(stores);
+        return stores;
+    }
+
+    public static async Task<MetadataTestDatabase> CreateAsync(MetadataProvider provider, TimeProvider? time = null)
+    {
+        time ??= TimeProvider.System;
+        MetadataTestDatabase database;
+        if (provider == MetadataProvider.Sqlite)
+        {
+            var file = new SqliteTestDatabase();
+            database = new MetadataTestDatabase(provider, t => Stores.Sqlite(file.DatabasePath, t), file.DisposeAsync, time);
+        }
+        else
+        {
+            var server = await PostgresService.CreateDatabaseAsync(migrated: true);
+            database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
+        }
+        await database.Migrator.MigrateAsync(CancellationToken.None);
+        return database;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes) await node.DisposeAsync();
+        await _stores.DisposeAsync();
+        await _drop();
+    }
+
+    /// <summary>One node's stores on the database.</summary>
+    public sealed class Stores(
+        IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
+        IBuildStore builds, IRegistryCredentialStore credentials, IAsyncDisposable? resources) : IAsyncDisposable
+    {
+        public IMetadataMigrator Migrator { get; } = migrator;
+        public IRegistryStore Registry { get; } = registry;
+        public IRepositoryStore Repositories { get; } = repositories;
+        public IAccountStore Accounts { get; } = accounts;
+        public IAuditLog Audit { get; } = audit;
+        public IBuildStore Builds { get; } = builds;
+        public IRegistryCredentialStore Credentials { get; } = credentials;
+
+        public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+        /// <summary>Small limit of "broad" searches, so contract tests reach that path with a handful of repositories.</summary>
+        public const int RelevanceRankedMatches = 6;
+
+        public static Stores Sqlite(string path, TimeProvider time)
+        {
+            var connections = new SqliteConnectionFactory(SqliteOptions.ForFile(path));
+            var accounts = new SqliteAccountStore(connections, time);
+            return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
+                new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
+                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose));
+        }
+
+        public static Stores PostgreSql(string connectionString, TimeProvider time)
+        {
+            var connections = new PostgreSqlConnections(connectionString);
+            var accounts = new PostgreSqlAccountStore(connections, time);
+            return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
+                new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
+                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections);
+        }
+    }
+
+    private sealed class Disposing(Action dispose) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
+
+/// <summary>A contract suite's per-test database of the provider the derived class names.</summary>
+public abstract class StoreContractTests : IAsyncLifetime
+{
+    protected static readonly CancellationToken Ct = CancellationToken.None;
+    private MetadataTestDatabase? _database;
+
+    protected abstract MetadataProvider Provider { get; }
+
+    /// <summary>The clock the stores use (the system clock unless a suite overrides it).</summary>
+    protected virtual TimeProvider Time => TimeProvider.System;
+
+    protected MetadataTestDatabase Database => _database ?? throw new InvalidOperationException("Not initialized.");
+
+    public async Task InitializeAsync() => _database = await MetadataTestDatabase.CreateAsync(Provider, Time);
+
+    public async Task DisposeAsync()
+    {
+        if (_database is not null) await _database.DisposeAsync();
+    }
+}
