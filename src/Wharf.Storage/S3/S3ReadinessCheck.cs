@@ -48,6 +48,10 @@ internal sealed class S3ReadinessCheck(IAmazonS3 s3, S3StorageOptions options) :
         {
             return $"The S3 server {where} answered {(int)e.StatusCode} {(e as AmazonS3Exception)?.ErrorCode ?? e.Message} to a listing of bucket '{options.Bucket}'.";
         }
+        catch (AmazonClientException e) when (e.Message.Contains("credentials", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"No S3 credentials for the server {where}: set Wharf:Storage:S3:AccessKey and SecretKey (or the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables).";
+        }
         catch (Exception e) when (e is HttpRequestException or AmazonClientException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             var reason = e is OperationCanceledException ? $"no answer within {Timeout.TotalSeconds:0} s" : Innermost(e).Message;

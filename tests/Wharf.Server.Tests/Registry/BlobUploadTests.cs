@@ -4,7 +4,7 @@ using static Wharf.Server.Tests.Registry.RegistryClient;
 
 namespace Wharf.Server.Tests.Registry;
 
-public sealed class BlobUploadTests : RegistryTestBase
+public class BlobUploadTests : RegistryTestBase
 {
     private static readonly byte[] Content = Bytes("0123456789abcdefghijklmnopqrstuvwxyz");
 

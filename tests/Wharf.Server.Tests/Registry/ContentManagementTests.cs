@@ -4,7 +4,7 @@ using static Wharf.Server.Tests.Registry.RegistryClient;
 
 namespace Wharf.Server.Tests.Registry;
 
-public sealed class ContentManagementTests : RegistryTestBase
+public class ContentManagementTests : RegistryTestBase
 {
     [Fact]
     public async Task DeleteManifestByDigestIs202ThenDigestAndItsTagsAre404()

@@ -6,7 +6,7 @@ using static Wharf.Server.Tests.Registry.RegistryClient;
 
 namespace Wharf.Server.Tests.Registry;
 
-public sealed class ManifestTests : RegistryTestBase
+public class ManifestTests : RegistryTestBase
 {
     private async Task<((Digest, long) Config, (Digest, long) Layer)> PushBlobsAsync(string repository)
     {

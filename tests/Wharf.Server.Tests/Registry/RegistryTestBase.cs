@@ -16,9 +16,12 @@ public abstract class RegistryTestBase : IAsyncLifetime
     /// <summary>Extra configuration arguments for the server of every test in the class.</summary>
     protected virtual string[] ServerArgs => [];
 
+    /// <summary>The server's arguments; a subclass that runs the same tests on another provider adds its own here.</summary>
+    protected virtual Task<string[]> ServerArgsAsync() => Task.FromResult(ServerArgs);
+
     public async Task InitializeAsync()
     {
-        _server = await WharfTestServer.StartAsync(AuthMode.Open, null, ServerArgs);
+        _server = await WharfTestServer.StartAsync(AuthMode.Open, null, await ServerArgsAsync());
         _http = _server.CreateClient();
     }
 
