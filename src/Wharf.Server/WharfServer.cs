@@ -8,6 +8,7 @@ using Wharf.Data;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
+using Wharf.Server.Errors;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Storage;
@@ -57,6 +58,7 @@ public static class WharfServer
         AddWharf(builder.Services, builder.Configuration);
         overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
+        app.UseStorageFailureProblems();
         app.UseWharfAccounts();
         app.MapDistributionApi();
         app.MapAccountsApi();

@@ -181,13 +181,21 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
 
         var id = Guid.NewGuid();
         var dir = SessionDirectory(id);
-        Directory.CreateDirectory(dir);
-        await using (new FileStream(System.IO.Path.Combine(dir, DataFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
-        {
-        }
         var now = _time.GetUtcNow();
-        var info = new UploadInfo(repository, digestAlgorithm, now, now);
-        await WriteInfoAsync(dir, info, cancellationToken);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            await using (new FileStream(System.IO.Path.Combine(dir, DataFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+            }
+            await WriteInfoAsync(dir, new UploadInfo(repository, digestAlgorithm, now, now), cancellationToken);
+        }
+        catch
+        {
+            // A full disk: no half-made session stays behind.
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            throw;
+        }
         DirectorySync.Flush(_uploadsRoot);
         return new UploadSession(id, repository, 0, digestAlgorithm, now, now);
     }
@@ -242,19 +250,18 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
                         return new UploadResult(UploadStatus.SizeInvalid, ToSession(id, info, offset));
                     }
                     file.Flush(flushToDisk: true);
+                    state.HashedLength = offset + copy.Written;
+                    var updated = info with { UpdatedAt = _time.GetUtcNow() };
+                    await WriteInfoAsync(dir, updated, CancellationToken.None);
+                    return new UploadResult(UploadStatus.Ok, ToSession(id, updated, state.HashedLength));
                 }
                 catch
                 {
                     // A client that hangs up mid-body (IOException, OperationCanceledException) or a
-                    // failing disk: the session keeps its previous offset and the client may resume.
+                    // full or failing disk: the session keeps its previous offset and the client may resume.
                     Rollback(state, file, offset);
                     throw;
                 }
-
-                state.HashedLength = offset + copy.Written;
-                var updated = info with { UpdatedAt = _time.GetUtcNow() };
-                await WriteInfoAsync(dir, updated, CancellationToken.None);
-                return new UploadResult(UploadStatus.Ok, ToSession(id, updated, state.HashedLength));
             }
         }, cancellationToken);
     }
