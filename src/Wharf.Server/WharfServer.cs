@@ -11,6 +11,7 @@ using Wharf.Server.Endpoints;
 using Wharf.Server.Errors;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
+using Wharf.Server.Web;
 using Wharf.Storage;
 
 namespace Wharf.Server;
@@ -33,6 +34,10 @@ public static class WharfServer
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                // `wharf serve` prints its own start-up banner and one line for a failed start (a busy port), instead
+                // of the host's "Now listening on" lines and a stack trace. A faulted background service stays Critical.
+                ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+                ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
             },
         });
         builder.Configuration.AddEnvironmentVariables();
@@ -60,12 +65,14 @@ public static class WharfServer
         var app = builder.Build();
         app.UseStorageFailureProblems();
         app.UseWharfAccounts();
+        app.UseWharfWebSessions();
         app.MapDistributionApi();
         app.MapAccountsApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapWebUi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async Task<IResult> (IRegistryStore store, IEnumerable<IReadinessCheck> checks, CancellationToken ct) =>
         {
@@ -99,6 +106,7 @@ public static class WharfServer
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
+        services.AddWharfWebUi();
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
@@ -133,11 +141,9 @@ public static class WharfServer
         if (problems.Count > 0) throw new WharfConfigurationException(problems);
     }
 
-    /// <summary>Applies pending metadata migrations.</summary>
-    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
-    {
-        await services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
-    }
+    /// <summary>Applies pending metadata migrations; returns how many it applied.</summary>
+    public static Task<int> MigrateAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
 
     /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>
     public static IReadOnlyCollection<string> BoundAddresses(WebApplication app) =>

@@ -27,16 +27,25 @@ public sealed class RepositoryService(
     public async ValueTask<RepositoryResult<RepositoryInfo>> CreateAsync(
         ClaimsPrincipal caller, string? @namespace, string? name, RepositoryVisibility? visibility, string? description, string? readme, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(@namespace) || @namespace.Contains('/') || !RepositoryName.IsValid(@namespace))
+        // No namespace: a one-component name such as 'busybox' (the root namespace), which a push creates too; only
+        // administrators may write there, so create and push agree on who may.
+        var root = string.IsNullOrEmpty(@namespace);
+        if (!root && (@namespace!.Contains('/') || !RepositoryName.IsValid(@namespace)))
         {
             return Invalid($"'{@namespace}' is not a valid namespace: lower-case letters and digits, optionally joined by '.', '_', '__' or '-'.");
         }
         if (string.IsNullOrEmpty(name) || !RepositoryName.IsValid(name)) return Invalid(NameProblem(name));
-        var repository = @namespace + "/" + name;
+        if (root && name.Contains('/')) return Invalid($"Give the namespace of '{name}' in namespace and the rest in name.");
+        var repository = root ? name : @namespace + "/" + name;
         if (!RepositoryName.IsValid(repository)) return Invalid(NameProblem(repository));
         if (TextProblem(description, readme) is { } problem) return problem;
         var access = await callerAccess.GetAsync(caller, cancellationToken);
-        if (!access.CanWrite(repository)) return Refuse(access, $"You may not create repositories in '{@namespace}'.");
+        if (!access.CanWrite(repository))
+        {
+            return Refuse(access, root
+                ? $"Only administrators may create one-component names such as '{name}'; create {access.Username ?? "NAMESPACE"}/{name} instead."
+                : $"You may not create repositories in '{@namespace}'.");
+        }
         var outcome = await store.CreateAsync(repository, visibility ?? defaultVisibility, description, readme, cancellationToken);
         if (outcome == CreateRepositoryOutcome.Exists) return new RepositoryError(RepositoryProblem.Conflict, $"The repository '{repository}' already exists.");
         permissions?.InvalidateRepository(repository);
@@ -84,6 +93,38 @@ public sealed class RepositoryService(
         if (error is not null) return error;
         var tags = await store.ListTagsAsync(repository, after, size + 1, cancellationToken);
         return Page(tags, size, t => t.Name);
+    }
+
+    /// <summary>
+    /// A page of the tag table: sorted, filtered by a name substring and a platform, and paged with an opaque keyset
+    /// cursor (so a page costs the same at 100,000 tags as at ten).
+    /// </summary>
+    public async ValueTask<RepositoryResult<CursorPage<TagDetails>>> QueryTagsAsync(
+        ClaimsPrincipal caller, string repository, TagSort sort, string? nameContains, string? platform, int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        var size = Math.Min(limit ?? options.DefaultPageSize, options.MaxPageSize);
+        if (limit is < 1) return Invalid("limit must be at least 1.");
+        TagCursor? after = null;
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            if (!TagCursor.TryDecode(cursor, sort, out var decoded)) return Invalid("cursor is not one this server issued for this order.");
+            after = decoded;
+        }
+        if (nameContains is { Length: > RepositoryName.MaxTagLength }) return Invalid($"The tag filter is longer than {RepositoryName.MaxTagLength} characters.");
+        if (platform is { Length: > 100 }) return Invalid("The platform filter is longer than 100 characters.");
+        var (_, _, error) = await ReadableAsync(caller, repository, cancellationToken);
+        if (error is not null) return error;
+        var tags = await store.QueryTagsAsync(repository, new TagQuery(sort, NullIfEmpty(nameContains), NullIfEmpty(platform), after, size + 1), cancellationToken);
+        if (tags.Count <= size) return new CursorPage<TagDetails>(tags, null);
+        var last = tags[size - 1];
+        return new CursorPage<TagDetails>(tags.Take(size).ToList(), new TagCursor(sort, last.PushedAt.ToUnixTimeMilliseconds(), last.Name).Encode());
+    }
+
+    /// <summary>Repositories the caller may read (optionally of one visibility), most recently pushed first.</summary>
+    public async ValueTask<IReadOnlyList<SearchHit>> RecentlyPushedAsync(ClaimsPrincipal caller, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken)
+    {
+        var filter = await FilterAsync(caller, cancellationToken);
+        return await store.ListRecentlyPushedAsync(filter, visibility, Math.Clamp(limit, 1, options.MaxPageSize), cancellationToken);
     }
 
     public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(ClaimsPrincipal caller, string repository, string tag, CancellationToken cancellationToken)
