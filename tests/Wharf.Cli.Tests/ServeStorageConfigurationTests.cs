@@ -28,9 +28,11 @@ public sealed class ServeStorageConfigurationTests : IAsyncLifetime
         var bucket = what == "bucket" ? "missing-" + Guid.NewGuid().ToString("N")[..16] : rgw.Bucket;
         var secret = what == "secret" ? "not-the-secret" : rgw.SecretKey;
 
+        // A serve that does not stop on its own is killed after a minute, failing the test.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var result = await _cli.RunAsync(["serve", "--urls", "http://127.0.0.1:0", "--data-dir", "data", "--workers", "0",
             "--Wharf:Storage:Type=S3", $"--Wharf:Storage:S3:ServiceUrl={url}", $"--Wharf:Storage:S3:Bucket={bucket}",
-            $"--Wharf:Storage:S3:AccessKey={rgw.AccessKey}", $"--Wharf:Storage:S3:SecretKey={secret}"], null, CancellationToken.None);
+            $"--Wharf:Storage:S3:AccessKey={rgw.AccessKey}", $"--Wharf:Storage:S3:SecretKey={secret}"], null, timeout.Token);
 
         Assert.True(result.ExitCode == 2, result.Describe());
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);

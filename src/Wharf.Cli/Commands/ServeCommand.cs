@@ -49,6 +49,15 @@ internal static partial class ServerHost
         }
         await using (app)
         {
+            try
+            {
+                await WharfServer.CheckReadinessAsync(app.Services, cancellationToken);
+            }
+            catch (WharfConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
+                return 2;
+            }
             var applied = await WharfServer.MigrateAsync(app.Services, cancellationToken);
             try
             {
