@@ -75,18 +75,21 @@ try
 
         case "blobs":
             {
-                var targets = Opt("registries").Split(',', StringSplitOptions.RemoveEmptyEntries)
+                List<(string Name, RegistryClient Client)> Targets(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries)
                     .Select(pair => pair.Split('=', 2))
                     .Select(kv => (Name: kv[0], Client: new RegistryClient(new Uri(kv[1]), TimeSpan.FromMinutes(15))))
                     .ToList();
+                var targets = Targets(Opt("registries"));
+                var ceilings = Targets(OptOr("ceilings", ""));
                 try
                 {
                     result = await Workloads.BlobsAsync(targets, Opt("repo"), Files("mono"), Files("chunked"), (int)Long("chunk-size"),
-                        bool.Parse(OptOr("sync", "true")), ct);
+                        bool.Parse(OptOr("sync", "true")), ct, ceilings);
                 }
                 finally
                 {
                     targets.ForEach(t => t.Client.Dispose());
+                    ceilings.ForEach(t => t.Client.Dispose());
                 }
 
                 break;

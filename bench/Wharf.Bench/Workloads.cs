@@ -52,10 +52,16 @@ public static class Workloads
     /// and the order alternates on each repeat, so drift or noise on the machine (page cache writeback, other
     /// load) does not favour whichever registry happens to go first.
     /// </summary>
+    /// <param name="ceilings">
+    /// Servers that only serve the download target at the same URL (nginx with sendfile from the file itself): timed
+    /// with the registries, as what this loopback and disk can do at best.
+    /// </param>
     public static async Task<JsonObject> BlobsAsync(
         IReadOnlyList<(string Name, RegistryClient Client)> targets, string repo, IReadOnlyList<BlobFile> mono,
-        IReadOnlyList<BlobFile> chunked, int chunkSize, bool sync, CancellationToken ct)
+        IReadOnlyList<BlobFile> chunked, int chunkSize, bool sync, CancellationToken ct,
+        IReadOnlyList<(string Name, RegistryClient Client)>? ceilings = null)
     {
+        ceilings ??= [];
         var names = targets.Select(t => t.Name).ToList();
         IEnumerable<(string Name, RegistryClient Client)> InOrder(int repeat) => repeat % 2 == 0 ? targets : targets.Reverse();
         Dictionary<string, List<double>> Runs() => names.ToDictionary(n => n, _ => new List<double>());
@@ -93,15 +99,16 @@ public static class Workloads
         // every registry, then timed GETs that only count bytes.
         var target = mono[0];
         Sync(sync);
-        foreach (var (_, client) in targets)
+        var downloaders = targets.Concat(ceilings).ToList();
+        foreach (var (_, client) in downloaders)
         {
             await client.DownloadAsync(repo, target, verify: true, ct);
         }
 
-        var getRuns = Runs();
+        var getRuns = downloaders.ToDictionary(t => t.Name, _ => new List<double>());
         for (var i = 0; i < mono.Count; i++)
         {
-            foreach (var (name, client) in InOrder(i))
+            foreach (var (name, client) in i % 2 == 0 ? downloaders : Enumerable.Reverse(downloaders))
             {
                 var sw = Stopwatch.StartNew();
                 await client.DownloadAsync(repo, target, verify: false, ct);
@@ -123,6 +130,11 @@ public static class Workloads
             result["download"] = download;
             result["range"] = await RangeChecksAsync(name, client, repo, target, Median(getRuns[name]), ct);
             all[name] = result;
+        }
+
+        foreach (var (name, _) in ceilings)
+        {
+            all[name] = new JsonObject { ["size_bytes"] = target.Size, ["download"] = Summarise(getRuns[name], target.Size) };
         }
 
         return all;

@@ -13,6 +13,10 @@ public static class MediaTypes
     public const string DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
     public const string DockerConfig = "application/vnd.docker.container.image.v1+json";
     public const string DockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    public const string DockerForeignLayerGzip = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+    public const string OciNonDistributableLayerTar = "application/vnd.oci.image.layer.nondistributable.v1.tar";
+    public const string OciNonDistributableLayerTarGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+    public const string OciNonDistributableLayerTarZstd = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
     public const string DockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws";
     public const string DockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
     public const string OctetStream = "application/octet-stream";
@@ -23,6 +27,13 @@ public static class MediaTypes
     {
         OciManifest, OciIndex, DockerManifest, DockerManifestList,
     };
+
+    /// <summary>
+    /// Layers that may be kept out of registries and fetched from their <c>urls</c> instead (Docker's foreign layers, the
+    /// OCI non-distributable ones): the only layers a manifest may reference without the registry holding them.
+    /// </summary>
+    public static bool IsNonDistributableLayer(string mediaType) =>
+        mediaType is DockerForeignLayerGzip or OciNonDistributableLayerTar or OciNonDistributableLayerTarGzip or OciNonDistributableLayerTarZstd;
 
     public static bool IsIndex(string mediaType) => mediaType is OciIndex or DockerManifestList;
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Wharf.Builds;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Wharf.Core;
 using Wharf.Core.Access;
 using Wharf.Core.Events;
 using Wharf.Core.Registry;
@@ -10,6 +11,7 @@ using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Http;
+using Wharf.Server.Errors;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Server.Web;
@@ -79,9 +81,13 @@ public static class WharfServer
         app.MapApiDocument();
         app.MapWebUi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
-        app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
+        app.MapGet("/readyz", async Task<IResult> (IRegistryStore store, IEnumerable<IReadinessCheck> checks, CancellationToken ct) =>
         {
             await store.RepositoryExistsAsync("readyz", ct);
+            foreach (var check in checks)
+            {
+                if (await check.CheckAsync(ct) is { } problem) return TypedResults.Text($"not ready: {check.Name}: {problem}", statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
             return TypedResults.Ok("ready");
         });
         return app;
@@ -116,9 +122,32 @@ public static class WharfServer
     public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
         var app = Build(args, configure, overrideServices);
-        await PrepareDatabaseAsync(app.Services, cancellationToken);
-        await app.StartAsync(cancellationToken);
-        return app;
+        try
+        {
+            await CheckReadinessAsync(app.Services, cancellationToken);
+            await PrepareDatabaseAsync(app.Services, cancellationToken);
+            await app.StartAsync(cancellationToken);
+            return app;
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs every provider's readiness check (the bucket answers with these keys, …) before anything listens: a wrong
+    /// secret, a missing bucket or an unreachable server stops start-up with one message naming each problem.
+    /// </summary>
+    public static async Task CheckReadinessAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        foreach (var check in services.GetServices<IReadinessCheck>())
+        {
+            if (await check.CheckAsync(cancellationToken) is { } problem) problems.Add($"{check.Name}: {problem}");
+        }
+        if (problems.Count > 0) throw new WharfConfigurationException(problems);
     }
 
     /// <summary>Applies pending metadata migrations (<c>wharf migrate</c>); returns how many it applied.</summary>

@@ -5,15 +5,19 @@ public sealed class StorageOptions
 {
     public const string Section = "Wharf:Storage";
     public const string FileSystemType = "FileSystem";
+    public const string S3Type = "S3";
 
     /// <summary>The values <see cref="Type"/> may take.</summary>
-    public static readonly string[] Types = [FileSystemType];
+    public static readonly string[] Types = [FileSystemType, S3Type];
 
     /// <summary>The blob store provider. Default <c>FileSystem</c>.</summary>
     public string Type { get; set; } = FileSystemType;
 
     /// <summary>Root folder of the file-system store. Default: the data folder.</summary>
     public string? Path { get; set; }
+
+    /// <summary>The bucket, for <c>Type=S3</c> (section <c>Wharf:Storage:S3</c>).</summary>
+    public S3.S3StorageOptions S3 { get; set; } = new();
 
     /// <summary>How often idle upload sessions are looked for (they expire after <c>Wharf:Registry:UploadIdleTimeout</c>). Default 1 minute.</summary>
     public TimeSpan UploadExpiryInterval { get; set; } = TimeSpan.FromMinutes(1);
@@ -27,6 +31,10 @@ public sealed class StorageOptions
             yield return "Wharf:Storage:Path must name a folder.";
         if (UploadExpiryInterval <= TimeSpan.Zero)
             yield return "Wharf:Storage:UploadExpiryInterval must be positive.";
+        if (Is(S3Type))
+        {
+            foreach (var problem in S3.Validate()) yield return problem;
+        }
     }
 
     /// <summary>True when <see cref="Type"/> is <paramref name="type"/> (case-insensitive, as configuration keys are).</summary>

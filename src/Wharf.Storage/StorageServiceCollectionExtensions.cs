@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Wharf.Core.Storage;
 using Wharf.Storage.FileSystem;
+using Wharf.Storage.S3;
 using Wharf.Storage.Uploads;
 
 namespace Wharf.Storage;
@@ -28,6 +29,10 @@ public static class StorageServiceCollectionExtensions
         if (options.Is(StorageOptions.FileSystemType))
         {
             services.AddFileSystemStorage(new FileSystemStorageOptions { Path = System.IO.Path.GetFullPath(options.Path ?? dataDir) });
+        }
+        else
+        {
+            services.AddS3Storage(options.S3);
         }
         services.AddSingleton(new UploadExpiryOptions(idle, options.UploadExpiryInterval));
         services.AddHostedService(sp => new UploadExpiryService(

@@ -55,6 +55,13 @@ public sealed class FileSystemUploadStoreContractTests : UploadStoreContractTest
 {
     private readonly FileSystemStorage _storage = new();
 
+    protected override Task AssertNothingLeftAsync()
+    {
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_storage.Folder.Path, "uploads")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_storage.Folder.Path, "tmp")));
+        return Task.CompletedTask;
+    }
+
     protected override (IBlobStore Blobs, IUploadStore Uploads) CreateStore(TimeProvider time)
     {
         var store = _storage.Create(time);
@@ -146,7 +153,7 @@ public sealed class FileSystemBlobStoreTests : IDisposable
         var store = NewStore();
         var content = Bytes(100);
         var digest = Sha256(content);
-        Assert.True((await store.WriteBlobAsync(Body(content), digest, null, None)).IsOk);
+        Assert.True((await store.WriteAsync(digest, Body(content), null, None)).IsOk);
         var blobPath = Path.Combine(_folder.Path, "blobs", "sha256", digest.Hex[..2], digest.Hex);
         var writtenAt = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
         File.SetLastWriteTimeUtc(blobPath, writtenAt);
@@ -171,21 +178,21 @@ public sealed class FileSystemBlobStoreTests : IDisposable
         var content = Bytes(2 * 1024 * 1024 + 1);
         var digest = Sha256(content);
 
-        var mismatch = await store.WriteBlobAsync(Body(content), Sha256([1]), null, None);
+        var mismatch = await store.WriteAsync(Sha256([1]), Body(content), null, None);
         Assert.Equal(UploadStatus.DigestMismatch, mismatch.Status);
         Assert.Equal(digest, mismatch.ActualDigest);
 
-        Assert.Equal(UploadStatus.SizeInvalid, (await store.WriteBlobAsync(Body(content), digest, content.Length - 1, None)).Status);
-        Assert.Equal(UploadStatus.SizeInvalid, (await store.WriteBlobAsync(Body(content), digest, content.Length + 1, None)).Status);
+        Assert.Equal(UploadStatus.SizeInvalid, (await store.WriteAsync(digest, Body(content), content.Length - 1, None)).Status);
+        Assert.Equal(UploadStatus.SizeInvalid, (await store.WriteAsync(digest, Body(content), content.Length + 1, None)).Status);
         Assert.Null(await store.StatAsync(digest, None));
 
-        var ok = await store.WriteBlobAsync(Body(content), digest, content.Length, None);
+        var ok = await store.WriteAsync(digest, Body(content), content.Length, None);
         Assert.True(ok.IsOk);
         Assert.Equal((digest, (long)content.Length), (ok.Blob!.Digest, ok.Blob.Size));
-        Assert.True((await store.WriteBlobAsync(Body(content), digest, null, None)).IsOk);
+        Assert.True((await store.WriteAsync(digest, Body(content), null, None)).IsOk);
 
         var sha512 = Sha512(content);
-        Assert.True((await store.WriteBlobAsync(Body(content), sha512, null, None)).IsOk);
+        Assert.True((await store.WriteAsync(sha512, Body(content), null, None)).IsOk);
         var stat = await store.StatAsync(sha512, None);
         Assert.Equal((sha512, (long)content.Length), (stat!.Digest, stat.Size));
 
@@ -199,7 +206,7 @@ public sealed class FileSystemBlobStoreTests : IDisposable
         var digest = Sha256([1, 2, 3]);
 
         await Assert.ThrowsAsync<IOException>(() =>
-            store.WriteBlobAsync(new FailingStream(Bytes(1_500_000), () => new IOException("reset")), digest, null, None));
+            store.WriteAsync(digest, new FailingStream(Bytes(1_500_000), () => new IOException("reset")), null, None));
 
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_folder.Path, "tmp")));
         Assert.Null(await store.StatAsync(digest, None));
@@ -211,7 +218,7 @@ public sealed class FileSystemBlobStoreTests : IDisposable
         var store = NewStore();
         var content = Bytes(10);
         var digest = Sha256(content);
-        await store.WriteBlobAsync(Body(content), digest, null, None);
+        await store.WriteAsync(digest, Body(content), null, None);
         var prefixDir = Path.Combine(_folder.Path, "blobs", "sha256", digest.Hex[..2]);
         await File.WriteAllTextAsync(Path.Combine(prefixDir, "not-a-digest"), "x");
         await File.WriteAllTextAsync(Path.Combine(prefixDir, new string('a', 64)), "wrong prefix folder");

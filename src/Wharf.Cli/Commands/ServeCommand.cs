@@ -53,11 +53,17 @@ internal static partial class ServerHost
             int applied;
             try
             {
+                await WharfServer.CheckReadinessAsync(app.Services, cancellationToken);
                 applied = await WharfServer.PrepareDatabaseAsync(app.Services, cancellationToken);
             }
             catch (MetadataStoreUnavailableException e)
             {
                 await Console.Error.WriteLineAsync($"wharf serve: {e.Message}");
+                return 2;
+            }
+            catch (WharfConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
                 return 2;
             }
             try

@@ -44,6 +44,7 @@ public static class WorkerCommand
                     await Console.Error.WriteLineAsync("wharf worker: --workers must be at least 1.");
                     return 2;
                 }
+                await WharfServer.CheckReadinessAsync(host.Services, cancellationToken);
                 await WharfServer.PrepareDatabaseAsync(host.Services, cancellationToken);
                 await host.RunAsync(cancellationToken);
                 return 0;

@@ -13,6 +13,6 @@ public sealed record Descriptor(string MediaType, Digest Digest, long Size)
     /// <summary>The <c>platform</c> object as raw JSON text (index entries only), or null.</summary>
     public string? PlatformJson { get; init; }
 
-    /// <summary>True when the descriptor names external <c>urls</c> (a foreign, non-distributable layer).</summary>
+    /// <summary>True for a non-distributable (foreign) layer that names external <c>urls</c>: the registry need not hold it.</summary>
     public bool IsForeign { get; init; }
 }

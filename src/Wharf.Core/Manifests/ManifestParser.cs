@@ -182,7 +182,10 @@ public static class ManifestParser
             }
             platform = platformElement.GetRawText();
         }
-        var foreign = element.TryGetProperty("urls", out var urls) && urls.ValueKind == JsonValueKind.Array && urls.GetArrayLength() > 0;
+        // urls make a layer foreign only for the media types meant for it: an ordinary layer with urls must still be
+        // in the registry (else anyone could point a manifest at content the registry never checked).
+        var foreign = MediaTypes.IsNonDistributableLayer(mediaType.GetString()!)
+                      && element.TryGetProperty("urls", out var urls) && urls.ValueKind == JsonValueKind.Array && urls.GetArrayLength() > 0;
         descriptor = new Descriptor(mediaType.GetString()!, digest, size)
         {
             ArtifactType = artifactType,

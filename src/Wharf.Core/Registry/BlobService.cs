@@ -88,26 +88,36 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
             return RegistryError.SizeInvalid($"Content-Length {contentLength} does not match Content-Range {range.Value.Start}-{range.Value.End}.");
         }
         var result = await uploads.AppendAsync(id, repository, content, range?.Start, expectedLength, cancellationToken);
-        return result.Status switch
-        {
-            UploadStatus.Ok => result.Session!,
-            UploadStatus.RangeMismatch => new RegistryError(RegistryErrorCode.BlobUploadInvalid,
-                $"The chunk must start at offset {result.Session?.Offset ?? 0}.", 416, new { offset = result.Session?.Offset ?? 0 }),
-            UploadStatus.SizeInvalid => RegistryError.SizeInvalid("The chunk's length does not match the declared length."),
-            _ => RegistryError.BlobUploadUnknown(),
-        };
+        return result.IsOk ? result.Session! : UploadError(result);
     }
 
     /// <summary>Appends an optional final chunk, verifies the digest, stores the blob and links it into the repository.</summary>
     public async ValueTask<RegistryResult<BlobInfo>> CompleteUploadAsync(
         string repository, Guid id, Digest digest, Stream? finalChunk, ChunkRange? range, long? contentLength, CancellationToken cancellationToken)
     {
+        UploadChunk? chunk = null;
         if (finalChunk is not null)
         {
-            var appended = await AppendAsync(repository, id, finalChunk, range, contentLength, cancellationToken);
-            if (!appended.IsOk) return appended.Error!;
+            if (range is not null && contentLength is not null && contentLength != range.Value.Length)
+            {
+                return RegistryError.SizeInvalid($"Content-Length {contentLength} does not match Content-Range {range.Value.Start}-{range.Value.End}.");
+            }
+            chunk = new UploadChunk(finalChunk, range?.Start, range?.Length ?? contentLength);
         }
-        var result = await uploads.CommitAsync(id, repository, digest, cancellationToken);
+        var result = await uploads.CommitAsync(id, repository, digest, chunk, cancellationToken);
+        return await LinkCommittedAsync(repository, digest, result, cancellationToken);
+    }
+
+    /// <summary>A whole blob in one request (the single-POST monolithic upload): no session, so nothing is left when it fails.</summary>
+    public async ValueTask<RegistryResult<BlobInfo>> UploadWholeAsync(
+        string repository, Digest digest, Stream content, long? contentLength, CancellationToken cancellationToken)
+    {
+        var result = await uploads.WriteAsync(digest, content, contentLength, cancellationToken);
+        return await LinkCommittedAsync(repository, digest, result, cancellationToken);
+    }
+
+    private async ValueTask<RegistryResult<BlobInfo>> LinkCommittedAsync(string repository, Digest digest, UploadResult result, CancellationToken cancellationToken)
+    {
         switch (result.Status)
         {
             case UploadStatus.Ok:
@@ -117,27 +127,17 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
                 return new RegistryError(RegistryErrorCode.DigestInvalid, "provided digest did not match uploaded content", 400,
                     new { expected = digest.ToString(), actual = result.ActualDigest?.ToString() });
             default:
-                return RegistryError.BlobUploadUnknown();
+                return UploadError(result);
         }
     }
 
-    /// <summary>A whole blob in one request (the single-POST monolithic upload).</summary>
-    public async ValueTask<RegistryResult<BlobInfo>> UploadWholeAsync(
-        string repository, Digest digest, Stream content, long? contentLength, CancellationToken cancellationToken)
+    private static RegistryError UploadError(UploadResult result) => result.Status switch
     {
-        var session = await uploads.StartAsync(repository, digest.Algorithm, cancellationToken);
-        try
-        {
-            var completed = await CompleteUploadAsync(repository, session.Id, digest, content, null, contentLength, cancellationToken);
-            if (!completed.IsOk) await uploads.CancelAsync(session.Id, repository, CancellationToken.None);
-            return completed;
-        }
-        catch
-        {
-            await uploads.CancelAsync(session.Id, repository, CancellationToken.None);
-            throw;
-        }
-    }
+        UploadStatus.RangeMismatch => new RegistryError(RegistryErrorCode.BlobUploadInvalid,
+            $"The chunk must start at offset {result.Session?.Offset ?? 0}.", 416, new { offset = result.Session?.Offset ?? 0 }),
+        UploadStatus.SizeInvalid => RegistryError.SizeInvalid("The chunk's length does not match the declared length."),
+        _ => RegistryError.BlobUploadUnknown(),
+    };
 
     public async ValueTask<bool> CancelUploadAsync(string repository, Guid id, CancellationToken cancellationToken) =>
         await uploads.CancelAsync(id, repository, cancellationToken);

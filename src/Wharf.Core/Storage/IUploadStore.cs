@@ -26,6 +26,9 @@ public readonly record struct UploadResult(UploadStatus Status, UploadSession? S
     public bool IsOk => Status == UploadStatus.Ok;
 }
 
+/// <summary>The last chunk of an upload, sent with the request that commits it: its body, and the offset and length the client declared.</summary>
+public sealed record UploadChunk(Stream Content, long? Offset, long? Length);
+
 /// <summary>
 /// Resumable upload sessions. A session keeps its bytes and offset in storage so that it
 /// survives a restart of the server; content is hashed while it streams in; a commit
@@ -45,12 +48,31 @@ public interface IUploadStore
     /// </summary>
     Task<UploadResult> AppendAsync(Guid id, string repository, Stream content, long? expectedOffset, long? expectedLength, CancellationToken cancellationToken);
 
-    /// <summary>Verifies that the session's content hashes to <paramref name="digest"/> and stores it as a blob; the session ends.</summary>
-    Task<UploadResult> CommitAsync(Guid id, string repository, Digest digest, CancellationToken cancellationToken);
+    /// <summary>
+    /// Appends <paramref name="finalChunk"/> when there is one (as <see cref="AppendAsync"/> would, with the same
+    /// results), verifies that the session's content hashes to <paramref name="digest"/> and stores it as a blob; the
+    /// session ends. On a digest mismatch the session is kept and the result carries the actual digest. A provider may
+    /// write a final chunk that is the whole content straight under its content address, verified first.
+    /// </summary>
+    Task<UploadResult> CommitAsync(Guid id, string repository, Digest digest, UploadChunk? finalChunk, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores <paramref name="content"/> as a blob in one go (a single-request upload), verified against
+    /// <paramref name="digest"/> before it is stored. No session is made: there is nothing to resume, and when the
+    /// request fails (a mismatch, a short body, a client that hangs up) nothing of it remains.
+    /// </summary>
+    Task<UploadResult> WriteAsync(Digest digest, Stream content, long? expectedLength, CancellationToken cancellationToken);
 
     /// <summary>Ends the session and frees its storage; false when unknown.</summary>
     Task<bool> CancelAsync(Guid id, string repository, CancellationToken cancellationToken);
 
     /// <summary>Removes sessions idle for longer than <paramref name="idleFor"/>; returns how many.</summary>
     Task<int> ExpireIdleAsync(TimeSpan idleFor, CancellationToken cancellationToken);
+}
+
+public static class UploadStoreExtensions
+{
+    /// <summary>Commits a session without a final chunk.</summary>
+    public static Task<UploadResult> CommitAsync(this IUploadStore uploads, Guid id, string repository, Digest digest, CancellationToken cancellationToken) =>
+        uploads.CommitAsync(id, repository, digest, null, cancellationToken);
 }

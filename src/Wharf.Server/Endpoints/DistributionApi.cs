@@ -56,6 +56,19 @@ public static partial class DistributionApi
         {
             await OciErrors.WriteAsync(response, RegistryError.BlobUploadInvalid(e.Message, e.StatusCode), CancellationToken.None);
         }
+        catch (Exception e) when (StorageFailures.Classify(e) is var kind && kind != StorageFailures.Kind.None)
+        {
+            Log.StorageFailed(Logger(context), e, context.Request.Method, context.Request.Path);
+            var (status, message) = StorageFailures.Describe(kind, e);
+            if (status == StatusCodes.Status503ServiceUnavailable) response.Headers.RetryAfter = "10";
+            var code = route.Kind switch
+            {
+                DistributionRouteKind.Uploads or DistributionRouteKind.Upload => RegistryErrorCode.BlobUploadInvalid,
+                DistributionRouteKind.Manifest when HttpMethods.IsPut(context.Request.Method) => RegistryErrorCode.ManifestInvalid,
+                _ => RegistryErrorCode.Unsupported,
+            };
+            await OciErrors.WriteAsync(response, new RegistryError(code, message, status), CancellationToken.None);
+        }
     }
 
     private static bool IsClientGone(Exception e, HttpContext context) =>
@@ -649,5 +662,8 @@ public static partial class DistributionApi
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Client went away during {Method} {Path}")]
         public static partial void ClientDisconnected(ILogger logger, string method, PathString path);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Storage failed during {Method} {Path}")]
+        public static partial void StorageFailed(ILogger logger, Exception exception, string method, PathString path);
     }
 }

@@ -8,7 +8,7 @@ namespace Wharf.Server.Errors;
 /// The exception handler of every surface: an exception that escapes a handler (a bug, a failed disk or database)
 /// becomes the error shape the surface's clients read (see <see cref="ErrorSurface"/>), never an empty 500. A request
 /// the server could not read (<see cref="BadHttpRequestException"/>: a body over its limit, a malformed form) keeps
-/// its 4xx status. A client that hung up is logged at Debug and answered nothing.
+/// its 4xx status. A full disk or bucket answers 507 and a storage server that is down 503 (<see cref="StorageFailures"/>). A client that hung up is logged at Debug and answered nothing.
 /// </summary>
 public sealed partial class WharfExceptionHandler(ILogger<WharfExceptionHandler> logger) : IExceptionHandler
 {
@@ -27,6 +27,12 @@ public sealed partial class WharfExceptionHandler(ILogger<WharfExceptionHandler>
             message = bad.Message;
             Log.BadRequest(logger, context.Request.Method, context.Request.Path, bad.Message);
         }
+        else if (StorageFailures.Classify(exception) is var kind && kind != StorageFailures.Kind.None)
+        {
+            (status, message) = StorageFailures.Describe(kind, exception);
+            Log.StorageFailed(logger, exception, context.Request.Method, context.Request.Path);
+            if (!context.Response.HasStarted && status == StatusCodes.Status503ServiceUnavailable) context.Response.Headers.RetryAfter = "10";
+        }
         else
         {
             status = StatusCodes.Status500InternalServerError;
@@ -34,7 +40,9 @@ public sealed partial class WharfExceptionHandler(ILogger<WharfExceptionHandler>
             Log.Failed(logger, exception, context.Request.Method, context.Request.Path);
         }
         if (context.Response.HasStarted) return true;
+        var retryAfter = context.Response.Headers.RetryAfter;
         context.Response.Clear();
+        if (retryAfter.Count > 0) context.Response.Headers.RetryAfter = retryAfter;
         await WriteAsync(context, status, message);
         return true;
     }
@@ -73,6 +81,9 @@ public sealed partial class WharfExceptionHandler(ILogger<WharfExceptionHandler>
 
         [LoggerMessage(EventId = 701, Level = LogLevel.Debug, Message = "{Method} {Path}: unreadable request: {Reason}")]
         public static partial void BadRequest(ILogger logger, string method, PathString path, string reason);
+
+        [LoggerMessage(EventId = 703, Level = LogLevel.Error, Message = "Storage failed during {Method} {Path}")]
+        public static partial void StorageFailed(ILogger logger, Exception exception, string method, PathString path);
 
         [LoggerMessage(EventId = 702, Level = LogLevel.Debug, Message = "Client went away during {Method} {Path}")]
         public static partial void ClientGone(ILogger logger, string method, PathString path);

@@ -142,7 +142,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     /// written twice), <see cref="UploadStatus.SizeInvalid"/> when <paramref name="expectedLength"/> is
     /// given and differs, <see cref="UploadStatus.DigestMismatch"/> with the actual digest.
     /// </summary>
-    public async Task<UploadResult> WriteBlobAsync(Stream content, Digest digest, long? expectedLength, CancellationToken cancellationToken)
+    public async Task<UploadResult> WriteAsync(Digest digest, Stream content, long? expectedLength, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         var target = BlobPath(digest);
@@ -181,13 +181,21 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
 
         var id = Guid.NewGuid();
         var dir = SessionDirectory(id);
-        Directory.CreateDirectory(dir);
-        await using (new FileStream(System.IO.Path.Combine(dir, DataFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
-        {
-        }
         var now = _time.GetUtcNow();
-        var info = new UploadInfo(repository, digestAlgorithm, now, now);
-        await WriteInfoAsync(dir, info, cancellationToken);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            await using (new FileStream(System.IO.Path.Combine(dir, DataFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+            }
+            await WriteInfoAsync(dir, new UploadInfo(repository, digestAlgorithm, now, now), cancellationToken);
+        }
+        catch
+        {
+            // A full disk: no half-made session stays behind.
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            throw;
+        }
         DirectorySync.Flush(_uploadsRoot);
         return new UploadSession(id, repository, 0, digestAlgorithm, now, now);
     }
@@ -242,28 +250,46 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
                         return new UploadResult(UploadStatus.SizeInvalid, ToSession(id, info, offset));
                     }
                     file.Flush(flushToDisk: true);
+                    state.HashedLength = offset + copy.Written;
+                    var updated = info with { UpdatedAt = _time.GetUtcNow() };
+                    await WriteInfoAsync(dir, updated, CancellationToken.None);
+                    return new UploadResult(UploadStatus.Ok, ToSession(id, updated, state.HashedLength));
                 }
                 catch
                 {
                     // A client that hangs up mid-body (IOException, OperationCanceledException) or a
-                    // failing disk: the session keeps its previous offset and the client may resume.
+                    // full or failing disk: the session keeps its previous offset and the client may resume.
                     Rollback(state, file, offset);
                     throw;
                 }
-
-                state.HashedLength = offset + copy.Written;
-                var updated = info with { UpdatedAt = _time.GetUtcNow() };
-                await WriteInfoAsync(dir, updated, CancellationToken.None);
-                return new UploadResult(UploadStatus.Ok, ToSession(id, updated, state.HashedLength));
             }
         }, cancellationToken);
     }
 
     /// <summary>
     /// On success the result has the stored blob and no session (it has ended). On a digest mismatch
-    /// the session is kept, unchanged, and the result carries the content's actual digest.
+    /// the session is kept, unchanged, and the result carries the content's actual digest. A final chunk is
+    /// appended first, as <see cref="AppendAsync"/> would, and taken back again when the digest does not match: a
+    /// request that fails leaves the session as it was.
     /// </summary>
-    public async Task<UploadResult> CommitAsync(Guid id, string repository, Digest digest, CancellationToken cancellationToken)
+    public async Task<UploadResult> CommitAsync(Guid id, string repository, Digest digest, UploadChunk? finalChunk, CancellationToken cancellationToken)
+    {
+        if (finalChunk is null) return await CommitCoreAsync(id, repository, digest, cancellationToken);
+        var before = await GetAsync(id, cancellationToken);
+        var appended = await AppendAsync(id, repository, finalChunk.Content, finalChunk.Offset, finalChunk.Length, cancellationToken);
+        if (!appended.IsOk) return appended;
+        var committed = await CommitCoreAsync(id, repository, digest, cancellationToken);
+        if (committed.Status != UploadStatus.DigestMismatch || before is null) return committed;
+        var restored = await WithSessionAsync(id, repository, async (state, dir, info) =>
+        {
+            await using var file = new FileStream(System.IO.Path.Combine(dir, DataFileName), FileMode.Open, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
+            Rollback(state, file, before.Offset);
+            return new UploadResult(UploadStatus.Ok, ToSession(id, info, before.Offset));
+        }, CancellationToken.None);
+        return committed with { Session = restored.Session ?? committed.Session };
+    }
+
+    private async Task<UploadResult> CommitCoreAsync(Guid id, string repository, Digest digest, CancellationToken cancellationToken)
     {
         var target = BlobPath(digest);
         return await WithSessionAsync(id, repository, async (state, dir, info) =>

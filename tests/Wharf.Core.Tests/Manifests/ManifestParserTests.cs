@@ -306,7 +306,7 @@ public sealed class ManifestParserTests
                   "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
                   "size": 1000,
                   "digest": "{{LayerDigest}}",
-                  "urls": [ "https://mcr.microsoft.com/v2/windows/servercore/blobs/{{LayerDigest}}" ]
+                  "urls": [ "http://127.0.0.1:9/v2/windows/servercore/blobs/{{LayerDigest}}" ]
                 },
                 { "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 10, "digest": "{{LayerDigest2}}" }
               ]
@@ -316,6 +316,22 @@ public sealed class ManifestParserTests
         Assert.True(manifest.Layers[0].IsForeign);
         Assert.False(manifest.Layers[1].IsForeign);
         Assert.Equal([Digest.Parse(ConfigDigest), Digest.Parse(LayerDigest2)], manifest.RequiredBlobs.Select(d => d.Digest));
+    }
+
+    [Theory]
+    [InlineData("application/vnd.oci.image.layer.nondistributable.v1.tar", true)]
+    [InlineData("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", true)]
+    [InlineData("application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", true)]
+    [InlineData("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", true)]
+    [InlineData("application/vnd.oci.image.layer.v1.tar+gzip", false)]
+    [InlineData("application/vnd.docker.image.rootfs.diff.tar.gzip", false)]
+    [InlineData("application/vnd.example.anything", false)]
+    public void Only_non_distributable_layers_with_urls_are_foreign(string mediaType, bool foreign)
+    {
+        var json = $$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{ConfigDigest}}","size":2},"layers":[{"mediaType":"{{mediaType}}","digest":"{{LayerDigest}}","size":3,"urls":["http://127.0.0.1:9/layer"]}]}""";
+        var manifest = ParseValid(json, MediaTypes.OciManifest);
+        Assert.Equal(foreign, manifest.Layers[0].IsForeign);
+        Assert.Equal(foreign ? 1 : 2, manifest.RequiredBlobs.Count());
     }
 
     [Fact]

@@ -5,7 +5,7 @@ using static Wharf.Server.Tests.Registry.RegistryClient;
 
 namespace Wharf.Server.Tests.Registry;
 
-public sealed class BlobPullTests : RegistryTestBase
+public class BlobPullTests : RegistryTestBase
 {
     private static readonly byte[] Content = Bytes("The quick brown fox jumps over the lazy dog");
 

@@ -167,8 +167,33 @@ public class ManifestTests : RegistryTestBase
     {
         var (config, _) = await PushBlobsAsync("lib/app");
         var foreign = Digest.Compute(Bytes("windows base"));
-        var json = $$"""{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{{config.Item1}}","size":{{config.Item2}}},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{foreign}}","size":12,"urls":["https://example.com/layer"]}]}""";
+        var json = $$"""{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{{config.Item1}}","size":{{config.Item2}}},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{foreign}}","size":12,"urls":["http://127.0.0.1:9/layer"]}]}""";
         await Registry.PushManifestAsync("lib/app", "win", json, MediaTypes.DockerManifest);
+    }
+
+    [Theory]
+    [InlineData("application/vnd.oci.image.layer.v1.tar+gzip")]
+    [InlineData("application/vnd.oci.image.layer.v1.tar")]
+    [InlineData("application/vnd.example.not-a-layer")]
+    public async Task An_ordinary_layer_with_urls_must_still_be_in_the_repository(string mediaType)
+    {
+        var (config, _) = await PushBlobsAsync("lib/app");
+        var absent = Digest.Compute(Bytes("never pushed " + mediaType));
+        var json = $$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{config.Item1}}","size":{{config.Item2}}},"layers":[{"mediaType":"{{mediaType}}","digest":"{{absent}}","size":12,"urls":["http://127.0.0.1:9/layer"]}]}""";
+
+        using var put = await Registry.PutManifestAsync("lib/app", "sneaky", json, MediaTypes.OciManifest);
+
+        var error = await AssertErrorAsync(put, HttpStatusCode.BadRequest, "MANIFEST_BLOB_UNKNOWN");
+        Assert.Equal(absent.ToString(), error.GetProperty("detail").GetProperty("digest").GetString());
+    }
+
+    [Fact]
+    public async Task An_OCI_non_distributable_layer_with_urls_need_not_be_present()
+    {
+        var (config, _) = await PushBlobsAsync("lib/app");
+        var foreign = Digest.Compute(Bytes("licensed base"));
+        var json = $$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{config.Item1}}","size":{{config.Item2}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":"{{foreign}}","size":12,"urls":["http://127.0.0.1:9/layer"]}]}""";
+        await Registry.PushManifestAsync("lib/app", "licensed", json, MediaTypes.OciManifest);
     }
 
     [Fact]

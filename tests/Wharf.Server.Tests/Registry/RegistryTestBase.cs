@@ -19,9 +19,12 @@ public abstract class RegistryTestBase : IAsyncLifetime
     /// <summary>The providers the class's servers run on; a derived class per provider runs the same tests on another.</summary>
     protected virtual WharfTestProviders Providers => WharfTestProviders.Default;
 
+    /// <summary>The server's arguments; a subclass that runs the same tests on another provider adds its own here.</summary>
+    protected virtual Task<string[]> ServerArgsAsync() => Task.FromResult(ServerArgs);
+
     public async Task InitializeAsync()
     {
-        _server = await WharfTestServer.StartOnAsync(Providers, AuthMode.Open, ServerArgs);
+        _server = await WharfTestServer.StartOnAsync(Providers, AuthMode.Open, await ServerArgsAsync());
         _http = _server.CreateClient();
     }
 

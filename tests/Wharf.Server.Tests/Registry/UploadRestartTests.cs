@@ -4,7 +4,7 @@ using static Wharf.Server.Tests.Registry.RegistryClient;
 
 namespace Wharf.Server.Tests.Registry;
 
-public sealed class UploadRestartTests : RegistryTestBase
+public class UploadRestartTests : RegistryTestBase
 {
     [Fact]
     public async Task ChunkedUploadResumesAfterServerRestart()

@@ -88,7 +88,7 @@ internal sealed class BuildForm
         {
             form.Error = $"The multipart body is malformed: {e.Message}";
         }
-        catch (IOException e) when (e is not EndOfStreamException)
+        catch (IOException e) when (e is not EndOfStreamException && Errors.StorageFailures.Classify(e) == Errors.StorageFailures.Kind.None)
         {
             form.Error = $"The multipart body is malformed: {e.Message}";
         }

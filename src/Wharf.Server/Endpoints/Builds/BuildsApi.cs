@@ -40,7 +40,17 @@ public static class BuildsApi
         HttpContext context, BuildService builds, IBuildSourceStore sources, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid();
-        var outcome = await SubmitFormAsync(context, id, builds, sources, cancellationToken);
+        BuildResult<BuildRecord> outcome;
+        try
+        {
+            outcome = await SubmitFormAsync(context, id, builds, sources, cancellationToken);
+        }
+        catch
+        {
+            // A full disk or a client gone mid-upload: the part of the context that arrived goes too.
+            await sources.DeleteAsync(id, CancellationToken.None);
+            throw;
+        }
         if (outcome.Problem is { } problem)
         {
             await sources.DeleteAsync(id, CancellationToken.None);
