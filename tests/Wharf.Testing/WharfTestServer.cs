@@ -14,12 +14,14 @@ namespace Wharf.Testing;
 public sealed class WharfTestServer : IAsyncDisposable
 {
     private readonly bool _ownsDataDir;
+    private readonly string _buildTemp;
     private readonly string[] _extraArgs;
     private readonly RequestLog? _requests;
     private WebApplication _app;
 
     private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null)
     {
+        _buildTemp = BuildTempOf(extraArgs);
         _requests = requests;
         _app = app;
         DataDir = dataDir;
@@ -54,7 +56,7 @@ public sealed class WharfTestServer : IAsyncDisposable
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("wharf-test-").FullName;
-        string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
+        string[] args = [$"--Wharf:Auth:Mode={mode}", BuildTempArgument(), .. extraArgs];
         var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args);
         return new WharfTestServer(app, dataDir, owns, args);
     }
@@ -67,10 +69,19 @@ public sealed class WharfTestServer : IAsyncDisposable
     {
         var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
         var requests = new RequestLog();
-        string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
+        string[] args = [$"--Wharf:Auth:Mode={mode}", BuildTempArgument(), .. extraArgs];
         var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, requests);
         return new WharfTestServer(app, dataDir, true, args, requests);
     }
+
+    /// <summary>
+    /// Builds keep their engine's temporary files outside the data folder (its 0700 mode bars a build's user namespace);
+    /// each test server gets its own such folder, removed with it, instead of one under /var/tmp per data folder.
+    /// </summary>
+    private static string BuildTempArgument() => "--Wharf:Builds:TempPath=" + System.IO.Path.Combine("/tmp", "wharf-bt-" + Guid.NewGuid().ToString("N")[..12]);
+
+    private static string BuildTempOf(string[] args) =>
+        args.Last(a => a.StartsWith("--Wharf:Builds:TempPath=", StringComparison.Ordinal))["--Wharf:Builds:TempPath=".Length..];
 
     public HttpClient CreateClient() => new() { BaseAddress = new Uri(BaseUrl + "/"), Timeout = TimeSpan.FromMinutes(2) };
 
@@ -99,5 +110,6 @@ public sealed class WharfTestServer : IAsyncDisposable
         {
             try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+        try { if (Directory.Exists(_buildTemp)) Directory.Delete(_buildTemp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
