@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Wharf.Builds.Buildah;
 using Wharf.Builds.Credentials;
 using Wharf.Builds.DockerEngine;
+using Wharf.Builds.Sandbox;
 using Wharf.Builds.Sources;
 using Wharf.Builds.Worker;
 using Wharf.Core.Access;
@@ -25,14 +26,19 @@ public static class BuildsServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var options = configuration.GetSection("Wharf:" + BuildOptions.Section).Get<BuildOptions>() ?? new BuildOptions();
+        // The default follows the machine, with the configured per-build limits.
+        if (string.IsNullOrEmpty(configuration["Wharf:Builds:Workers"])) options.Workers = BuildOptions.DefaultWorkers(options.CpuLimit, options.MemoryLimitMiB);
         if (workersOverride is { } workers) options.Workers = workers;
         var problems = options.Validate().ToList();
         if (problems.Count > 0) return problems;
 
         var root = Path.GetFullPath(options.Path ?? Path.Combine(dataDir, "builds"));
-        Directory.CreateDirectory(root);
+        OwnerOnly.CreateDirectory(root);
         services.AddSingleton(options);
-        services.AddSingleton(new BuildPaths(root));
+        services.AddSingleton(new BuildPaths(root, options.TempPath));
+        services.AddSingleton<BuildSandboxes>();
+        services.AddSingleton<IBuildReview, BuildReview>();
+        services.TryAddSingleton<IAccountAccess, OpenAccountAccess>();
         services.AddSingleton<IBuildSourceStore, FileSystemBuildSourceStore>();
         services.AddSingleton<BuildQueueSignal>();
         services.AddSingleton<IBuildQueueSignal>(sp => sp.GetRequiredService<BuildQueueSignal>());
@@ -54,7 +60,7 @@ public static class BuildsServiceCollectionExtensions
         }
         else
         {
-            services.AddSingleton<IBuildEngine>(sp => new BuildahEngine(sp.GetRequiredService<BuildPaths>(), options, sp.GetRequiredService<ILogger<BuildahEngine>>()));
+            services.AddSingleton<IBuildEngine>(sp => new BuildahEngine(sp.GetRequiredService<BuildPaths>(), options, sp.GetRequiredService<BuildSandboxes>(), sp.GetRequiredService<ILogger<BuildahEngine>>()));
         }
         services.AddSingleton<BuildExecutor>();
         services.AddSingleton<BuildWorker>();

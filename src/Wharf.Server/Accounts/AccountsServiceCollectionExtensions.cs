@@ -39,6 +39,7 @@ public static class AccountsServiceCollectionExtensions
             services.AddSingleton<IRegistryAccessPolicy, OpenRegistryAccessPolicy>();
             services.AddSingleton<IInternalCredentials, NoInternalCredentials>();
             services.AddSingleton<ICallerAccess, OpenCallerAccess>();
+            services.AddSingleton<IAccountAccess, OpenAccountAccess>();
             return services;
         }
         services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath));
@@ -55,6 +56,7 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton<IRegistryChallenge, BearerChallenge>();
         services.AddSingleton<IInternalCredentials, InternalCredentials>();
         services.AddSingleton<ICallerAccess, AccountsCallerAccess>();
+        services.AddSingleton<IAccountAccess, AccountsAccountAccess>();
         services.AddSingleton<IRegistryEvents, AccountsRegistryEvents>();
         return services;
     }
