@@ -22,7 +22,7 @@ namespace Wharf.Builds.Buildah;
 public sealed partial class BuildahEngine : IBuildEngine
 {
     private const string ProbePath = "/wharf-isolation-probe";
-    private static readonly TimeSpan MonitorInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MonitorInterval = TimeSpan.FromMilliseconds(250);
     private readonly SemaphoreSlim _probeGate = new(1, 1);
     private readonly BuildPaths _paths;
     private readonly BuildOptions _options;
@@ -92,7 +92,7 @@ public sealed partial class BuildahEngine : IBuildEngine
                 .. _storage.GlobalArguments(request.Namespace), "bud", .. isolation,
                 "--layers", "--pull-never", "-f", dockerfile, "-t", request.LocalImage,
             ];
-            if (sandbox is not null) args.AddRange(["--cgroup-parent", sandbox.ContainersParent]);
+            if (sandbox is not null) args.AddRange(["--cgroup-parent", sandbox.StepCgroup]);
             else args.AddRange(["--memory", $"{_options.MemoryLimitMiB.ToString(CultureInfo.InvariantCulture)}m"]);
             var chroot = isolation.Contains("chroot");
             if (!_options.AllowNetwork && !chroot) args.AddRange(["--network", "none"]);
@@ -262,7 +262,8 @@ public sealed partial class BuildahEngine : IBuildEngine
     {
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            // Counters are cheap to read (often, so a short-lived step's are not missed); walking the storage is not.
+            for (var tick = 1; !cancellationToken.IsCancellationRequested; tick++)
             {
                 await Task.Delay(MonitorInterval, cancellationToken);
                 switch (sandbox?.LimitReached())
@@ -274,7 +275,7 @@ public sealed partial class BuildahEngine : IBuildEngine
                         hit(nameof(BuildOptions.MemoryLimitMiB));
                         return;
                 }
-                if (_storage.SizeOf(@namespace) > _options.MaxStorageBytes)
+                if (tick % 8 == 0 && _storage.SizeOf(@namespace) > _options.MaxStorageBytes)
                 {
                     hit(nameof(BuildOptions.MaxStorageBytes));
                     return;

@@ -17,7 +17,7 @@ internal enum SandboxLimit
 /// <summary>
 /// One build's cgroup subtree, <c>/&lt;root&gt;/&lt;instance&gt;/&lt;owner&gt;/&lt;build&gt;</c> in every managed hierarchy:
 /// <c>engine/</c> holds the engine's processes (buildah, started through <see cref="Wrap"/>), <c>containers/</c> is the
-/// parent of every container the build runs (buildah's <c>--cgroup-parent</c>, the Docker Engine's <c>cgroupparent</c>).
+/// parent of every container the build runs (buildah's <c>containers/step</c>, the Docker Engine's <c>cgroupparent</c>).
 /// The CPU limit sits on the build, the process and memory limits on <c>containers/</c> (so a fork bomb cannot starve
 /// the engine of the threads it needs to stop). Killing freezes the subtree and kills every process in it, however
 /// it was reparented; disposing kills and removes the folders.
@@ -36,8 +36,14 @@ internal sealed class BuildSandbox : IAsyncDisposable
     /// <summary>The build's cgroup path from the hierarchy root, e.g. <c>/wharf/1a2b…/p123-456/&lt;id&gt;</c>.</summary>
     public string RelativePath { get; }
 
-    /// <summary>The parent cgroup of the build's containers (absolute, as engines take it).</summary>
+    /// <summary>The parent cgroup of the build's containers (absolute, as engines take it): the Docker Engine's <c>cgroupparent</c>.</summary>
     public string ContainersParent => RelativePath + "/containers";
+
+    /// <summary>
+    /// The cgroup buildah runs each RUN container in (its <c>--cgroup-parent</c> is the container's own cgroup, which runc
+    /// removes when the step ends): a child of <see cref="ContainersParent"/>, so the limits there outlive every step.
+    /// </summary>
+    public string StepCgroup => ContainersParent + "/step";
 
     private string EnginePath => RelativePath + "/engine";
 
@@ -105,13 +111,44 @@ internal sealed class BuildSandbox : IAsyncDisposable
     /// <summary>Which limit the build's containers ran into, from the kernel's counters (failed forks, OOM kills).</summary>
     public SandboxLimit LimitReached()
     {
-        if (_fs.Folder("pids", ContainersParent) is { } pids && Counter(Path.Combine(pids, "pids.events"), "max") > 0) return SandboxLimit.Processes;
+        if (_fs.Folder("pids", ContainersParent) is { } pids && ProcessLimitReached(pids)) return SandboxLimit.Processes;
         if (_fs.Folder("memory", ContainersParent) is { } memory)
         {
             var oomKills = _fs.IsV2 ? Counter(Path.Combine(memory, "memory.events"), "oom_kill") : Counter(Path.Combine(memory, "memory.oom_control"), "oom_kill");
             if (oomKills > 0) return SandboxLimit.Memory;
         }
         return SandboxLimit.None;
+    }
+
+    /// <summary>
+    /// Whether a fork failed at the process limit. The kernel counts a failed fork in <c>pids.events</c> of the cgroup
+    /// the forking process is in (v1; v2 also counts it up the tree), which runc removes when a step ends; so the
+    /// subtree's counters are read while they exist, and the peak at the limit's own cgroup tells afterwards.
+    /// </summary>
+    private static bool ProcessLimitReached(string folder)
+    {
+        if (Counter(Path.Combine(folder, "pids.peak"), "") is var peak and >= 0
+            && File.Exists(Path.Combine(folder, "pids.max"))
+            && long.TryParse(File.ReadAllText(Path.Combine(folder, "pids.max")).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var max)
+            && peak >= max)
+        {
+            return true;
+        }
+        var stack = new Stack<string>();
+        stack.Push(folder);
+        while (stack.Count > 0)
+        {
+            var current = stack.Pop();
+            if (Counter(Path.Combine(current, "pids.events"), "max") > 0) return true;
+            try
+            {
+                foreach (var child in Directory.EnumerateDirectories(current)) stack.Push(child);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return false;
     }
 
     /// <summary>CPU time used by everything in the build so far, when the hierarchy counts it.</summary>
@@ -241,12 +278,14 @@ internal sealed class BuildSandbox : IAsyncDisposable
         }
     }
 
+    /// <summary>The value of a "name value" line of a cgroup file; with an empty name, a file holding one number.</summary>
     private static long Counter(string file, string name)
     {
         try
         {
             foreach (var line in File.ReadLines(file))
             {
+                if (name.Length == 0) return long.TryParse(line.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var single) ? single : -1;
                 var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (parts.Length == 2 && parts[0] == name && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var value)) return value;
             }
