@@ -220,11 +220,11 @@ public sealed partial class BuildExecutor(
             return await EndAsync(build with { PushStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Push, pushed.Error ?? "The push failed.", log);
         }
         await log.WriteAsync($"Pushed {destination}{(pushed.Digest is { } d ? " " + d : "")}", cancellationToken);
-        build = await EndAsync(build with { PushStatus = PhaseStatus.Completed, Digest = pushed.Digest }, workerId, BuildState.Succeeded, BuildErrorKind.None, null, log);
         // A succeeded build cannot be retried: its local image and its source (with its secrets) are no longer needed.
+        // Removed before the build shows as ended, so the worker is free by the time anyone sees the end.
         await engine.RemoveImageAsync(build.Namespace, build.LocalImage!, CancellationToken.None);
         await sources.DeleteAsync(build.Id, CancellationToken.None);
-        return build;
+        return await EndAsync(build with { PushStatus = PhaseStatus.Completed, Digest = pushed.Digest }, workerId, BuildState.Succeeded, BuildErrorKind.None, null, log);
     }
 
     /// <summary>Null when the build's owner may push to its target now (or it goes elsewhere); else why not.</summary>
