@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -19,7 +18,7 @@ public static class BuildsServiceCollectionExtensions
     /// <summary>
     /// Registers the build service from <c>Wharf:Builds</c>: options (validated: invalid values are returned for the
     /// caller to stop start-up with), sources under the builds folder, the engine chosen by <c>Engine</c>, the worker,
-    /// and Data Protection for stored registry secrets (keys in <c>&lt;data&gt;/keys/dataprotection</c>).
+    /// and the protector of stored registry secrets and build secrets (over the host's Data Protection).
     /// The stores (<see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>) come from the metadata provider.
     /// </summary>
     public static IReadOnlyList<string> AddWharfBuilds(this IServiceCollection services, IConfiguration configuration, string dataDir, int? workersOverride = null)
@@ -49,9 +48,7 @@ public static class BuildsServiceCollectionExtensions
         services.AddSingleton<BuildService>();
         services.AddSingleton<DockerHubSettings>();
         services.AddSingleton<RegistryTargets>();
-        services.AddDataProtection()
-            .SetApplicationName("wharf")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDir, "keys", "dataprotection")));
+        // Data Protection itself (key ring, master key) is the host's: AddWharfSecrets.
         services.AddSingleton<ISecretProtector, DataProtectionSecretProtector>();
         if (string.Equals(options.Engine, "Docker", StringComparison.OrdinalIgnoreCase))
         {

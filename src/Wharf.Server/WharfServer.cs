@@ -8,6 +8,7 @@ using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
+using Wharf.Server.KeyProtection;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Storage.FileSystem;
 
@@ -86,9 +87,11 @@ public static class WharfServer
             errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
         }
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
+        // The data folder holds the database, blobs, sources and keys: the server's user alone may enter it.
+        OwnerOnlyFiles.CreateDirectory(dataDir);
+        services.AddWharfSecrets(configuration, dataDir);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 
-        Directory.CreateDirectory(dataDir);
         services.AddSingleton(registry);
         services.AddSingleton(TimeProvider.System);
         services.AddFileSystemStorage(new FileSystemStorageOptions

@@ -42,7 +42,7 @@ public static class AccountsServiceCollectionExtensions
             services.AddSingleton<IAccountAccess, OpenAccountAccess>();
             return services;
         }
-        services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath));
+        services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath, sp.GetService<Wharf.Server.KeyProtection.MasterKey>()));
         services.AddSingleton<IPasswordHashing, PasswordHashing>();
         services.AddSingleton<RepositoryPermissions>();
         services.AddSingleton<CredentialChanges>();
