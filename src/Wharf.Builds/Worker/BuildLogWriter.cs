@@ -1,11 +1,13 @@
 using System.Threading.Channels;
 using Wharf.Core.Builds;
+using Wharf.Core.Signals;
 
 namespace Wharf.Builds.Worker;
 
 /// <summary>
 /// Timestamps and numbers a build's log lines and stores them in small batches (every 200 ms or 200 lines), so
-/// followers see them live and a build's output costs few write transactions. Values given to <see cref="Mask"/>
+/// followers see them live and a build's output costs few write transactions. Each stored batch is signalled
+/// (<see cref="SignalTopic.BuildChanged"/>), so followers on any node read it at once. Values given to <see cref="Mask"/>
 /// (the build's secrets) are replaced by <c>****</c> wherever they appear, before a line is stored.
 /// </summary>
 internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
@@ -15,12 +17,14 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
     private readonly IBuildStore _store;
     private readonly Guid _buildId;
     private readonly TimeProvider _time;
+    private readonly ISignalBus _signals;
     private readonly Task _pump;
     private long _sequence;
     private string[] _masks = [];
 
-    private BuildLogWriter(IBuildStore store, Guid buildId, long lastSequence, TimeProvider time)
+    private BuildLogWriter(IBuildStore store, ISignalBus signals, Guid buildId, long lastSequence, TimeProvider time)
     {
+        _signals = signals;
         _store = store;
         _buildId = buildId;
         _sequence = lastSequence;
@@ -28,8 +32,8 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
         _pump = PumpAsync();
     }
 
-    public static async Task<BuildLogWriter> OpenAsync(IBuildStore store, Guid buildId, TimeProvider time, CancellationToken cancellationToken) =>
-        new(store, buildId, await store.LastLogSequenceAsync(buildId, cancellationToken), time);
+    public static async Task<BuildLogWriter> OpenAsync(IBuildStore store, ISignalBus signals, Guid buildId, TimeProvider time, CancellationToken cancellationToken) =>
+        new(store, signals, buildId, await store.LastLogSequenceAsync(buildId, cancellationToken), time);
 
     /// <summary>The shortest value (or line of a value) masked: shorter ones would blank out ordinary words.</summary>
     public const int MinMaskedLength = 4;
@@ -91,6 +95,7 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
                 try
                 {
                     await _store.AppendLogAsync(_buildId, batch, CancellationToken.None);
+                    _signals.Publish(SignalTopic.BuildChanged, _buildId.ToString("D"));
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Wharf.Core.Access;
+using Wharf.Core.Signals;
 
 namespace Wharf.Core.Builds;
 
@@ -60,6 +61,7 @@ public sealed partial class BuildService(
     IBuildCancellation cancellation,
     IBuildReview review,
     BuildOptions options,
+    ISignalBus signals,
     TimeProvider time)
 {
     /// <summary>Most secrets one build takes.</summary>
@@ -218,6 +220,7 @@ public sealed partial class BuildService(
         var after = await store.CancelAsync(id, cancellationToken);
         if (after is null) return new BuildProblem(BuildProblemKind.NotFound, $"No build {id}.");
         if (after.State == BuildState.Running) cancellation.Cancel(id);
+        else signals.Publish(SignalTopic.BuildChanged, id.ToString("D"));
         return after;
     }
 

@@ -20,14 +20,35 @@ public interface IRepositoryStore
     /// <summary>Tags in ASCII order after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A page of tags in <see cref="TagQuery.Sort"/> order after <see cref="TagQuery.After"/>, keeping those whose name
+    /// contains <see cref="TagQuery.NameContains"/> and whose platforms include <see cref="TagQuery.Platform"/>.
+    /// </summary>
+    Task<IReadOnlyList<TagDetails>> QueryTagsAsync(string repository, TagQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Repositories the filter lets the caller read (optionally of one visibility) that have been pushed to, most recently pushed first (the home page).</summary>
+    Task<IReadOnlyList<SearchHit>> ListRecentlyPushedAsync(ReadFilter filter, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken);
+
     /// <summary>Repositories the filter lets the caller read, in ASCII order after <paramref name="after"/>.</summary>
     Task<IReadOnlyList<SearchHit>> ListAsync(ReadFilter filter, string? @namespace, string? after, int limit, CancellationToken cancellationToken);
 
     /// <summary>Repository names the filter lets the caller read, in ASCII order after <paramref name="after"/> (the catalog).</summary>
     Task<IReadOnlyList<string>> ListNamesAsync(ReadFilter filter, string? after, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Ranked full-text search; <paramref name="query"/> is already turned into safe FTS terms.</summary>
+    /// <summary>
+    /// Ranked full-text search over names, namespaces, descriptions and labels, every word of <paramref name="query"/>
+    /// required as a whole word or a prefix. Ranking, the same on every provider: the exact name (or full name) first,
+    /// then names starting with the query, then the rest; within a tier by relevance (name &gt; namespace &gt;
+    /// description &gt; labels, whole words above prefixes, shorter documents first), or, when the query matches more
+    /// than the provider's relevance-ranking limit, by pulls; ties by name.
+    /// </summary>
     Task<IReadOnlyList<SearchHit>> SearchAsync(Search.SearchQuery query, ReadFilter filter, string? @namespace, RepositoryVisibility? visibility, int offset, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Every repository the filter lets the caller read (optionally of one namespace and visibility), most pulled
+    /// first, ties by name: a page after <paramref name="after"/>, at most <paramref name="limit"/>.
+    /// </summary>
+    Task<IReadOnlyList<SearchHit>> BrowseAsync(ReadFilter filter, string? @namespace, RepositoryVisibility? visibility, BrowsePosition? after, int limit, CancellationToken cancellationToken);
 
     /// <summary>Counts the search's matches (for Docker's <c>num_results</c>).</summary>
     Task<int> CountSearchAsync(Search.SearchQuery query, ReadFilter filter, CancellationToken cancellationToken);

@@ -5,6 +5,7 @@ using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Wharf.Core.Builds;
+using Wharf.Core.Signals;
 
 namespace Wharf.Server.Endpoints.Builds;
 
@@ -47,6 +48,12 @@ public static class BuildsApi
     private static async Task<BuildResult<BuildRecord>> SubmitFormAsync(HttpContext context, Guid id, BuildService builds, IBuildSourceStore sources, CancellationToken cancellationToken)
     {
         var form = await BuildForm.ReadAsync(context.Request, id, sources, FileFields, cancellationToken);
+        return await SubmitFormAsync(context.User, id, form, builds, cancellationToken);
+    }
+
+    /// <summary>Submits a build from a form already read (also the web UI's build form, after its antiforgery check).</summary>
+    internal static async Task<BuildResult<BuildRecord>> SubmitFormAsync(ClaimsPrincipal user, Guid id, BuildForm form, BuildService builds, CancellationToken cancellationToken)
+    {
         if (form.Error is { } error) return new BuildProblem(BuildProblemKind.Invalid, error);
         if (form.Source is { Succeeded: false } refused) return BuildProblems.FromSource(refused);
         if (form.SourceKind is not { } kind) return new BuildProblem(BuildProblemKind.Invalid, "Send a 'dockerfile' file or a 'context' archive.");
@@ -58,7 +65,7 @@ public static class BuildsApi
             if (!Guid.TryParse(credentialText, out var parsed)) return new BuildProblem(BuildProblemKind.Invalid, "registry_credential must be a credential id.");
             credential = parsed;
         }
-        return await builds.SubmitAsync(context.User, new BuildSubmission
+        return await builds.SubmitAsync(user, new BuildSubmission
         {
             Id = id,
             SourceKind = kind,
@@ -134,7 +141,7 @@ public static class BuildsApi
             {
                 _ = long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out after);
             }
-            return TypedResults.ServerSentEvents(FollowAsync(builds, user, buildId, after, cancellationToken));
+            return TypedResults.ServerSentEvents(FollowAsync(builds, context.RequestServices.GetRequiredService<ISignalBus>(), user, buildId, after, cancellationToken));
         }
         return TypedResults.Stream(async body =>
         {
@@ -151,10 +158,18 @@ public static class BuildsApi
         }, "text/plain; charset=utf-8");
     }
 
-    /// <summary>Log lines as they are stored (event <c>log</c>, id = sequence), then one <c>end</c> event with the final state.</summary>
-    private static async IAsyncEnumerable<SseItem<string>> FollowAsync(BuildService builds, ClaimsPrincipal user, Guid id, long after,
+    /// <summary>How long a follower waits for a signal before it reads anyway (the fallback when a signal is missed).</summary>
+    private static readonly TimeSpan FollowFallback = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Log lines as they are stored (event <c>log</c>, id = sequence), then one <c>end</c> event with the final state.
+    /// It reads again when the worker, on whichever node, signals new lines or a new state (<see cref="SignalTopic.BuildChanged"/>).
+    /// </summary>
+    private static async IAsyncEnumerable<SseItem<string>> FollowAsync(BuildService builds, ISignalBus signals, ClaimsPrincipal user, Guid id, long after,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // Subscribed before the first read, so a batch stored between a read and the wait still wakes the next wait.
+        using var changed = new SignalWaiter(signals, SignalTopic.BuildChanged, id.ToString("D"));
         while (!cancellationToken.IsCancellationRequested)
         {
             var build = (await builds.GetAsync(user, id, cancellationToken)).Value;
@@ -174,7 +189,7 @@ public static class BuildsApi
                 yield return new SseItem<string>(build?.State.ToWire() ?? "unknown", "end");
                 yield break;
             }
-            await Task.Delay(200, cancellationToken);
+            await changed.WaitAsync(FollowFallback, cancellationToken);
         }
     }
 
