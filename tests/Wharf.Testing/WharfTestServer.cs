@@ -14,7 +14,7 @@ namespace Wharf.Testing;
 public sealed class WharfTestServer : IAsyncDisposable
 {
     private readonly bool _ownsDataDir;
-    private readonly string _buildTemp;
+    private readonly string? _buildTemp;
     private readonly string[] _extraArgs;
     private readonly RequestLog? _requests;
     private readonly Action<IServiceCollection>? _services;
@@ -70,7 +70,7 @@ public sealed class WharfTestServer : IAsyncDisposable
     public static async Task<WharfTestServer> StartWithServicesAsync(Action<IServiceCollection> services, params string[] extraArgs)
     {
         var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
-        string[] args = [$"--Wharf:Auth:Mode={AuthMode.Open}", .. extraArgs];
+        string[] args = [$"--Wharf:Auth:Mode={AuthMode.Open}", BuildTempArgument(), .. extraArgs];
         var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, services);
         return new WharfTestServer(app, dataDir, true, args, null, services);
     }
@@ -94,8 +94,8 @@ public sealed class WharfTestServer : IAsyncDisposable
     /// </summary>
     private static string BuildTempArgument() => "--Wharf:Builds:TempPath=" + System.IO.Path.Combine("/tmp", "wharf-bt-" + Guid.NewGuid().ToString("N")[..12]);
 
-    private static string BuildTempOf(string[] args) =>
-        args.Last(a => a.StartsWith("--Wharf:Builds:TempPath=", StringComparison.Ordinal))["--Wharf:Builds:TempPath=".Length..];
+    private static string? BuildTempOf(string[] args) =>
+        args.LastOrDefault(a => a.StartsWith("--Wharf:Builds:TempPath=", StringComparison.Ordinal))?["--Wharf:Builds:TempPath=".Length..];
 
     public HttpClient CreateClient() => new() { BaseAddress = new Uri(BaseUrl + "/"), Timeout = TimeSpan.FromMinutes(2) };
 
@@ -125,6 +125,6 @@ public sealed class WharfTestServer : IAsyncDisposable
         {
             try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
-        try { if (Directory.Exists(_buildTemp)) Directory.Delete(_buildTemp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try { if (_buildTemp is not null && Directory.Exists(_buildTemp)) Directory.Delete(_buildTemp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

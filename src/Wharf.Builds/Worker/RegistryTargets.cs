@@ -79,6 +79,12 @@ public sealed class RegistryTargets(
             hosts.AddRange(OwnAliases());
         }
         if (build.Registry is { } registry && IsInsecure(registry)) hosts.Add(registry);
+        // A loopback registry the operator allows builds to pull from speaks plain HTTP, as Docker assumes of loopback.
+        foreach (var allowed in options.AllowedRegistries)
+        {
+            var host = allowed.Split('/')[0];
+            if (!host.StartsWith('*') && IsInsecure(host)) hosts.Add(host);
+        }
         return hosts;
     }
 

@@ -95,7 +95,7 @@ public static partial class SecretsServiceCollectionExtensions
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "No master key is configured (Wharf:Secrets:MasterKeyFile, or the WHARF_MASTER_KEY environment variable): the Data Protection key ring and the token-signing key in {Keys} are stored unencrypted, so whoever reads the data folder can decrypt stored registry credentials and build secrets.")]
+        [LoggerMessage(Level = LogLevel.Warning, Message = "No master key is configured (Wharf:Secrets:MasterKeyFile, or the WHARF_MASTER_KEY environment variable): the Data Protection key ring and the token-signing key in {Keys} are stored unencrypted, so whoever reads the data folder can decrypt what Wharf keeps encrypted (stored registry credentials, credentials given to builds).")]
         private static partial void LogUnencrypted(ILogger logger, string keys);
     }
 }
