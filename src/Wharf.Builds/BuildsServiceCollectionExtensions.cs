@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -6,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Wharf.Builds.Buildah;
 using Wharf.Builds.Credentials;
 using Wharf.Builds.DockerEngine;
+using Wharf.Builds.Sandbox;
 using Wharf.Builds.Sources;
 using Wharf.Builds.Worker;
 using Wharf.Core.Access;
@@ -18,21 +18,26 @@ public static class BuildsServiceCollectionExtensions
     /// <summary>
     /// Registers the build service from <c>Wharf:Builds</c>: options (validated: invalid values are returned for the
     /// caller to stop start-up with), sources under the builds folder, the engine chosen by <c>Engine</c>, the worker,
-    /// and Data Protection for stored registry secrets (keys in <c>&lt;data&gt;/keys/dataprotection</c>).
+    /// and the protector of stored registry secrets and build secrets (over the host's Data Protection).
     /// The stores (<see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>) come from the metadata provider.
     /// </summary>
     public static IReadOnlyList<string> AddWharfBuilds(this IServiceCollection services, IConfiguration configuration, string dataDir, int? workersOverride = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var options = configuration.GetSection("Wharf:" + BuildOptions.Section).Get<BuildOptions>() ?? new BuildOptions();
+        // The default follows the machine, with the configured per-build limits.
+        if (string.IsNullOrEmpty(configuration["Wharf:Builds:Workers"])) options.Workers = BuildOptions.DefaultWorkers(options.CpuLimit, options.MemoryLimitMiB);
         if (workersOverride is { } workers) options.Workers = workers;
         var problems = options.Validate().ToList();
         if (problems.Count > 0) return problems;
 
         var root = Path.GetFullPath(options.Path ?? Path.Combine(dataDir, "builds"));
-        Directory.CreateDirectory(root);
+        OwnerOnly.CreateDirectory(root);
         services.AddSingleton(options);
-        services.AddSingleton(new BuildPaths(root));
+        services.AddSingleton(new BuildPaths(root, options.TempPath));
+        services.AddSingleton<BuildSandboxes>();
+        services.AddSingleton<IBuildReview, BuildReview>();
+        services.TryAddSingleton<IAccountAccess, OpenAccountAccess>();
         services.AddSingleton<IBuildSourceStore, FileSystemBuildSourceStore>();
         services.AddSingleton<BuildQueueSignal>();
         services.AddSingleton<IBuildQueueSignal>(sp => sp.GetRequiredService<BuildQueueSignal>());
@@ -43,9 +48,7 @@ public static class BuildsServiceCollectionExtensions
         services.AddSingleton<BuildService>();
         services.AddSingleton<DockerHubSettings>();
         services.AddSingleton<RegistryTargets>();
-        services.AddDataProtection()
-            .SetApplicationName("wharf")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDir, "keys", "dataprotection")));
+        // Data Protection itself (key ring, master key) is the host's: AddWharfSecrets.
         services.AddSingleton<ISecretProtector, DataProtectionSecretProtector>();
         if (string.Equals(options.Engine, "Docker", StringComparison.OrdinalIgnoreCase))
         {
@@ -54,7 +57,7 @@ public static class BuildsServiceCollectionExtensions
         }
         else
         {
-            services.AddSingleton<IBuildEngine>(sp => new BuildahEngine(sp.GetRequiredService<BuildPaths>(), options, sp.GetRequiredService<ILogger<BuildahEngine>>()));
+            services.AddSingleton<IBuildEngine>(sp => new BuildahEngine(sp.GetRequiredService<BuildPaths>(), options, sp.GetRequiredService<BuildSandboxes>(), sp.GetRequiredService<ILogger<BuildahEngine>>()));
         }
         services.AddSingleton<BuildExecutor>();
         services.AddSingleton<BuildWorker>();

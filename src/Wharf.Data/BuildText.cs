@@ -33,7 +33,13 @@ internal static class BuildText
 
     public static IReadOnlyDictionary<string, string> ParseArgs(string json) =>
         JsonSerializer.Deserialize(json, BuildTextJson.Default.IReadOnlyDictionaryStringString) ?? new Dictionary<string, string>();
+
+    /// <summary>A build's secret ids as a JSON array (only the ids: the values never reach the database).</summary>
+    public static string FormatIds(IReadOnlyList<string> ids) => JsonSerializer.Serialize(ids, BuildTextJson.Default.IReadOnlyListString);
+
+    public static IReadOnlyList<string> ParseIds(string json) => JsonSerializer.Deserialize(json, BuildTextJson.Default.IReadOnlyListString) ?? [];
 }
 
 [JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
 internal sealed partial class BuildTextJson : JsonSerializerContext;

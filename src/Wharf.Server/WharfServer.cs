@@ -13,6 +13,7 @@ using Wharf.Server.Endpoints;
 using Wharf.Server.Http;
 using Wharf.Server.Errors;
 using Wharf.Server.Repositories;
+using Wharf.Server.KeyProtection;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Server.Web;
 using Wharf.Storage;
@@ -103,9 +104,11 @@ public static class WharfServer
         errors.AddRange(services.AddWharfStorage(configuration, dataDir));
         errors.AddRange(services.AddWharfData(configuration, dataDir));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
+        // The data folder holds the database, blobs, sources and keys: the server's user alone may enter it.
+        OwnerOnlyFiles.CreateDirectory(dataDir);
+        services.AddWharfSecrets(configuration, dataDir);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 
-        Directory.CreateDirectory(dataDir);
         services.AddWharfApiPipeline();
         services.AddSingleton(registry);
         services.TryAddSingleton(TimeProvider.System);

@@ -153,4 +153,40 @@ public sealed class AccountsBuildTests(AccountsBuildFixture fixture) : IClassFix
         Assert.Contains("Basic", message, StringComparison.Ordinal);
         Assert.Contains("<user>/legacy:v2", message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_member_removed_from_an_organization_cannot_retry_her_build_into_it_and_a_running_build_of_hers_does_not_push()
+    {
+        var alice = fixture.AsAlice;
+        var bob = fixture.AsBob;
+        using (var org = await alice.Http.PostAsync("api/v1/orgs", Json(new JsonObject { ["name"] = "acme" }), Ct))
+        {
+            Assert.True(org.IsSuccessStatusCode, await org.Content.ReadAsStringAsync(Ct));
+        }
+        using (var member = await alice.Http.PutAsync("api/v1/orgs/acme/members/bob", Json(new JsonObject { ["role"] = "maintainer" }), Ct))
+        {
+            Assert.True(member.IsSuccessStatusCode, await member.Content.ReadAsStringAsync(Ct));
+        }
+        var failed = await bob.SubmitOkAsync("FROM busybox\nRUN exit 1\n", "acme/app:1", Ct);
+        Assert.Equal("failed", (await bob.WaitForEndAsync(failed, Ct))["state"]!.GetValue<string>());
+        var running = await bob.SubmitOkAsync("FROM busybox\nRUN echo run\"-\"started && sleep 3\n", "acme/slow:1", Ct);
+        await bob.WaitForLogAsync(running, "run-started", Ct);
+
+        using (var removed = await alice.Http.DeleteAsync("api/v1/orgs/acme/members/bob", Ct))
+        {
+            Assert.True(removed.IsSuccessStatusCode, await removed.Content.ReadAsStringAsync(Ct));
+        }
+
+        using var retry = await bob.Http.PostAsync($"api/v1/builds/{failed}/retry", null, Ct);
+        var retryBody = await retry.Content.ReadAsStringAsync(Ct);
+        Assert.True(retry.StatusCode == HttpStatusCode.Forbidden, $"{(int)retry.StatusCode} {retryBody}");
+        Assert.Equal("failed", (await bob.GetBuildAsync(failed, Ct))["state"]!.GetValue<string>());
+        var ended = await bob.WaitForEndAsync(running, Ct);
+        Assert.True(ended["state"]!.GetValue<string>() == "failed", ended.ToJsonString());
+        Assert.Equal("push", ended["error"]!["kind"]!.GetValue<string>());
+        Assert.Contains("may no longer push to acme/slow", ended["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        await Assert.ThrowsAsync<HttpRequestException>(() => RegistryHttp.GetManifestAsync(alice.Registry, "acme/slow", "1", Ct));
+    }
+
+    private static StringContent Json(JsonNode body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
 }

@@ -113,7 +113,8 @@ public sealed class BuildLifecycleTests
         for (var i = 0; i < 4; i++)
         {
             var server = i % 2 == 0 ? a : b;
-            ids.Add(await server.SubmitOkAsync($"FROM {server.BaseImage}\nRUN echo {i} > /n.txt\n", $"race/app{i}:1", Ct));
+            // A short name: whichever server builds it pulls busybox from itself (a build reaches no other registry).
+            ids.Add(await server.SubmitOkAsync($"FROM busybox\nRUN echo {i} > /n.txt\n", $"race/app{i}:1", Ct));
         }
         foreach (var id in ids)
         {
@@ -147,6 +148,51 @@ public sealed class BuildLifecycleTests
         {
             foreach (var f in factories) f.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task Namespaces_take_turns_in_the_queue_so_one_namespace_cannot_hold_every_worker_while_another_waits()
+    {
+        await using var data = Wharf.Testing.TempDirectory.Create("turns");
+        using var connections = new SqliteConnectionFactory(SqliteOptions.ForFile(Path.Combine(data.Path, "wharf.db")));
+        await new SqliteMigrator(connections).MigrateAsync(Ct);
+        var store = new SqliteBuildStore(connections);
+        var start = DateTimeOffset.UtcNow;
+        async Task<Guid> QueueAsync(string ns, int n)
+        {
+            var id = Guid.NewGuid();
+            await store.CreateAsync(new BuildRecord
+            {
+                Id = id, Namespace = ns, Image = $"{ns}/app:{n}", Repository = $"{ns}/app", Tag = n.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                SourceKind = BuildSourceKind.Dockerfile, CreatedAt = start.AddMilliseconds(n),
+            }, Ct);
+            return id;
+        }
+        var busy = new[] { await QueueAsync("busy", 1), await QueueAsync("busy", 2), await QueueAsync("busy", 3), await QueueAsync("busy", 4) };
+        var other = await QueueAsync("other", 5);
+        var third = await QueueAsync("third", 6);
+        Task<BuildRecord?> LeaseAsync(string worker) => store.LeaseNextAsync(worker, TimeSpan.FromMinutes(1), TimeSpan.FromHours(1), 10, Ct);
+
+        // Two workers: the busy namespace, first in line, gets one; the next goes to a namespace running nothing.
+        var first = await LeaseAsync("w1");
+        var second = await LeaseAsync("w2");
+        Assert.Equal(busy[0], first!.Id);
+        Assert.Equal(other, second!.Id);
+
+        // When busy's build ends, the one served longest ago goes next: third (never), then busy again, not busy twice.
+        Assert.True(await store.UpdateAsync(first with { State = BuildState.Succeeded, FinishedAt = DateTimeOffset.UtcNow }, "w1", Ct));
+        Assert.Equal(third, (await LeaseAsync("w1"))!.Id);
+        Assert.True(await store.UpdateAsync(second with { State = BuildState.Succeeded, FinishedAt = DateTimeOffset.UtcNow }, "w2", Ct));
+        Assert.Equal(busy[1], (await LeaseAsync("w2"))!.Id);
+    }
+
+    [Fact]
+    public void The_default_number_of_workers_follows_the_machine()
+    {
+        var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        int Expected(double cpus, long memoryMiB) => Math.Clamp(Math.Min((int)(Environment.ProcessorCount / cpus), (int)(memory / (memoryMiB * 1024 * 1024))), 1, 64);
+        Assert.Equal(Expected(1, 2048), new BuildOptions().Workers);
+        Assert.Equal(Expected(0.5, 1024), BuildOptions.DefaultWorkers(0.5, 1024));
     }
 
     [Fact]

@@ -14,13 +14,20 @@ namespace Wharf.Builds.Tests;
 public sealed class BuildServer : IAsyncDisposable
 {
     private readonly bool _ownsServer;
+    private readonly WharfTestServer? _server;
 
     private BuildServer(WharfTestServer server, RegistryCredentials? credentials = null, bool ownsServer = true)
+        : this(server.CreateClient(), server.HostPort, credentials)
     {
-        Server = server;
-        Credentials = credentials;
+        _server = server;
         _ownsServer = ownsServer;
-        Http = server.CreateClient();
+    }
+
+    private BuildServer(HttpClient http, string hostPort, RegistryCredentials? credentials)
+    {
+        HostPort = hostPort;
+        Credentials = credentials;
+        Http = http;
         if (credentials is not null)
         {
             Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials.AsCredsArgument)));
@@ -30,24 +37,40 @@ public sealed class BuildServer : IAsyncDisposable
     /// <summary>The user this view acts as (Basic credentials on <see cref="Http"/>), or null for anonymous.</summary>
     public RegistryCredentials? Credentials { get; }
 
-    public WharfTestServer Server { get; }
+    /// <summary>The in-process server; not there for a view of a <see cref="ServeProcess"/>.</summary>
+    public WharfTestServer Server => _server ?? throw new InvalidOperationException("This view talks to a wharf serve process.");
+
+    /// <summary>127.0.0.1:PORT of the server.</summary>
+    public string HostPort { get; }
 
     public HttpClient Http { get; private set; }
 
     /// <summary>The base image every test Dockerfile starts FROM.</summary>
-    public string BaseImage => $"{Server.HostPort}/library/busybox:latest";
+    public string BaseImage => $"{HostPort}/library/busybox:latest";
 
-    public IRegistryEndpoint Registry => new RegistryEndpoint(NoDispose.Instance, Server.HostPort, Server.BaseUrl, Credentials);
+    public IRegistryEndpoint Registry => new RegistryEndpoint(NoDispose.Instance, HostPort, $"http://{HostPort}", Credentials);
+
+    /// <summary>A view of a <c>wharf serve</c> process (open mode), with the busybox base image pushed into it.</summary>
+    public static async Task<BuildServer> OverAsync(ServeProcess serve, CancellationToken ct, bool pushBase = true)
+    {
+        if (pushBase)
+        {
+            await using var layout = TempDirectory.Create("bbox");
+            var image = await TestImages.Busybox().WriteOciLayoutAsync(layout.Combine("layout"), "latest", ct);
+            await Skopeo.CopyAsync(image.Reference, $"docker://{serve.HostPort}/library/busybox:latest", null, ct);
+        }
+        return new BuildServer(new HttpClient { BaseAddress = new Uri($"http://{serve.HostPort}/"), Timeout = TimeSpan.FromMinutes(2) }, serve.HostPort, null);
+    }
 
     /// <summary>The administrator of <see cref="StartAccountsAsync"/>'s server (the first account).</summary>
     public static readonly RegistryCredentials Admin = new("boss", "boss-password-1");
 
     public static async Task<BuildServer> StartAsync(CancellationToken ct, string? dataDir = null, params string[] args) =>
-        await WithBaseImageAsync(await WharfTestServer.StartAsync(dataDir, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]), ct);
+        await WithBaseImageAsync(await WharfTestServer.StartAsync(dataDir, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", "--Wharf:Builds:Workers=1", .. args]), ct);
 
     /// <summary>Like <see cref="StartAsync(CancellationToken, string?, string[])"/> (open mode) on the given providers.</summary>
     public static async Task<BuildServer> StartOnAsync(WharfTestProviders providers, CancellationToken ct, params string[] args) =>
-        await WithBaseImageAsync(await WharfTestServer.StartOnAsync(providers, AuthMode.Open, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]), ct);
+        await WithBaseImageAsync(await WharfTestServer.StartOnAsync(providers, AuthMode.Open, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", "--Wharf:Builds:Workers=1", .. args]), ct);
 
     /// <summary>Another node on this server's database (see <see cref="WharfTestServer.StartAnotherNodeAsync(string[])"/>); disposing it stops only that node.</summary>
     public async Task<BuildServer> StartAnotherNodeAsync(params string[] args) => new(await Server.StartAnotherNodeAsync(args));
@@ -75,7 +98,7 @@ public sealed class BuildServer : IAsyncDisposable
     /// </summary>
     public static async Task<BuildServer> StartAccountsAsync(CancellationToken ct, params string[] args)
     {
-        var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", .. args]);
+        var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, ["--Wharf:Builds:PollInterval=00:00:00.200", "--Wharf:Builds:PushRetryDelay=00:00:00.200", "--Wharf:Builds:Workers=1", .. args]);
         try
         {
             var anonymous = new BuildServer(server);
@@ -181,11 +204,11 @@ public sealed class BuildServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the build's log has a line containing <paramref name="text"/>.</summary>
-    public async Task WaitForLogAsync(string id, string text, CancellationToken ct, TimeSpan? timeout = null)
+    /// <summary>Waits until the build's log has a line containing <paramref name="text"/> (more than <paramref name="after"/> such lines).</summary>
+    public async Task WaitForLogAsync(string id, string text, CancellationToken ct, TimeSpan? timeout = null, int after = 0)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(2));
-        while (!(await LogsAsync(id, ct)).Contains(text, StringComparison.Ordinal))
+        while ((await LogsAsync(id, ct)).Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal)) <= after)
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"Build {id} never logged '{text}':\n{await LogsAsync(id, ct)}");
             await Task.Delay(100, ct);
@@ -229,7 +252,7 @@ public sealed class BuildServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        if (_ownsServer) await Server.DisposeAsync();
+        if (_ownsServer && _server is not null) await _server.DisposeAsync();
     }
 
     private sealed class NoDispose : IAsyncDisposable

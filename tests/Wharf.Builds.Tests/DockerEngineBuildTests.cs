@@ -82,4 +82,25 @@ public sealed class DockerEngineBuildTests(DockerDaemonFixture docker) : IClassF
         using var response = await anonymous.Http.GetAsync("v2/carol/app/manifests/1", Ct);
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
     }
+
+    [Fact]
+    public async Task The_docker_engine_reuses_cached_layers_within_a_namespace_and_never_another_namespaces()
+    {
+        await using var server = await StartAsync();
+        // Each run of this step writes a new random token; a cache hit replays an earlier run's layer, token and all.
+        const string dockerfile = "FROM busybox\nRUN cat /proc/sys/kernel/random/uuid > /token\n";
+        async Task<string> BuildTokenAsync(string image)
+        {
+            var id = await server.SubmitOkAsync(dockerfile, image + ":1", Ct);
+            await server.AssertSucceededAsync(id, Ct);
+            return (await BuildServer.ReadFileFromImageAsync(server.Registry, image, "1", "token", Ct))!;
+        }
+
+        var first = await BuildTokenAsync("alpha/first");
+        var again = await BuildTokenAsync("alpha/again");
+        var stranger = await BuildTokenAsync("beta/copy");
+
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, stranger);
+    }
 }

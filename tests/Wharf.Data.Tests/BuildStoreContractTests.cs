@@ -33,6 +33,7 @@ public abstract class BuildStoreContractTests : StoreContractTests
             Target = "final",
             Platform = "linux/amd64",
             CredentialId = Guid.NewGuid(),
+            SecretIds = ["npmrc", "token"],
             CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(_clock.GetUtcNow().ToUnixTimeMilliseconds()),
         };
         await Store.CreateAsync(build, Ct);
@@ -44,9 +45,10 @@ public abstract class BuildStoreContractTests : StoreContractTests
     public async Task A_created_build_reads_back_as_it_was_written()
     {
         var build = await QueueAsync();
-        Assert.Equal(build, (await Store.GetAsync(build.Id, Ct))! with { BuildArgs = build.BuildArgs });
+        Assert.Equal(build, (await Store.GetAsync(build.Id, Ct))! with { BuildArgs = build.BuildArgs, SecretIds = build.SecretIds });
         var stored = (await Store.GetAsync(build.Id, Ct))!;
         Assert.Equal(build.BuildArgs, stored.BuildArgs);
+        Assert.Equal(["npmrc", "token"], stored.SecretIds);
         Assert.Null(await Store.GetAsync(Guid.NewGuid(), Ct));
     }
 
@@ -99,6 +101,38 @@ public abstract class BuildStoreContractTests : StoreContractTests
     }
 
     [Fact]
+    public async Task A_lease_that_already_lapsed_is_not_renewed()
+    {
+        var build = await QueueAsync();
+        await Store.LeaseNextAsync("worker-1", Lease, Ttl, 10, Ct);
+        _clock.Advance(Lease + TimeSpan.FromSeconds(1));
+        Assert.Null(await Store.RenewLeaseAsync(build.Id, "worker-1", Lease, Ct));
+    }
+
+    [Fact]
+    public async Task Namespaces_take_turns_the_one_running_fewest_then_the_one_served_longest_ago_first()
+    {
+        var busy1 = await QueueAsync("busy");
+        var busy2 = await QueueAsync("busy");
+        var busy3 = await QueueAsync("busy");
+        var quiet = await QueueAsync("quiet");
+        Assert.Equal(busy1.Id, (await Store.LeaseNextAsync("w1", Lease, Ttl, 10, Ct))!.Id);
+        // busy runs one build, quiet none: quiet goes next although it queued last.
+        Assert.Equal(quiet.Id, (await Store.LeaseNextAsync("w2", Lease, Ttl, 10, Ct))!.Id);
+        Assert.Equal(busy2.Id, (await Store.LeaseNextAsync("w3", Lease, Ttl, 10, Ct))!.Id);
+
+        // Both idle again: the namespace served longest ago goes first.
+        var late = await QueueAsync("late");
+        foreach (var (id, worker) in new[] { (busy1.Id, "w1"), (quiet.Id, "w2"), (busy2.Id, "w3") })
+        {
+            var running = (await Store.GetAsync(id, Ct))!;
+            Assert.True(await Store.UpdateAsync(running with { State = BuildState.Succeeded, FinishedAt = _clock.GetUtcNow() }, worker, Ct));
+        }
+        Assert.Equal(late.Id, (await Store.LeaseNextAsync("w4", Lease, Ttl, 10, Ct))!.Id);
+        Assert.Equal(busy3.Id, (await Store.LeaseNextAsync("w5", Lease, Ttl, 10, Ct))!.Id);
+    }
+
+    [Fact]
     public async Task The_per_namespace_limit_holds_builds_back_while_other_namespaces_go_ahead()
     {
         await QueueAsync("busy");
@@ -133,6 +167,7 @@ public abstract class BuildStoreContractTests : StoreContractTests
         var timedOut = (await Store.GetAsync(old.Id, Ct))!;
         Assert.Equal((BuildState.TimedOut, BuildErrorKind.Infrastructure), (timedOut.State, timedOut.ErrorKind));
         Assert.Contains("queue time-to-live", timedOut.ErrorMessage);
+        Assert.Equal("QueueTimeToLive", timedOut.ErrorLimit);
         Assert.NotNull(timedOut.FinishedAt);
     }
 

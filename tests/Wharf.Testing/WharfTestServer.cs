@@ -42,6 +42,7 @@ public sealed class WharfTestServer : IAsyncDisposable
 {
     private readonly bool _ownsDataDir;
     private readonly PostgresTestDatabase? _database;
+    private readonly string? _buildTemp;
     private readonly string[] _extraArgs;
     private readonly RequestLog? _requests;
     private readonly Action<WebApplicationBuilder>? _configure;
@@ -52,6 +53,7 @@ public sealed class WharfTestServer : IAsyncDisposable
         Action<IServiceCollection>? services = null, Action<WebApplicationBuilder>? configure = null, PostgresTestDatabase? database = null)
     {
         _database = database;
+        _buildTemp = BuildTempOf(extraArgs);
         _requests = requests;
         _services = services;
         _configure = configure;
@@ -95,7 +97,7 @@ public sealed class WharfTestServer : IAsyncDisposable
     {
         var owns = dataDir is null;
         dataDir ??= Directory.CreateTempSubdirectory("wharf-test-").FullName;
-        string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
+        string[] args = [$"--Wharf:Auth:Mode={mode}", BuildTempArgument(), .. extraArgs];
         var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, null, configure);
         return new WharfTestServer(app, dataDir, owns, args, null, null, configure);
     }
@@ -118,7 +120,7 @@ public sealed class WharfTestServer : IAsyncDisposable
         var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
         try
         {
-            string[] args = [$"--Wharf:Auth:Mode={mode}", .. database is null ? [] : PostgreSqlArgs(database), .. extraArgs];
+            string[] args = [$"--Wharf:Auth:Mode={mode}", BuildTempArgument(), .. database is null ? [] : PostgreSqlArgs(database), .. extraArgs];
             var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, services);
             return new WharfTestServer(app, dataDir, true, args, null, services, null, database);
         }
@@ -160,7 +162,7 @@ public sealed class WharfTestServer : IAsyncDisposable
     public static async Task<WharfTestServer> StartWithServicesAsync(Action<IServiceCollection> services, params string[] extraArgs)
     {
         var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
-        string[] args = [$"--Wharf:Auth:Mode={AuthMode.Open}", .. extraArgs];
+        string[] args = [$"--Wharf:Auth:Mode={AuthMode.Open}", BuildTempArgument(), .. extraArgs];
         var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, services);
         return new WharfTestServer(app, dataDir, true, args, null, services);
     }
@@ -173,10 +175,19 @@ public sealed class WharfTestServer : IAsyncDisposable
     {
         var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
         var requests = new RequestLog();
-        string[] args = [$"--Wharf:Auth:Mode={mode}", .. extraArgs];
+        string[] args = [$"--Wharf:Auth:Mode={mode}", BuildTempArgument(), .. extraArgs];
         var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, requests);
         return new WharfTestServer(app, dataDir, true, args, requests);
     }
+
+    /// <summary>
+    /// Builds keep their engine's temporary files outside the data folder (its 0700 mode bars a build's user namespace);
+    /// each test server gets its own such folder, removed with it, instead of one under /var/tmp per data folder.
+    /// </summary>
+    private static string BuildTempArgument() => "--Wharf:Builds:TempPath=" + System.IO.Path.Combine("/tmp", "wharf-bt-" + Guid.NewGuid().ToString("N")[..12]);
+
+    private static string? BuildTempOf(string[] args) =>
+        args.LastOrDefault(a => a.StartsWith("--Wharf:Builds:TempPath=", StringComparison.Ordinal))?["--Wharf:Builds:TempPath=".Length..];
 
     public HttpClient CreateClient() => new() { BaseAddress = new Uri(BaseUrl + "/"), Timeout = TimeSpan.FromMinutes(2) };
 
@@ -209,5 +220,6 @@ public sealed class WharfTestServer : IAsyncDisposable
         {
             try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+        try { if (_buildTemp is not null && Directory.Exists(_buildTemp)) Directory.Delete(_buildTemp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

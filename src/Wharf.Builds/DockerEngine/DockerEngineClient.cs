@@ -97,4 +97,6 @@ public sealed class DockerAuth
 [JsonSerializable(typeof(DockerAuth))]
 [JsonSerializable(typeof(Dictionary<string, DockerAuth>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(Dictionary<string, List<string>>))]
 internal sealed partial class DockerJson : JsonSerializerContext;

@@ -1,21 +1,41 @@
 using System.Diagnostics;
 using System.Text;
+using Wharf.Builds.Sandbox;
 
 namespace Wharf.Builds.Processes;
 
+/// <summary>How to run one engine process.</summary>
+internal sealed record ProcessSpec(string FileName, IReadOnlyList<string> Arguments)
+{
+    /// <summary>The process's whole environment: nothing of the server's own environment is inherited.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Run inside this build's cgroup sandbox; cancelling then kills everything in it.</summary>
+    public BuildSandbox? Sandbox { get; init; }
+
+    /// <summary>With a sandbox: <c>unshare</c>, to give the process an empty network namespace (it reaches nothing).</summary>
+    public string? NetworkIsolator { get; init; }
+}
+
 /// <summary>
-/// Runs an engine's process without a shell, hands each line of its output (stdout and stderr) to a callback as
-/// it comes, and kills the whole process tree when the token is cancelled (timeouts, cancels).
+/// Runs an engine's process without a shell of the user's, hands each line of its output (stdout and stderr) to a
+/// callback as it comes, and kills it when the token is cancelled (timeouts, cancels): everything in its sandbox when
+/// it has one, else its process tree.
 /// </summary>
 internal static class ProcessRunner
 {
-    public static async Task<int> RunAsync(
-        string fileName,
-        IEnumerable<string> arguments,
-        Func<string, ValueTask> onLine,
-        IReadOnlyDictionary<string, string>? environment,
-        CancellationToken cancellationToken)
+    /// <summary>The variables engine processes get besides those a caller sets: a search path and a locale.</summary>
+    private static readonly KeyValuePair<string, string>[] BaseEnvironment =
+    [
+        new("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        new("LANG", "C.UTF-8"),
+    ];
+
+    public static async Task<int> RunAsync(ProcessSpec spec, Func<string, ValueTask> onLine, CancellationToken cancellationToken)
     {
+        var (fileName, arguments) = spec.Sandbox is { } sandbox
+            ? sandbox.Wrap(spec.FileName, spec.Arguments, spec.NetworkIsolator)
+            : (spec.FileName, spec.Arguments);
         var psi = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -26,10 +46,9 @@ internal static class ProcessRunner
             StandardErrorEncoding = Encoding.UTF8,
         };
         foreach (var argument in arguments) psi.ArgumentList.Add(argument);
-        if (environment is not null)
-        {
-            foreach (var (key, value) in environment) psi.Environment[key] = value;
-        }
+        psi.Environment.Clear();
+        foreach (var (key, value) in BaseEnvironment) psi.Environment[key] = value;
+        foreach (var (key, value) in spec.Environment) psi.Environment[key] = value;
         using var process = new Process { StartInfo = psi };
         process.Start();
         process.StandardInput.Close();
@@ -52,7 +71,8 @@ internal static class ProcessRunner
         }
         catch (OperationCanceledException)
         {
-            Kill(process);
+            if (spec.Sandbox is { } toKill) await toKill.KillAllAsync(TimeSpan.FromSeconds(10));
+            KillTree(process);
             await process.WaitForExitAsync(CancellationToken.None);
             throw;
         }
@@ -64,18 +84,18 @@ internal static class ProcessRunner
     }
 
     /// <summary>Runs a process to completion and returns its exit code and combined output.</summary>
-    public static async Task<(int ExitCode, string Output)> CaptureAsync(string fileName, IEnumerable<string> arguments, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<(int ExitCode, string Output)> CaptureAsync(ProcessSpec spec, CancellationToken cancellationToken)
     {
         var output = new StringBuilder();
-        var code = await RunAsync(fileName, arguments, line =>
+        var code = await RunAsync(spec, line =>
         {
             output.AppendLine(line);
             return ValueTask.CompletedTask;
-        }, environment, cancellationToken);
+        }, cancellationToken);
         return (code, output.ToString());
     }
 
-    private static void Kill(Process process)
+    private static void KillTree(Process process)
     {
         try
         {

@@ -4,46 +4,74 @@ using Wharf.Core.Builds;
 namespace Wharf.Builds.Sources;
 
 /// <summary>
-/// A running build's folder: the context unpacked under <c>context/</c> (never writing through a link) and a tar of it
-/// for engines that take an archive. Disposing deletes it.
+/// A running build's folder, <c>work/&lt;id&gt;</c> (0700): the context unpacked under <c>context/</c> (never writing
+/// through a link), the build's secrets under <c>secrets/</c> (0600 files), and whatever the engine keeps there. It is
+/// removed after every outcome: disposing deletes it, and so does a failed preparation (a context that passed the
+/// upload checks but cannot be unpacked leaves nothing behind).
 /// </summary>
 public sealed class BuildWorkspace : IAsyncDisposable
 {
-    private BuildWorkspace(string folder, string contextDirectory, string contextArchive)
+    private BuildWorkspace(string folder, string contextDirectory)
     {
         Folder = folder;
         ContextDirectory = contextDirectory;
-        ContextArchive = contextArchive;
     }
 
     public string Folder { get; }
 
     public string ContextDirectory { get; }
 
-    public string ContextArchive { get; }
-
+    /// <summary>Unpacks the build's source; throws <see cref="InvalidDataException"/> (folder removed) when it cannot be unpacked.</summary>
     public static async Task<BuildWorkspace> PrepareAsync(BuildPaths paths, BuildRecord build, CancellationToken cancellationToken)
     {
         var folder = paths.Work(build.Id);
-        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-        var context = Path.Combine(folder, "context");
-        Directory.CreateDirectory(context);
-        var source = paths.Source(build.Id);
-        string archive;
-        if (build.SourceKind == BuildSourceKind.Dockerfile)
+        DeleteFolder(folder);
+        OwnerOnly.CreateDirectory(paths.WorkRoot);
+        OwnerOnly.CreateDirectory(folder);
+        var workspace = new BuildWorkspace(folder, Path.Combine(folder, "context"));
+        try
         {
-            File.Copy(Path.Combine(source, FileSystemBuildSourceStore.DockerfileName), Path.Combine(context, "Dockerfile"));
-            archive = Path.Combine(folder, "context.tar");
-            await using var output = File.Create(archive);
-            await using var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: false);
-            await writer.WriteEntryAsync(Path.Combine(context, "Dockerfile"), "Dockerfile", cancellationToken);
+            Directory.CreateDirectory(workspace.ContextDirectory);
+            var source = paths.Source(build.Id);
+            if (build.SourceKind == BuildSourceKind.Dockerfile)
+            {
+                File.Copy(Path.Combine(source, FileSystemBuildSourceStore.DockerfileName), Path.Combine(workspace.ContextDirectory, "Dockerfile"));
+            }
+            else
+            {
+                await ExtractAsync(Path.Combine(source, FileSystemBuildSourceStore.ContextName), workspace.ContextDirectory, cancellationToken);
+            }
+            return workspace;
         }
-        else
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException)
         {
-            archive = Path.Combine(source, FileSystemBuildSourceStore.ContextName);
-            await ExtractAsync(archive, context, cancellationToken);
+            await workspace.DisposeAsync();
+            throw new InvalidDataException($"The context could not be unpacked: {e.Message}", e);
         }
-        return new BuildWorkspace(folder, context, archive);
+        catch
+        {
+            await workspace.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Writes the build's secrets as files only this process's user can read, one per id; returns them for the engine.</summary>
+    public async Task<IReadOnlyList<BuildSecretFile>> WriteSecretsAsync(IReadOnlyDictionary<string, byte[]> secrets, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(Folder, "secrets");
+        OwnerOnly.CreateDirectory(folder);
+        var files = new List<BuildSecretFile>();
+        var n = 0;
+        foreach (var (id, value) in secrets)
+        {
+            var path = Path.Combine(folder, (n++).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await using (var stream = new FileStream(path, OwnerOnly.NewFile()))
+            {
+                await stream.WriteAsync(value, cancellationToken);
+            }
+            files.Add(new BuildSecretFile(id, path));
+        }
+        return files;
     }
 
     private static async Task ExtractAsync(string archiveFile, string root, CancellationToken cancellationToken)
@@ -110,9 +138,16 @@ public sealed class BuildWorkspace : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        DeleteFolder(Folder);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Removes a work folder (best effort).</summary>
+    internal static void DeleteFolder(string folder)
+    {
         try
         {
-            if (Directory.Exists(Folder)) Directory.Delete(Folder, recursive: true);
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         }
         catch (IOException)
         {
@@ -120,6 +155,5 @@ public sealed class BuildWorkspace : IAsyncDisposable
         catch (UnauthorizedAccessException)
         {
         }
-        return ValueTask.CompletedTask;
     }
 }

@@ -1,23 +1,27 @@
 using System.Buffers;
 using System.Formats.Tar;
 using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
 using Wharf.Core.Builds;
 
 namespace Wharf.Builds.Sources;
 
 /// <summary>
 /// Keeps build sources under <c>&lt;builds&gt;/sources/&lt;id&gt;/</c> (<c>Dockerfile</c> or <c>context.tar[.gz]</c>),
-/// written while the upload streams in, and checked entry by entry without unpacking.
+/// written while the upload streams in, and checked entry by entry without unpacking. Secrets sit beside them in
+/// <c>secrets</c>, encrypted with <see cref="ISecretProtector"/> and readable by the owner of the process only.
 /// </summary>
-public sealed class FileSystemBuildSourceStore(BuildPaths paths, BuildOptions options) : IBuildSourceStore
+public sealed class FileSystemBuildSourceStore(BuildPaths paths, BuildOptions options, ISecretProtector protector) : IBuildSourceStore
 {
     public const string DockerfileName = "Dockerfile";
     public const string ContextName = "context.archive";
+    public const string SecretsName = "secrets";
 
     public async Task<SourceSaveResult> SaveDockerfileAsync(Guid buildId, Stream content, CancellationToken cancellationToken)
     {
         var folder = paths.Source(buildId);
-        Directory.CreateDirectory(folder);
+        OwnerOnly.CreateDirectory(folder);
         var copied = await CopyLimitedAsync(content, Path.Combine(folder, DockerfileName), options.MaxDockerfileBytes, cancellationToken);
         if (copied < 0) return SourceSaveResult.Fail(SourceProblem.TooLarge, $"The Dockerfile is larger than the limit of {options.MaxDockerfileBytes} bytes.");
         if (copied == 0) return SourceSaveResult.Fail(SourceProblem.Empty, "The Dockerfile is empty.");
@@ -27,7 +31,7 @@ public sealed class FileSystemBuildSourceStore(BuildPaths paths, BuildOptions op
     public async Task<SourceSaveResult> SaveContextAsync(Guid buildId, Stream content, CancellationToken cancellationToken)
     {
         var folder = paths.Source(buildId);
-        Directory.CreateDirectory(folder);
+        OwnerOnly.CreateDirectory(folder);
         var file = Path.Combine(folder, ContextName);
         var copied = await CopyLimitedAsync(content, file, options.MaxContextBytes, cancellationToken);
         if (copied < 0) return SourceSaveResult.Fail(SourceProblem.TooLarge, $"The context archive is larger than the limit of {options.MaxContextBytes} bytes.");
@@ -43,6 +47,48 @@ public sealed class FileSystemBuildSourceStore(BuildPaths paths, BuildOptions op
             return SourceSaveResult.Fail(SourceProblem.Invalid, $"dockerfile_path '{dockerfilePath}' must be a relative path inside the context.");
         }
         return await ScanAsync(Path.Combine(paths.Source(buildId), ContextName), normalized, cancellationToken);
+    }
+
+    public async Task<string?> ReadDockerfileAsync(Guid buildId, BuildSourceKind kind, string dockerfilePath, CancellationToken cancellationToken)
+    {
+        var folder = paths.Source(buildId);
+        if (kind == BuildSourceKind.Dockerfile)
+        {
+            var file = Path.Combine(folder, DockerfileName);
+            return File.Exists(file) ? await File.ReadAllTextAsync(file, cancellationToken) : null;
+        }
+        if (ContextPaths.Normalize(dockerfilePath) is not { Length: > 0 } wanted) return null;
+        var archiveFile = Path.Combine(folder, ContextName);
+        if (!File.Exists(archiveFile)) return null;
+        await using var archive = OpenArchive(archiveFile);
+        await using var reader = new TarReader(archive, leaveOpen: false);
+        string? found = null;
+        while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
+        {
+            if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile)) continue;
+            if (ContextPaths.Normalize(entry.Name) != wanted || entry.DataStream is not { } data || entry.Length > options.MaxDockerfileBytes) continue;
+            using var text = new StreamReader(data, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, leaveOpen: true);
+            found = await text.ReadToEndAsync(cancellationToken); // the last entry of that name wins, as on unpacking
+        }
+        return found;
+    }
+
+    public async Task SaveSecretsAsync(Guid buildId, IReadOnlyDictionary<string, byte[]> secrets, CancellationToken cancellationToken)
+    {
+        var folder = paths.Source(buildId);
+        OwnerOnly.CreateDirectory(folder);
+        var json = JsonSerializer.Serialize(secrets.ToDictionary(s => s.Key, s => Convert.ToBase64String(s.Value)), SourceJson.Default.DictionaryStringString);
+        await using var stream = new FileStream(Path.Combine(folder, SecretsName), OwnerOnly.NewFile(FileMode.Create));
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(protector.Protect(json)), cancellationToken);
+    }
+
+    public async Task<IReadOnlyDictionary<string, byte[]>?> ReadSecretsAsync(Guid buildId, CancellationToken cancellationToken)
+    {
+        var file = Path.Combine(paths.Source(buildId), SecretsName);
+        if (!File.Exists(file)) return null;
+        var json = protector.Unprotect(await File.ReadAllTextAsync(file, cancellationToken));
+        var encoded = JsonSerializer.Deserialize(json, SourceJson.Default.DictionaryStringString) ?? [];
+        return encoded.ToDictionary(e => e.Key, e => Convert.FromBase64String(e.Value), StringComparer.Ordinal);
     }
 
     public Task DeleteAsync(Guid buildId, CancellationToken cancellationToken)
@@ -171,3 +217,6 @@ public sealed class FileSystemBuildSourceStore(BuildPaths paths, BuildOptions op
 
     private static string Printable(string text) => text.Length > 200 ? text[..200] + "…" : text.Replace('\0', '?');
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class SourceJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,15 +1,20 @@
 using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Wharf.Builds.Sources;
+using Wharf.Core.Access;
 using Wharf.Core.Builds;
 using Wharf.Core.Signals;
 
 namespace Wharf.Builds.Worker;
 
 /// <summary>
-/// Runs one leased build to its end: renews the lease while working, builds unless the image is already built
-/// (a push retry), pushes with automatic retries on transient failures, and records each phase as it goes. The
-/// build timeout, a cancel request, a lost lease and the worker stopping each end it in their own way.
+/// Runs one leased build to its end: renews the lease while working, checks that the owner may still push to the
+/// target (permissions are those of now, not of the submit), reviews the Dockerfile against what builds may reach,
+/// builds unless the image is already built (a push retry), makes sure it still holds the lease right before it
+/// pushes, pushes with automatic retries on transient failures, and records each phase as it goes. The build timeout,
+/// a cancel request, a lost lease and the worker stopping each end it in their own way; the build's work folder
+/// (context, secrets) is removed after every outcome.
 /// </summary>
 public sealed partial class BuildExecutor(
     IBuildStore store,
@@ -19,6 +24,7 @@ public sealed partial class BuildExecutor(
     BuildOptions options,
     RegistryTargets targets,
     BuildCancellationRegistry cancellations,
+    IAccountAccess accounts,
     ISignalBus signals,
     TimeProvider time,
     ILogger<BuildExecutor> logger)
@@ -68,8 +74,9 @@ public sealed partial class BuildExecutor(
                     break;
                 case StopReason.TimedOut:
                     await log.WriteAsync($"Stopped: the build timeout ({Describe(options.BuildTimeout)}) was reached.", CancellationToken.None);
-                    build = await EndAsync(build, workerId, BuildState.TimedOut, build.BuildStatus == PhaseStatus.InProgress ? BuildErrorKind.Build : BuildErrorKind.Push,
-                        $"The build ran longer than the build timeout ({Describe(options.BuildTimeout)}) and was stopped.", log);
+                    build = await EndAsync(build with { ErrorLimit = nameof(BuildOptions.BuildTimeout) }, workerId, BuildState.TimedOut,
+                        build.BuildStatus == PhaseStatus.InProgress ? BuildErrorKind.Build : BuildErrorKind.Push,
+                        $"The build ran longer than the build timeout (Wharf:Builds:BuildTimeout = {Describe(options.BuildTimeout)}) and was stopped.", log);
                     break;
                 case StopReason.LeaseLost:
                     LogLeaseLost(logger, build.Id);
@@ -105,35 +112,71 @@ public sealed partial class BuildExecutor(
     private async Task<BuildRecord> ExecuteAsync(BuildBox current, string workerId, BuildLogWriter log, CancellationToken cancellationToken)
     {
         var build = current.Value;
+        if (await OwnerMayNotPushAsync(build, cancellationToken) is { } refused)
+        {
+            await log.WriteAsync(refused, CancellationToken.None);
+            return await EndAsync(build, workerId, BuildState.Failed, BuildErrorKind.Push, refused, log);
+        }
         var needsBuild = build.BuildStatus != PhaseStatus.Completed
             || build.Engine != engine.Name
             || !await engine.HasImageAsync(build.Namespace, build.LocalImage!, cancellationToken);
         if (needsBuild)
         {
             build = await SaveAsync(current, build with { BuildStatus = PhaseStatus.InProgress, PushStatus = PhaseStatus.Pending, BuildRuns = build.BuildRuns + 1 }, workerId);
-            EngineResult built;
-            await using (var workspace = await BuildWorkspace.PrepareAsync(paths, build, cancellationToken))
+            var secrets = build.SecretIds.Count == 0 ? new Dictionary<string, byte[]>() : await sources.ReadSecretsAsync(build.Id, cancellationToken);
+            if (secrets is null || build.SecretIds.Any(id => !secrets.ContainsKey(id)))
             {
+                return await EndAsync(build with { BuildStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Infrastructure,
+                    "The build's secrets are no longer stored; submit it again with them.", log);
+            }
+            log.Mask(secrets.Values.Select(v => Encoding.UTF8.GetString(v)));
+            EngineResult built;
+            BuildWorkspace workspace;
+            try
+            {
+                workspace = await BuildWorkspace.PrepareAsync(paths, build, cancellationToken);
+            }
+            catch (InvalidDataException e)
+            {
+                await log.WriteAsync(e.Message, CancellationToken.None);
+                return await EndAsync(build with { BuildStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Build, e.Message, log);
+            }
+            await using (workspace)
+            {
+                var dockerfilePath = Path.Combine(workspace.ContextDirectory, build.DockerfilePath);
+                var policy = targets.OriginPolicy();
+                var review = policy.Review(await File.ReadAllTextAsync(dockerfilePath, cancellationToken), build.BuildArgs);
+                if (review.Refusal is { } refusal)
+                {
+                    await log.WriteAsync("Refused: " + refusal, CancellationToken.None);
+                    return await EndAsync(build with { BuildStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Build, refusal, log);
+                }
+                await File.WriteAllTextAsync(dockerfilePath, review.Dockerfile, cancellationToken);
+                var buildArgs = build.BuildArgs;
                 built = await engine.BuildAsync(new EngineBuildRequest
                 {
                     BuildId = build.Id,
                     Namespace = build.Namespace,
                     ContextDirectory = workspace.ContextDirectory,
-                    ContextArchive = workspace.ContextArchive,
+                    WorkDirectory = workspace.Folder,
                     DockerfilePath = build.DockerfilePath,
                     LocalImage = build.LocalImage!,
-                    BuildArgs = build.BuildArgs,
+                    BuildArgs = buildArgs,
                     Target = build.Target,
                     Platform = build.Platform,
                     PullLogins = await targets.PullLoginsAsync(build, cancellationToken),
                     InsecureRegistries = targets.InsecureHosts(build),
+                    Images = review.Images,
+                    ReviewWithImages = configs => policy.Review(review.Dockerfile, buildArgs, configs).Refusal,
+                    IsolateNetwork = !policy.AllowsUrls,
+                    Secrets = await workspace.WriteSecretsAsync(secrets, cancellationToken),
                 }, log, cancellationToken);
             }
             cancellationToken.ThrowIfCancellationRequested();
             if (!built.Succeeded)
             {
                 await log.WriteAsync($"Build failed: {built.Error}", CancellationToken.None);
-                return await EndAsync(build with { BuildStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Build, built.Error ?? "The build failed.", log);
+                return await EndAsync(build with { BuildStatus = PhaseStatus.Failed, ErrorLimit = built.Limit }, workerId, BuildState.Failed, BuildErrorKind.Build, built.Error ?? "The build failed.", log);
             }
             build = await SaveAsync(current, build with { BuildStatus = PhaseStatus.Completed }, workerId);
         }
@@ -142,11 +185,19 @@ public sealed partial class BuildExecutor(
             await log.WriteAsync("The image is already built; pushing it again without rebuilding.", cancellationToken);
         }
 
+        // Judged again right before the push: a build may have waited, or built for a long time, since it was queued.
+        if (await OwnerMayNotPushAsync(build, cancellationToken) is { } noLonger)
+        {
+            await log.WriteAsync(noLonger, CancellationToken.None);
+            return await EndAsync(build, workerId, BuildState.Failed, BuildErrorKind.Push, noLonger, log);
+        }
+        await EnsureLeaseAsync(build.Id, workerId, cancellationToken);
         var destination = targets.Destination(build);
         build = await SaveAsync(current, build with { PushStatus = PhaseStatus.InProgress, PushedReference = destination }, workerId);
         var host = destination[..destination.IndexOf('/', StringComparison.Ordinal)];
         var request = new EnginePushRequest
         {
+            BuildId = build.Id,
             Namespace = build.Namespace,
             LocalImage = build.LocalImage!,
             Destination = destination,
@@ -164,6 +215,7 @@ public sealed partial class BuildExecutor(
             await log.WriteAsync($"Push failed ({pushed.Error}); retrying in {Describe(delay)}.", cancellationToken);
             await Task.Delay(delay, time, cancellationToken);
             delay *= 2;
+            await EnsureLeaseAsync(build.Id, workerId, cancellationToken);
         }
         if (!pushed.Succeeded)
         {
@@ -171,11 +223,30 @@ public sealed partial class BuildExecutor(
             return await EndAsync(build with { PushStatus = PhaseStatus.Failed }, workerId, BuildState.Failed, BuildErrorKind.Push, pushed.Error ?? "The push failed.", log);
         }
         await log.WriteAsync($"Pushed {destination}{(pushed.Digest is { } d ? " " + d : "")}", cancellationToken);
-        build = await EndAsync(build with { PushStatus = PhaseStatus.Completed, Digest = pushed.Digest }, workerId, BuildState.Succeeded, BuildErrorKind.None, null, log);
-        // A succeeded build cannot be retried: its local image and its source are no longer needed.
+        // A succeeded build cannot be retried: its local image and its source (with its secrets) are no longer needed.
+        // Removed before the build shows as ended, so the worker is free by the time anyone sees the end.
         await engine.RemoveImageAsync(build.Namespace, build.LocalImage!, CancellationToken.None);
         await sources.DeleteAsync(build.Id, CancellationToken.None);
-        return build;
+        return await EndAsync(build with { PushStatus = PhaseStatus.Completed, Digest = pushed.Digest }, workerId, BuildState.Succeeded, BuildErrorKind.None, null, log);
+    }
+
+    /// <summary>Null when the build's owner may push to its target now (or it goes elsewhere); else why not.</summary>
+    private async Task<string?> OwnerMayNotPushAsync(BuildRecord build, CancellationToken cancellationToken)
+    {
+        if (build.Registry is not null || build.Owner is not { } owner) return null;
+        var actions = await accounts.ActionsAsync(owner, build.Repository, cancellationToken);
+        return actions.HasFlag(RegistryActions.Push)
+            ? null
+            : $"{owner} may no longer push to {build.Repository}: a build acts with its owner's permissions at the time it runs, and they no longer allow it.";
+    }
+
+    /// <summary>Renews the lease now; throws <see cref="LeaseLostException"/> when another worker has it (so this one never pushes).</summary>
+    private async Task EnsureLeaseAsync(Guid id, string workerId, CancellationToken cancellationToken)
+    {
+        var held = await store.RenewLeaseAsync(id, workerId, options.LeaseDuration, cancellationToken);
+        if (held is null) throw new LeaseLostException();
+        if (held.CancelRequested) cancellations.Cancel(id);
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private async Task<BuildRecord> SaveAsync(BuildBox current, BuildRecord build, string workerId)

@@ -7,7 +7,8 @@ namespace Wharf.Builds.Worker;
 /// <summary>
 /// Timestamps and numbers a build's log lines and stores them in small batches (every 200 ms or 200 lines), so
 /// followers see them live and a build's output costs few write transactions. Each stored batch is signalled
-/// (<see cref="SignalTopic.BuildChanged"/>), so followers on any node read it at once.
+/// (<see cref="SignalTopic.BuildChanged"/>), so followers on any node read it at once. Values given to <see cref="Mask"/>
+/// (the build's secrets) are replaced by <c>****</c> wherever they appear, before a line is stored.
 /// </summary>
 internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
 {
@@ -19,6 +20,7 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
     private readonly ISignalBus _signals;
     private readonly Task _pump;
     private long _sequence;
+    private string[] _masks = [];
 
     private BuildLogWriter(IBuildStore store, ISignalBus signals, Guid buildId, long lastSequence, TimeProvider time)
     {
@@ -33,8 +35,30 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
     public static async Task<BuildLogWriter> OpenAsync(IBuildStore store, ISignalBus signals, Guid buildId, TimeProvider time, CancellationToken cancellationToken) =>
         new(store, signals, buildId, await store.LastLogSequenceAsync(buildId, cancellationToken), time);
 
+    /// <summary>The shortest value (or line of a value) masked: shorter ones would blank out ordinary words.</summary>
+    public const int MinMaskedLength = 4;
+
+    /// <summary>Masks each value, and each line of a value spanning several, in every line written from now on.</summary>
+    public void Mask(IEnumerable<string> values)
+    {
+        var masks = new HashSet<string>(_masks, StringComparer.Ordinal);
+        foreach (var value in values)
+        {
+            foreach (var candidate in (string[])[value, value.Trim(), .. value.Split('\n').Select(l => l.Trim('\r', ' ', '\t'))])
+            {
+                if (candidate.Length >= MinMaskedLength) masks.Add(candidate);
+            }
+        }
+        // Longest first, so a value containing another is masked whole.
+        _masks = [.. masks.OrderByDescending(m => m.Length)];
+    }
+
     public ValueTask WriteAsync(string line, CancellationToken cancellationToken)
     {
+        foreach (var mask in _masks)
+        {
+            if (line.Contains(mask, StringComparison.Ordinal)) line = line.Replace(mask, "****", StringComparison.Ordinal);
+        }
         if (line.Length > MaxLineLength) line = line[..MaxLineLength] + "…";
         _lines.Writer.TryWrite(new BuildLogLine(Interlocked.Increment(ref _sequence), _time.GetUtcNow(), line));
         return ValueTask.CompletedTask;

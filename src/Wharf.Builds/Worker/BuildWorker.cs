@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Wharf.Builds.Sandbox;
+using Wharf.Builds.Sources;
 using Wharf.Core.Builds;
 
 namespace Wharf.Builds.Worker;
@@ -7,21 +9,43 @@ namespace Wharf.Builds.Worker;
 /// <summary>
 /// Runs <see cref="BuildOptions.Workers"/> loops that lease the oldest queued build and run it. An idle loop wakes on
 /// an in-process signal (a submit) or every <see cref="BuildOptions.PollInterval"/> (builds queued by other nodes,
-/// lapsed leases).
+/// lapsed leases). On start-up, before anything is leased, it ends what an earlier process of this instance left
+/// behind when it died: the processes still running in its build sandboxes, its working containers, its work folders.
 /// </summary>
 public sealed partial class BuildWorker(
     IBuildStore store,
     BuildExecutor executor,
     BuildQueueSignal signal,
     BuildOptions options,
+    BuildSandboxes sandboxes,
+    IBuildEngine engine,
+    BuildPaths paths,
+    TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<BuildWorker> logger) : BackgroundService
 {
     /// <summary>This process's worker id prefix (host name and a random suffix), used as the lease owner.</summary>
     public string Id { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
 
+    /// <summary>Completes once the start-up recovery ran (tests wait on it rather than on time).</summary>
+    public Task Recovered => _recovered.Task;
+
+    private readonly TaskCompletionSource _recovered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await RecoverAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
+        {
+            LogRecoveryFailed(logger, e);
+        }
+        finally
+        {
+            _recovered.TrySetResult();
+        }
         if (options.Workers == 0) return;
         // Lease nothing before the host has started: hosted services start before the HTTP server binds, and a build
         // pushes to this server, whose address is known only once it listens (after a restart, interrupted builds
@@ -88,6 +112,31 @@ public sealed partial class BuildWorker(
             signal.Notify();
         }
     }
+
+    /// <summary>Kills orphaned build processes, removes working containers and the work folders of builds no live worker runs.</summary>
+    private async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        sandboxes.LogConfinement();
+        var killed = await sandboxes.KillOrphansAsync();
+        if (killed > 0) LogOrphans(logger, killed);
+        await engine.RecoverAsync(cancellationToken);
+        if (!Directory.Exists(paths.WorkRoot)) return;
+        var now = time.GetUtcNow();
+        foreach (var folder in Directory.EnumerateDirectories(paths.WorkRoot))
+        {
+            var name = Path.GetFileName(folder);
+            var build = Guid.TryParseExact(name, "N", out var id) ? await store.GetAsync(id, cancellationToken) : null;
+            // Another live worker sharing this folder may be running it: its lease says so.
+            if (build is { State: BuildState.Running, LeaseExpiresAt: { } expires } && expires > now) continue;
+            BuildWorkspace.DeleteFolder(folder);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Start-up: killed {Count} build processes an earlier Wharf process left running")]
+    private static partial void LogOrphans(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Start-up recovery of the build service failed")]
+    private static partial void LogRecoveryFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Build workers: {Count} with engine {Engine}")]
     private static partial void LogStarting(ILogger logger, int count, string engine);

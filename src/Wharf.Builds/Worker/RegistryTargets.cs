@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Core.Access;
 using Wharf.Core.Builds;
+using Wharf.Core.Builds.Dockerfiles;
 
 namespace Wharf.Builds.Worker;
 
@@ -40,6 +41,18 @@ public sealed class RegistryTargets(
 
     public string Destination(BuildRecord build) => $"{build.Registry ?? OwnAddress}/{build.Repository}:{build.Tag}";
 
+    /// <summary>Other names by which a Dockerfile may name this Wharf (<c>localhost:PORT</c> for <c>127.0.0.1:PORT</c>).</summary>
+    public IReadOnlyList<string> OwnAliases()
+    {
+        var own = OwnAddress;
+        if (!own.StartsWith("127.0.0.1:", StringComparison.Ordinal)) return [];
+        var port = own["127.0.0.1:".Length..];
+        return [$"localhost:{port}", $"[::1]:{port}"];
+    }
+
+    /// <summary>What builds may pull and fetch: Wharf itself, and what the operator allows.</summary>
+    public BuildOriginPolicy OriginPolicy() => new(OwnAddress, OwnAliases(), options.AllowedRegistries, options.AllowedUrls);
+
     public bool IsInsecure(string host)
     {
         if (options.InsecureRegistries.Contains(host, StringComparer.OrdinalIgnoreCase)) return true;
@@ -63,9 +76,15 @@ public sealed class RegistryTargets(
         {
             hosts.Add(OwnAddress);
             // Dockerfiles may name the same registry as localhost:PORT.
-            if (OwnAddress.StartsWith("127.0.0.1:", StringComparison.Ordinal)) hosts.Add("localhost" + OwnAddress["127.0.0.1".Length..]);
+            hosts.AddRange(OwnAliases());
         }
         if (build.Registry is { } registry && IsInsecure(registry)) hosts.Add(registry);
+        // A loopback registry the operator allows builds to pull from speaks plain HTTP, as Docker assumes of loopback.
+        foreach (var allowed in options.AllowedRegistries)
+        {
+            var host = allowed.Split('/')[0];
+            if (!host.StartsWith('*') && IsInsecure(host)) hosts.Add(host);
+        }
         return hosts;
     }
 

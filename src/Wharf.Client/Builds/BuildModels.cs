@@ -40,6 +40,9 @@ public sealed class BuildError
 {
     [JsonPropertyName("kind")] public string? Kind { get; set; }
     [JsonPropertyName("message")] public string? Message { get; set; }
+
+    /// <summary>The setting whose limit ended the build (BuildTimeout, MaxProcesses, …), if one did.</summary>
+    [JsonPropertyName("limit")] public string? Limit { get; set; }
 }
 
 public sealed class BuildPage
@@ -65,6 +68,9 @@ public sealed record BuildRequest
     public string? Target { get; init; }
 
     public string? Platform { get; init; }
+
+    /// <summary>Secrets for <c>RUN --mount=type=secret,id=…</c>, by id (sent as form parts <c>secret.&lt;id&gt;</c>, never stored by the server's database).</summary>
+    public IReadOnlyDictionary<string, byte[]> Secrets { get; init; } = new Dictionary<string, byte[]>();
 }
 
 /// <summary>One event of a followed log: a line, or the end with the build's final state.</summary>

@@ -49,6 +49,12 @@ public sealed class BuildsClient(Uri server, RegistryCredential? credential, Htt
         }
         if (request.Target is { } target) form.Add(new StringContent(target), "target");
         if (request.Platform is { } platform) form.Add(new StringContent(platform), "platform");
+        foreach (var (id, value) in request.Secrets)
+        {
+            var secret = new ByteArrayContent(value);
+            secret.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            form.Add(secret, "secret." + id);
+        }
         using var message = new HttpRequestMessage(HttpMethod.Post, "api/v1/builds") { Content = form };
         using var response = await SendRawAsync(message, cancellationToken);
         return await ReadAsync(response, BuildsJsonContext.Default.BuildInfo, cancellationToken);

@@ -80,3 +80,18 @@ public sealed class RepositoryPermissions(IAccountStore store, AuthOptions optio
 
     public void InvalidateRepository(string repository) => _visibility.Remove(repository);
 }
+
+/// <summary>
+/// The accounts mode's <see cref="IAccountAccess"/>: the account must still exist; an administrator may do everything,
+/// anyone else what <see cref="RepositoryPermissions"/> gives them now (memberships read fresh from the store).
+/// </summary>
+public sealed class AccountsAccountAccess(IAccountStore store, RepositoryPermissions permissions) : IAccountAccess
+{
+    public async ValueTask<RegistryActions> ActionsAsync(string username, string repository, CancellationToken cancellationToken)
+    {
+        var account = await store.FindUserAsync(username, cancellationToken);
+        if (account is null) return RegistryActions.None;
+        permissions.InvalidateUser(username);
+        return await permissions.GetActionsAsync(username, account.IsAdmin, repository, cancellationToken);
+    }
+}

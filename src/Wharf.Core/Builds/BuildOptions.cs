@@ -10,8 +10,11 @@ public sealed class BuildOptions
     /// <summary>The builder engine: <c>Buildah</c> (default) or <c>Docker</c> (the Docker Engine API at <see cref="DockerHost"/>).</summary>
     public string Engine { get; set; } = "Buildah";
 
-    /// <summary>Builds run at once by this process. Default 1; 0 disables the workers (API-only node).</summary>
-    public int Workers { get; set; } = 1;
+    /// <summary>
+    /// Builds run at once by this process; 0 disables the workers (API-only node). Default: what the machine holds,
+    /// <see cref="DefaultWorkers"/> (its processors over <see cref="CpuLimit"/>, its memory over <see cref="MemoryLimitMiB"/>).
+    /// </summary>
+    public int Workers { get; set; } = DefaultWorkers(1, 2048);
 
     /// <summary>A build (and its push) running longer ends as <c>timed_out</c>. Default 30 minutes.</summary>
     public TimeSpan BuildTimeout { get; set; } = TimeSpan.FromMinutes(30);
@@ -46,6 +49,45 @@ public sealed class BuildOptions
     /// <summary>Memory limit of a build's containers, in MiB. Default 2048.</summary>
     public int MemoryLimitMiB { get; set; } = 2048;
 
+    /// <summary>Processes (threads included) a build's containers may run at once; a fork beyond it fails and ends the build. Default 1024.</summary>
+    public int MaxProcesses { get; set; } = 1024;
+
+    /// <summary>CPUs a build may use (its engine and containers together; 1.5 = one and a half). Default 1.</summary>
+    public double CpuLimit { get; set; } = 1;
+
+    /// <summary>
+    /// Disk a namespace's build storage (its layer cache, working containers and cache mounts) may fill; a build that
+    /// grows it beyond ends, and the next build clears the cache first. Default 10 GiB.
+    /// </summary>
+    public long MaxStorageBytes { get; set; } = 10L * 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// Registries builds may pull from besides Wharf itself: <c>host[:port]</c>, optionally with a repository prefix
+    /// (<c>registry.example.com/team</c>), or <c>*.example.com</c> for a domain. Default none.
+    /// </summary>
+    public string[] AllowedRegistries { get; set; } = [];
+
+    /// <summary>URL prefixes builds may fetch (<c>ADD https://…</c>), e.g. <c>https://example.com/downloads/</c>. Default none.</summary>
+    public string[] AllowedUrls { get; set; } = [];
+
+    /// <summary>Run a build's processes in a user namespace, so root in a build is an unprivileged user on the host. Default true.</summary>
+    public bool UserNamespace { get; set; } = true;
+
+    /// <summary>The first host uid (and gid) a build's user namespace maps to: root in a build is this uid on the host. Default 1,000,000,000.</summary>
+    public long UserNamespaceStart { get; set; } = 1_000_000_000;
+
+    /// <summary>How many uids (and gids) a build's user namespace maps. Default 65536.</summary>
+    public int UserNamespaceSize { get; set; } = 65536;
+
+    /// <summary>The cgroup under which each build gets its own (process, CPU and memory limits; killing). Default <c>wharf</c>.</summary>
+    public string CgroupRoot { get; set; } = "wharf";
+
+    /// <summary>
+    /// Folder for the engine's temporary files and cache mounts, per namespace; outside the data folder, whose mode
+    /// (0700) a build's user namespace cannot pass. Default <c>/var/tmp/wharf-builds-&lt;id of the builds folder&gt;</c>.
+    /// </summary>
+    public string? TempPath { get; set; }
+
     /// <summary>buildah isolation: <c>Auto</c> (default: OCI under runc where the host allows, else chroot), <c>Oci</c>, <c>Chroot</c>.</summary>
     public string Isolation { get; set; } = "Auto";
 
@@ -73,6 +115,15 @@ public sealed class BuildOptions
     /// <summary>Folder for sources, work folders and engine storage. Default <c>builds</c> in the data folder.</summary>
     public string? Path { get; set; }
 
+    /// <summary>Builds this machine holds at once: its processors over <paramref name="cpuLimit"/>, its memory over <paramref name="memoryLimitMiB"/>, at least 1, at most 64.</summary>
+    public static int DefaultWorkers(double cpuLimit, int memoryLimitMiB)
+    {
+        var byCpu = cpuLimit > 0 ? (int)Math.Floor(Environment.ProcessorCount / cpuLimit) : Environment.ProcessorCount;
+        var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        var byMemory = memory > 0 && memoryLimitMiB > 0 ? (int)Math.Min(int.MaxValue, memory / ((long)memoryLimitMiB * 1024 * 1024)) : byCpu;
+        return Math.Clamp(Math.Min(byCpu, byMemory), 1, 64);
+    }
+
     public IEnumerable<string> Validate()
     {
         if (!Engines.Contains(Engine, StringComparer.OrdinalIgnoreCase))
@@ -90,6 +141,21 @@ public sealed class BuildOptions
         if (LeaseDuration < TimeSpan.FromSeconds(1)) yield return "Wharf:Builds:LeaseDuration must be at least 1 s.";
         if (PollInterval <= TimeSpan.Zero) yield return "Wharf:Builds:PollInterval must be positive.";
         if (MemoryLimitMiB < 16) yield return "Wharf:Builds:MemoryLimitMiB must be at least 16.";
+        if (MaxProcesses < 16) yield return $"Wharf:Builds:MaxProcesses must be at least 16 (was {MaxProcesses}).";
+        if (!(CpuLimit >= 0.01 && CpuLimit <= 1024)) yield return $"Wharf:Builds:CpuLimit must be between 0.01 and 1024 CPUs (was {CpuLimit}).";
+        if (MaxStorageBytes < 64L * 1024 * 1024) yield return "Wharf:Builds:MaxStorageBytes must be at least 64 MiB.";
+        if (UserNamespaceStart is < 1 or > uint.MaxValue - 65536) yield return $"Wharf:Builds:UserNamespaceStart must be between 1 and {uint.MaxValue - 65536}.";
+        if (UserNamespaceSize is < 1 or > 65536 * 16) yield return "Wharf:Builds:UserNamespaceSize must be between 1 and 1048576.";
+        if (string.IsNullOrWhiteSpace(CgroupRoot) || CgroupRoot.Contains("..", StringComparison.Ordinal) || CgroupRoot.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/')))
+            yield return $"Wharf:Builds:CgroupRoot '{CgroupRoot}' must be a cgroup path of letters, digits, '-', '_', '.' and '/'.";
+        foreach (var entry in AllowedRegistries)
+        {
+            if (string.IsNullOrWhiteSpace(entry) || entry.Any(char.IsWhiteSpace)) yield return $"Wharf:Builds:AllowedRegistries: '{entry}' is not host[:port][/prefix] or *.domain.";
+        }
+        foreach (var entry in AllowedUrls)
+        {
+            if (string.IsNullOrWhiteSpace(entry) || entry.Any(char.IsWhiteSpace)) yield return $"Wharf:Builds:AllowedUrls: '{entry}' is not a URL prefix.";
+        }
         if (PushRetries is < 0 or > 20) yield return "Wharf:Builds:PushRetries must be between 0 and 20.";
         if (PushRetryDelay < TimeSpan.Zero) yield return "Wharf:Builds:PushRetryDelay must not be negative.";
         if (!DockerHost.StartsWith("unix://", StringComparison.Ordinal))

@@ -41,6 +41,9 @@ public sealed record BuildRecord
 
     public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The ids of the build's secrets (<c>RUN --mount=type=secret,id=…</c>). Their values are never in the record.</summary>
+    public IReadOnlyList<string> SecretIds { get; init; } = [];
+
     public string? Target { get; init; }
 
     public string? Platform { get; init; }
@@ -81,6 +84,9 @@ public sealed record BuildRecord
     public BuildErrorKind ErrorKind { get; init; }
 
     public string? ErrorMessage { get; init; }
+
+    /// <summary>The setting whose limit ended the build (<c>BuildTimeout</c>, <c>QueueTimeToLive</c>, <c>MaxProcesses</c>, …), if one did.</summary>
+    public string? ErrorLimit { get; init; }
 
     /// <summary>The engine that built the image (a push retry must use the same one).</summary>
     public string? Engine { get; init; }

@@ -46,6 +46,9 @@ public sealed record BuildSubmission
     public Guid? CredentialId { get; init; }
 
     public bool UseDockerHubSettings { get; init; }
+
+    /// <summary>Secrets for <c>RUN --mount=type=secret,id=…</c>, by id; kept encrypted with the source, never in the database.</summary>
+    public IReadOnlyDictionary<string, byte[]> Secrets { get; init; } = new Dictionary<string, byte[]>();
 }
 
 /// <summary>Submit, look up, list, retry and cancel builds on behalf of a caller.</summary>
@@ -56,9 +59,20 @@ public sealed partial class BuildService(
     IRegistryCredentialStore credentials,
     IBuildQueueSignal signal,
     IBuildCancellation cancellation,
+    IBuildReview review,
+    BuildOptions options,
     ISignalBus signals,
     TimeProvider time)
 {
+    /// <summary>Most secrets one build takes.</summary>
+    public const int MaxSecrets = 32;
+
+    /// <summary>Largest secret, in bytes.</summary>
+    public const int MaxSecretBytes = 64 * 1024;
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex SecretId();
+
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]{0,127}\z", RegexOptions.CultureInvariant)]
     private static partial Regex BuildArgName();
 
@@ -93,6 +107,16 @@ public sealed partial class BuildService(
         {
             return new BuildProblem(BuildProblemKind.Invalid, $"platform: '{platform}' is not os/arch[/variant].");
         }
+        if (submission.Secrets.Count > MaxSecrets) return new BuildProblem(BuildProblemKind.Invalid, $"secrets: at most {MaxSecrets} secrets.");
+        foreach (var (id, value) in submission.Secrets)
+        {
+            if (!SecretId().IsMatch(id)) return new BuildProblem(BuildProblemKind.Invalid, $"secrets: '{id}' is not a valid secret id (letters, digits, '.', '_', '-').");
+            if (value.Length > MaxSecretBytes) return new BuildProblem(BuildProblemKind.TooLarge, $"secrets: '{id}' is larger than {MaxSecretBytes} bytes.");
+        }
+        if (submission.Secrets.Count > 0 && string.Equals(options.Engine, "Docker", StringComparison.OrdinalIgnoreCase))
+        {
+            return new BuildProblem(BuildProblemKind.Invalid, "secrets: this server builds with the Docker Engine, whose build API (the classic builder) has no secret mounts; the buildah engine has them.");
+        }
         var dockerfilePath = submission.DockerfilePath ?? "Dockerfile";
         if (submission.SourceKind == BuildSourceKind.Context)
         {
@@ -105,6 +129,12 @@ public sealed partial class BuildService(
         else
         {
             dockerfilePath = "Dockerfile";
+        }
+
+        if (await sources.ReadDockerfileAsync(submission.Id, submission.SourceKind, dockerfilePath, cancellationToken) is { } dockerfile
+            && review.Refusal(dockerfile, submission.BuildArgs) is { } refusal)
+        {
+            return new BuildProblem(BuildProblemKind.Invalid, refusal);
         }
 
         var owner = caller.Username();
@@ -136,8 +166,10 @@ public sealed partial class BuildService(
             Platform = submission.Platform,
             CredentialId = submission.CredentialId,
             UseDockerHubSettings = submission.UseDockerHubSettings,
+            SecretIds = [.. submission.Secrets.Keys.Order(StringComparer.Ordinal)],
             CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()), // as stored
         };
+        if (submission.Secrets.Count > 0) await sources.SaveSecretsAsync(submission.Id, submission.Secrets, cancellationToken);
         await store.CreateAsync(record, cancellationToken);
         signal.Notify();
         return record;
@@ -164,6 +196,13 @@ public sealed partial class BuildService(
         if (found.Value is not { } build) return found;
         if (!build.State.IsFinished()) return new BuildProblem(BuildProblemKind.Conflict, $"Build {id} is {build.State.ToWire()}; only a finished build can be retried.");
         if (build.State == BuildState.Succeeded) return new BuildProblem(BuildProblemKind.Conflict, $"Build {id} succeeded; there is nothing to retry.");
+        if (build.Registry is null)
+        {
+            // A retry is judged with the permissions the caller has now, not those the build was queued with.
+            var decision = await access.CheckAsync(caller, RegistryScope.ForRepository(build.Repository, RegistryActions.Pull | RegistryActions.Push), cancellationToken);
+            if (decision == AccessDecision.Unauthenticated) return new BuildProblem(BuildProblemKind.Unauthenticated, $"Sign in to push to {build.Repository}.");
+            if (decision == AccessDecision.Denied) return new BuildProblem(BuildProblemKind.Forbidden, $"You may no longer push to {build.Repository}, so its build cannot be retried.");
+        }
         var pushOnly = build.BuildStatus == PhaseStatus.Completed && build.LocalImage is not null;
         if (!await store.RequeueAsync(id, pushOnly ? PhaseStatus.Completed : PhaseStatus.Pending, cancellationToken))
         {

@@ -1,7 +1,12 @@
+using Wharf.Core.Builds.Dockerfiles;
+
 namespace Wharf.Core.Builds;
 
 /// <summary>Credentials for one registry host, as an engine passes them to the registry.</summary>
 public sealed record RegistryLogin(string Host, string Username, string Password);
+
+/// <summary>A build secret the engine mounts for <c>RUN --mount=type=secret,id=…</c>: its id and the file (readable by root only) holding it.</summary>
+public sealed record BuildSecretFile(string Id, string Path);
 
 /// <summary>What an engine builds.</summary>
 public sealed record EngineBuildRequest
@@ -11,11 +16,11 @@ public sealed record EngineBuildRequest
     /// <summary>The namespace, for the engine's per-namespace layer cache.</summary>
     public required string Namespace { get; init; }
 
-    /// <summary>A folder holding the extracted, validated context (the Dockerfile included).</summary>
+    /// <summary>A folder holding the extracted, validated context, with the reviewed Dockerfile at <see cref="DockerfilePath"/>.</summary>
     public required string ContextDirectory { get; init; }
 
-    /// <summary>A tar of the same context (for engines that take an archive).</summary>
-    public required string ContextArchive { get; init; }
+    /// <summary>The build's own folder (beside the context, removed after the build) for the engine's files.</summary>
+    public required string WorkDirectory { get; init; }
 
     /// <summary>The Dockerfile's path inside the context.</summary>
     public required string DockerfilePath { get; init; }
@@ -34,11 +39,25 @@ public sealed record EngineBuildRequest
 
     /// <summary>Registry hosts reached over plain HTTP (loopback, or configured insecure).</summary>
     public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+
+    /// <summary>The images the reviewed Dockerfile names, pulled before the build (with the owner's permissions now); the build pulls nothing itself.</summary>
+    public IReadOnlyList<PulledImage> Images { get; init; } = [];
+
+    /// <summary>Reviews the Dockerfile again with the pulled images' configs (their ENV, their ONBUILD triggers): a refusal, or null.</summary>
+    public Func<IReadOnlyDictionary<string, BaseImageInfo>, string?> ReviewWithImages { get; init; } = _ => null;
+
+    /// <summary>No URL may be fetched: the engine can run where nothing is reachable at all.</summary>
+    public bool IsolateNetwork { get; init; }
+
+    /// <summary>Secrets for <c>RUN --mount=type=secret</c>, as files only the engine reads.</summary>
+    public IReadOnlyList<BuildSecretFile> Secrets { get; init; } = [];
 }
 
 /// <summary>What an engine pushes: a local image to a full reference.</summary>
 public sealed record EnginePushRequest
 {
+    public required Guid BuildId { get; init; }
+
     public required string Namespace { get; init; }
 
     public required string LocalImage { get; init; }
@@ -51,12 +70,14 @@ public sealed record EnginePushRequest
     public bool Insecure { get; init; }
 }
 
-/// <summary>The outcome of a build or push step.</summary>
-public sealed record EngineResult(bool Succeeded, string? Error = null, string? Digest = null, bool Transient = false)
+/// <summary>The outcome of a build or push step; <see cref="Limit"/> names the setting whose limit ended it, if one did.</summary>
+public sealed record EngineResult(bool Succeeded, string? Error = null, string? Digest = null, bool Transient = false, string? Limit = null)
 {
     public static EngineResult Ok(string? digest = null) => new(true, Digest: digest);
 
     public static EngineResult Fail(string error, bool transient = false) => new(false, error, Transient: transient);
+
+    public static EngineResult LimitReached(string limit, string error) => new(false, error, Limit: limit);
 }
 
 /// <summary>Where an engine writes its output, line by line.</summary>
@@ -82,4 +103,7 @@ public interface IBuildEngine
 
     /// <summary>Removes the local image once pushed (best effort; the layer cache stays).</summary>
     Task RemoveImageAsync(string @namespace, string localImage, CancellationToken cancellationToken);
+
+    /// <summary>On start-up: ends what builds of an earlier, dead process left running, and removes their working containers.</summary>
+    Task RecoverAsync(CancellationToken cancellationToken);
 }

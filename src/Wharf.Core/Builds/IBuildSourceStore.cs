@@ -33,7 +33,23 @@ public interface IBuildSourceStore
     /// <summary>Checks that the stored context holds a regular file at <paramref name="dockerfilePath"/> within the Dockerfile size limit.</summary>
     Task<SourceSaveResult> CheckDockerfileAsync(Guid buildId, string dockerfilePath, CancellationToken cancellationToken);
 
+    /// <summary>The Dockerfile's text: the stored Dockerfile, or the entry <paramref name="dockerfilePath"/> of the stored context.</summary>
+    Task<string?> ReadDockerfileAsync(Guid buildId, BuildSourceKind kind, string dockerfilePath, CancellationToken cancellationToken);
+
+    /// <summary>Keeps a build's secrets beside its source, encrypted at rest; they go with the source.</summary>
+    Task SaveSecretsAsync(Guid buildId, IReadOnlyDictionary<string, byte[]> secrets, CancellationToken cancellationToken);
+
+    /// <summary>The build's secrets, decrypted (for the worker only); null when none are stored.</summary>
+    Task<IReadOnlyDictionary<string, byte[]>?> ReadSecretsAsync(Guid buildId, CancellationToken cancellationToken);
+
     Task DeleteAsync(Guid buildId, CancellationToken cancellationToken);
+}
+
+/// <summary>Reviews a build's Dockerfile at submit time, so a build that names what it may not reach is refused at once.</summary>
+public interface IBuildReview
+{
+    /// <summary>Null when the Dockerfile may be built, else the refusal naming the rule.</summary>
+    string? Refusal(string dockerfile, IReadOnlyDictionary<string, string> buildArgs);
 }
 
 /// <summary>Wakes idle workers (on every node) when a build is queued.</summary>

@@ -22,8 +22,9 @@ public interface IBuildStore
     Task<BuildRecord?> LeaseNextAsync(string workerId, TimeSpan leaseDuration, TimeSpan queueTimeToLive, int perNamespaceLimit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Extends the lease. Returns the build as stored, or null when <paramref name="workerId"/> no longer holds it
-    /// (it lapsed and another worker took it). The caller checks <see cref="BuildRecord.CancelRequested"/>.
+    /// Extends the lease. Returns the build as stored, or null when <paramref name="workerId"/> no longer holds it: another
+    /// worker took it, or it lapsed (a lapsed lease is never renewed, so its worker stops instead of running beside the
+    /// next one). The caller checks <see cref="BuildRecord.CancelRequested"/>.
     /// </summary>
     Task<BuildRecord?> RenewLeaseAsync(Guid id, string workerId, TimeSpan leaseDuration, CancellationToken cancellationToken);
 

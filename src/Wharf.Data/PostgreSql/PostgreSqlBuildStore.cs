@@ -23,7 +23,7 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
         "id, owner, namespace, image, registry, repository, tag, source_kind, dockerfile_path, build_args, target, platform, " +
         "credential_id, use_dockerhub, state, build_status, push_status, attempts, build_runs, push_attempts, lease_owner, " +
         "lease_expires_at, cancel_requested, created_at, started_at, finished_at, error_kind, error_message, engine, local_image, " +
-        "digest, pushed_reference";
+        "digest, pushed_reference, error_limit, secret_ids";
 
     public Task CreateAsync(BuildRecord build, CancellationToken cancellationToken)
     {
@@ -35,7 +35,7 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
             VALUES (@id, @owner, @namespace, @image, @registry, @repository, @tag, @source_kind, @dockerfile_path, @build_args, @target, @platform,
                     @credential_id, @use_dockerhub, @state, @build_status, @push_status, @attempts, @build_runs, @push_attempts, @lease_owner,
                     @lease_expires_at, @cancel_requested, @created_at, @started_at, @finished_at, @error_kind, @error_message, @engine, @local_image,
-                    @digest, @pushed_reference, @created_at)
+                    @digest, @pushed_reference, @error_limit, @secret_ids, @created_at)
             """, row, transaction, cancellationToken)), cancellationToken);
     }
 
@@ -76,8 +76,8 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
             var now = Now();
             await connection.ExecuteAsync(Command(
                 """
-                UPDATE builds SET state = 'timed_out', finished_at = @now, error_kind = 'infrastructure',
-                       error_message = 'The build waited in the queue longer than the queue time-to-live (' || @ttl || ') and was not started.'
+                UPDATE builds SET state = 'timed_out', finished_at = @now, error_kind = 'infrastructure', error_limit = 'QueueTimeToLive',
+                       error_message = 'The build waited in the queue longer than the queue time-to-live (Wharf:Builds:QueueTimeToLive = ' || @ttl || ') and was not started.'
                 WHERE state = 'queued' AND queued_at < @cutoff
                 """,
                 new { now, cutoff = now - (long)queueTimeToLive.TotalMilliseconds, ttl = queueTimeToLive.ToString("c", CultureInfo.InvariantCulture) },
@@ -85,8 +85,9 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
             var full = new List<string>();
             for (var candidate = 0; candidate < MaxLeaseCandidates; candidate++)
             {
-                // Oldest first: queued builds, and running builds whose worker stopped renewing (lease lapsed). A build
-                // another worker is deciding on is skipped, not waited for.
+                // Queued builds, and running builds whose worker stopped renewing (lease lapsed), taking turns across
+                // namespaces: the namespace running the fewest builds first, then the one served longest ago, then the
+                // oldest build in it. A build another worker is deciding on is skipped, not waited for.
                 var next = await connection.QuerySingleOrDefaultAsync<(Guid Id, string Namespace)?>(Command(
                     """
                     SELECT b.id, b.namespace FROM builds b
@@ -94,7 +95,10 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
                       AND NOT (b.namespace = ANY(@full))
                       AND (SELECT COUNT(*) FROM builds r
                            WHERE r.namespace = b.namespace AND r.state = 'running' AND r.lease_expires_at >= @now) < @limit
-                    ORDER BY b.queued_at, b.id
+                    ORDER BY (SELECT COUNT(*) FROM builds r
+                              WHERE r.namespace = b.namespace AND r.state = 'running' AND r.lease_expires_at >= @now),
+                             COALESCE((SELECT MAX(l.leased_at) FROM builds l WHERE l.namespace = b.namespace), 0),
+                             b.queued_at, b.id
                     LIMIT 1
                     FOR UPDATE OF b SKIP LOCKED
                     """, new { now, limit = perNamespaceLimit, full = full.ToArray() }, transaction, cancellationToken));
@@ -112,7 +116,7 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
                 }
                 var row = await connection.QuerySingleAsync<Row>(Command(
                     $"""
-                    UPDATE builds SET state = 'running', lease_owner = @workerId, lease_expires_at = @expires,
+                    UPDATE builds SET state = 'running', lease_owner = @workerId, lease_expires_at = @expires, leased_at = @now,
                            attempts = attempts + 1, started_at = COALESCE(started_at, @now)
                     WHERE id = @id
                     RETURNING {Columns}
@@ -126,9 +130,12 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
     public Task<BuildRecord?> RenewLeaseAsync(Guid id, string workerId, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
         {
+            // A lease that already lapsed is not renewed: another worker may take the build any moment, so the one that
+            // let it lapse must stop rather than run on beside it.
+            var now = Now();
             var row = await connection.QuerySingleOrDefaultAsync<Row>(Command(
-                $"UPDATE builds SET lease_expires_at = @expires WHERE id = @id AND state = 'running' AND lease_owner = @workerId RETURNING {Columns}",
-                new { id, workerId, expires = Now() + (long)leaseDuration.TotalMilliseconds }, transaction, cancellationToken));
+                $"UPDATE builds SET lease_expires_at = @expires WHERE id = @id AND state = 'running' AND lease_owner = @workerId AND lease_expires_at >= @now RETURNING {Columns}",
+                new { id, workerId, now, expires = now + (long)leaseDuration.TotalMilliseconds }, transaction, cancellationToken));
             return row?.ToRecord();
         }, cancellationToken);
 
@@ -141,7 +148,7 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
             await connection.ExecuteAsync(Command(
                 $"""
                 UPDATE builds SET state = @state, build_status = @build_status, push_status = @push_status, build_runs = @build_runs,
-                       push_attempts = @push_attempts, error_kind = @error_kind, error_message = @error_message, engine = @engine,
+                       push_attempts = @push_attempts, error_kind = @error_kind, error_message = @error_message, error_limit = @error_limit, engine = @engine,
                        local_image = @local_image, digest = @digest, pushed_reference = @pushed_reference,
                        finished_at = {(final ? "@finished_at" : "NULL")}
                        {(final ? ", lease_owner = NULL, lease_expires_at = NULL, cancel_requested = false" : "")}
@@ -149,7 +156,7 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
                 """, new
                 {
                     row.id, row.state, row.build_status, row.push_status, row.build_runs, row.push_attempts, row.error_kind,
-                    row.error_message, row.engine, row.local_image, row.digest, row.pushed_reference,
+                    row.error_message, row.error_limit, row.engine, row.local_image, row.digest, row.pushed_reference,
                     finished_at = build.FinishedAt?.ToUnixTimeMilliseconds() ?? Now(), workerId,
                 }, transaction, cancellationToken)) > 0,
             cancellationToken);
@@ -165,7 +172,7 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
             await connection.ExecuteAsync(Command(
                 """
                 UPDATE builds SET state = 'queued', build_status = @buildStatus, push_status = 'pending', queued_at = @now,
-                       finished_at = NULL, error_kind = NULL, error_message = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                       finished_at = NULL, error_kind = NULL, error_message = NULL, error_limit = NULL, lease_owner = NULL, lease_expires_at = NULL,
                        cancel_requested = false
                 WHERE id = @id AND state NOT IN ('queued', 'running', 'succeeded')
                 """, new { id, buildStatus = buildStatus.ToWire(), now = Now() }, transaction, cancellationToken)) > 0,
@@ -264,6 +271,8 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
         public string? local_image { get; set; }
         public string? digest { get; set; }
         public string? pushed_reference { get; set; }
+        public string? error_limit { get; set; }
+        public string secret_ids { get; set; } = "[]";
 
         public static Row From(BuildRecord b) => new()
         {
@@ -299,6 +308,8 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
             local_image = b.LocalImage,
             digest = b.Digest,
             pushed_reference = b.PushedReference,
+            error_limit = b.ErrorLimit,
+            secret_ids = BuildText.FormatIds(b.SecretIds),
         };
 
         public BuildRecord ToRecord() => new()
@@ -335,6 +346,8 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
             LocalImage = local_image,
             Digest = digest,
             PushedReference = pushed_reference,
+            ErrorLimit = error_limit,
+            SecretIds = BuildText.ParseIds(secret_ids),
         };
     }
 #pragma warning restore IDE1006, CA1707

@@ -22,6 +22,7 @@ public static class SqliteServiceCollectionExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         var folder = Path.GetDirectoryName(Path.GetFullPath(databasePath));
         if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        RestrictToOwner(databasePath);
         var options = SqliteOptions.ForFile(databasePath);
         services.AddSingleton(options);
         services.AddSingleton(sp => new SqliteConnectionFactory(sp.GetRequiredService<SqliteOptions>(), sp.GetServices<ISqliteChangeJournal>()));
@@ -45,5 +46,24 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton(new Wharf.Core.ProviderDescription("database",
             $"SQLite {Path.GetFullPath(databasePath)} (schema {(migrations.Count == 0 ? "empty" : migrations[^1].Name)})"));
         return services;
+    }
+
+    /// <summary>
+    /// The database file is the server's user's alone (0600): created so before SQLite opens it, narrowed if it exists.
+    /// SQLite gives its -wal and -shm files the database file's mode.
+    /// </summary>
+    private static void RestrictToOwner(string databasePath)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!File.Exists(databasePath))
+        {
+            using var _ = new FileStream(databasePath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = ownerOnly });
+            return;
+        }
+        foreach (var file in (string[])[databasePath, databasePath + "-wal", databasePath + "-shm"])
+        {
+            if (File.Exists(file) && (File.GetUnixFileMode(file) & ~ownerOnly) != 0) File.SetUnixFileMode(file, ownerOnly);
+        }
     }
 }

@@ -21,6 +21,12 @@ public sealed class AccountsRegistryAccessPolicy(RepositoryPermissions permissio
         {
             var granted = scope.Catalog ? token.Grants.Catalog
                 : scope.Repository is null || (token.Grants.For(scope.Repository) & scope.Actions) == scope.Actions;
+            if (granted && token.PullsAsSubject && scope.Repository is { } target && (scope.Actions & ~RegistryActions.Pull) != RegistryActions.None)
+            {
+                // A build's credential pushes only while its owner still may: permissions are those of the moment of
+                // the push, not of the moment the build was queued.
+                granted = await SubjectMayAsync(token, target, scope.Actions & ~RegistryActions.Pull, cancellationToken);
+            }
             if (granted) return AccessDecision.Allowed;
             if (scope is { Catalog: false, Repository: { } repository, Actions: RegistryActions.Pull }
                 && await SubjectMayPullAsync(token, repository, cancellationToken))
@@ -61,10 +67,13 @@ public sealed class AccountsRegistryAccessPolicy(RepositoryPermissions permissio
     }
 
     /// <summary>A build's internal credential pulls what its owner may pull, from the owner's permissions now (not the token's).</summary>
-    public async ValueTask<bool> SubjectMayPullAsync(TokenPrincipal token, string repository, CancellationToken cancellationToken)
+    public ValueTask<bool> SubjectMayPullAsync(TokenPrincipal token, string repository, CancellationToken cancellationToken) =>
+        SubjectMayAsync(token, repository, RegistryActions.Pull, cancellationToken);
+
+    private async ValueTask<bool> SubjectMayAsync(TokenPrincipal token, string repository, RegistryActions actions, CancellationToken cancellationToken)
     {
         if (!token.PullsAsSubject || token.Username() is not { } owner) return false;
         var isAdmin = await permissions.IsAdminAsync(owner, cancellationToken);
-        return (await permissions.GetActionsAsync(owner, isAdmin, repository, cancellationToken)).HasFlag(RegistryActions.Pull);
+        return (await permissions.GetActionsAsync(owner, isAdmin, repository, cancellationToken) & actions) == actions;
     }
 }

@@ -39,9 +39,10 @@ public static class AccountsServiceCollectionExtensions
             services.AddSingleton<IRegistryAccessPolicy, OpenRegistryAccessPolicy>();
             services.AddSingleton<IInternalCredentials, NoInternalCredentials>();
             services.AddSingleton<ICallerAccess, OpenCallerAccess>();
+            services.AddSingleton<IAccountAccess, OpenAccountAccess>();
             return services;
         }
-        services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath));
+        services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath, sp.GetService<Wharf.Server.KeyProtection.MasterKey>()));
         services.AddSingleton<IPasswordHashing, PasswordHashing>();
         services.AddSingleton<RepositoryPermissions>();
         services.AddSingleton<CredentialChanges>();
@@ -57,6 +58,7 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton<ICallerAccess, AccountsCallerAccess>();
         services.AddSingleton<IRegistryChangeHandler, DefaultVisibilityOnPush>();
         services.AddSingleton<IRegistryChangeHandler, AuditTrail>();
+        services.AddSingleton<IAccountAccess, AccountsAccountAccess>();
         return services;
     }
 

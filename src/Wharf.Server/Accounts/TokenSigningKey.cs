@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Wharf.Server.KeyProtection;
 
 namespace Wharf.Server.Accounts;
 
@@ -21,25 +22,49 @@ public sealed class TokenSigningKey : IDisposable
 
     public string KeyId { get; }
 
-    /// <summary>Loads the key at <paramref name="path"/>, or creates it there (owner-only permissions) when it does not exist.</summary>
-    public static TokenSigningKey LoadOrCreate(string path)
+    /// <summary>
+    /// Loads the key at <paramref name="path"/>, or creates it there (owner-only permissions) when it does not exist. With
+    /// a <paramref name="masterKey"/> the file holds the key encrypted (PKCS#8, AES-256), and a key stored in the clear
+    /// before a master key was configured is encrypted in place.
+    /// </summary>
+    public static TokenSigningKey LoadOrCreate(string path, MasterKey? masterKey = null)
     {
         var key = ECDsa.Create();
         if (File.Exists(path))
         {
+            var pem = File.ReadAllText(path);
+            var encrypted = pem.Contains("ENCRYPTED PRIVATE KEY", StringComparison.Ordinal);
             try
             {
-                key.ImportFromPem(File.ReadAllText(path));
+                if (encrypted)
+                {
+                    if (masterKey is null)
+                    {
+                        throw new WharfConfigurationException([$"Wharf:Auth:SigningKeyPath '{path}' is encrypted with a master key, and none is configured (Wharf:Secrets:MasterKeyFile)."]);
+                    }
+                    key.ImportFromEncryptedPem(pem, masterKey.PemPassword());
+                }
+                else
+                {
+                    key.ImportFromPem(pem);
+                }
             }
             catch (Exception e) when (e is ArgumentException or CryptographicException)
             {
                 key.Dispose();
-                throw new WharfConfigurationException([$"Wharf:Auth:SigningKeyPath '{path}' does not hold a PEM EC private key: {e.Message}"]);
+                throw new WharfConfigurationException([encrypted
+                    ? $"Wharf:Auth:SigningKeyPath '{path}' cannot be decrypted with the configured master key: {e.Message}"
+                    : $"Wharf:Auth:SigningKeyPath '{path}' does not hold a PEM EC private key: {e.Message}"]);
             }
             if (key.KeySize != 256)
             {
                 key.Dispose();
                 throw new WharfConfigurationException([$"Wharf:Auth:SigningKeyPath '{path}' must hold a P-256 key for ES256, not a {key.KeySize}-bit key."]);
+            }
+            if (!encrypted && masterKey is not null) Write(path, key, masterKey, replace: true);
+            else if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) != 0)
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }
             return new TokenSigningKey(key);
         }
@@ -47,28 +72,40 @@ public sealed class TokenSigningKey : IDisposable
         key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
+        if (!Write(path, key, masterKey, replace: false))
+        {
+            // Two nodes starting at once on a shared folder: the first rename wins, the other loads its key.
+            key.Dispose();
+            return LoadOrCreate(path, masterKey);
+        }
+        return new TokenSigningKey(key);
+    }
+
+    /// <summary>Writes the key (encrypted with the master key when there is one) through a temp file; false when another got there first.</summary>
+    private static bool Write(string path, ECDsa key, MasterKey? masterKey, bool replace)
+    {
         var temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using (var stream = new FileStream(temp, options))
         using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
         {
-            writer.Write(key.ExportPkcs8PrivateKeyPem());
+            writer.Write(masterKey is null
+                ? key.ExportPkcs8PrivateKeyPem()
+                : key.ExportEncryptedPkcs8PrivateKeyPem(masterKey.PemPassword(), new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 10_000)));
             writer.Flush();
             stream.Flush(flushToDisk: true);
         }
         try
         {
-            // Two nodes starting at once on a shared folder: the first rename wins, the other loads its key.
-            File.Move(temp, path, overwrite: false);
+            File.Move(temp, path, overwrite: replace);
+            return true;
         }
-        catch (IOException) when (File.Exists(path))
+        catch (IOException) when (!replace && File.Exists(path))
         {
             File.Delete(temp);
-            key.Dispose();
-            return LoadOrCreate(path);
+            return false;
         }
-        return new TokenSigningKey(key);
     }
 
     private static string LibtrustKeyId(byte[] hash)

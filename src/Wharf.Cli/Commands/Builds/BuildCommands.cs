@@ -40,8 +40,9 @@ public static class BuildCommands
         var args = new Option<string[]>("--build-arg") { Description = "KEY=VALUE, repeatable." };
         var target = new Option<string?>("--target") { Description = "The stage to build." };
         var platform = new Option<string?>("--platform") { Description = "os/arch[/variant] to build for." };
+        var secrets = new Option<string[]>("--secret") { Description = "id=ID,src=FILE or id=ID,env=VARIABLE: a secret for RUN --mount=type=secret,id=ID; repeatable. Never stored in the database or shown in logs." };
         var context = new Argument<string?>("CONTEXT") { Description = "A folder sent as the build context (streamed as a tar.gz); without it the Dockerfile is sent alone.", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("build", "Build an image on Wharf, push it, and follow its log; exits non-zero when the build fails.") { tag, file, args, target, platform, context };
+        var command = new Command("build", "Build an image on Wharf, push it, and follow its log; exits non-zero when the build fails.") { tag, file, args, target, platform, secrets, context };
         CliContext.SetAction(command, async cli =>
         {
             var image = cli.Parse.GetValue(tag)!.Trim();
@@ -61,6 +62,7 @@ public static class BuildCommands
                 BuildArgs = buildArgs,
                 Target = cli.Parse.GetValue(target),
                 Platform = cli.Parse.GetValue(platform),
+                Secrets = await ReadSecretsAsync(cli.Parse.GetValue(secrets) ?? [], cli.CancellationToken),
             };
             using var client = await ClientAsync(cli);
             var build = await client.SubmitAsync(request, cli.CancellationToken);
@@ -71,6 +73,46 @@ public static class BuildCommands
             return final.Succeeded ? ExitCodes.Ok : ExitCodes.Failure;
         });
         return command;
+    }
+
+    /// <summary>Reads <c>--secret id=…,src=…</c> (a file) or <c>id=…,env=…</c> (an environment variable), as docker buildx takes them.</summary>
+    internal static async Task<Dictionary<string, byte[]>> ReadSecretsAsync(IEnumerable<string> specs, CancellationToken cancellationToken)
+    {
+        var secrets = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var spec in specs)
+        {
+            string? id = null, src = null, env = null;
+            foreach (var part in spec.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                var equals = part.IndexOf('=', StringComparison.Ordinal);
+                var key = equals < 0 ? part : part[..equals];
+                var value = equals < 0 ? "" : part[(equals + 1)..];
+                switch (key)
+                {
+                    case "id": id = value; break;
+                    case "src" or "source": src = value; break;
+                    case "env": env = value; break;
+                    default: throw new WharfClientException(ClientErrorKind.InvalidInput, $"--secret '{spec}': unknown key '{key}' (id, src, env).");
+                }
+            }
+            if (string.IsNullOrEmpty(id)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"--secret '{spec}' needs id=ID.");
+            if (src is null && env is null) env = id; // as buildx: id alone reads the variable of that name
+            byte[] secretValue;
+            if (src is not null)
+            {
+                var path = src.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), src[2..]) : src;
+                if (!File.Exists(path)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"--secret '{id}': no file '{src}'.");
+                secretValue = await File.ReadAllBytesAsync(path, cancellationToken);
+            }
+            else
+            {
+                secretValue = Environment.GetEnvironmentVariable(env!) is { } text
+                    ? System.Text.Encoding.UTF8.GetBytes(text)
+                    : throw new WharfClientException(ClientErrorKind.InvalidInput, $"--secret '{id}': the environment variable {env} is not set.");
+            }
+            if (!secrets.TryAdd(id, secretValue)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"--secret '{id}' is given twice.");
+        }
+        return secrets;
     }
 
     private static Command List()
@@ -246,6 +288,6 @@ public static class BuildCommands
         ["finished_at"] = b.FinishedAt,
         ["digest"] = b.Digest,
         ["pushed_reference"] = b.PushedReference,
-        ["error"] = b.Error is null ? null : new JsonObject { ["kind"] = b.Error.Kind, ["message"] = b.Error.Message },
+        ["error"] = b.Error is null ? null : new JsonObject { ["kind"] = b.Error.Kind, ["message"] = b.Error.Message, ["limit"] = b.Error.Limit },
     };
 }

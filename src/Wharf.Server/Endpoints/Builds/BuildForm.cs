@@ -17,6 +17,12 @@ internal sealed class BuildForm
 
     public Dictionary<string, List<string>> Fields { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Parts named <c>secret.&lt;id&gt;</c>: the build's secrets, as sent (bytes, never logged).</summary>
+    public Dictionary<string, byte[]> Secrets { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The part-name prefix of a secret: <c>secret.npmrc</c> carries the secret <c>npmrc</c>.</summary>
+    public const string SecretPrefix = "secret.";
+
     public BuildSourceKind? SourceKind { get; private set; }
 
     /// <summary>What storing the file part answered (null when there was none).</summary>
@@ -72,6 +78,21 @@ internal sealed class BuildForm
                         ? await sources.SaveContextAsync(buildId, section.Body, cancellationToken)
                         : await sources.SaveDockerfileAsync(buildId, section.Body, cancellationToken);
                     if (!form.Source.Succeeded) return form;
+                    continue;
+                }
+                if (name.StartsWith(SecretPrefix, StringComparison.Ordinal))
+                {
+                    var secret = await ReadBytesAsync(section.Body, cancellationToken);
+                    if (secret is null)
+                    {
+                        form.Error = $"The secret '{name[SecretPrefix.Length..]}' is longer than {MaxFieldBytes} bytes.";
+                        return form;
+                    }
+                    if (!form.Secrets.TryAdd(name[SecretPrefix.Length..], secret))
+                    {
+                        form.Error = $"The secret '{name[SecretPrefix.Length..]}' was sent twice.";
+                        return form;
+                    }
                     continue;
                 }
                 var value = await ReadFieldAsync(section.Body, cancellationToken);
@@ -153,7 +174,10 @@ internal sealed class BuildForm
         return true;
     }
 
-    private static async Task<string?> ReadFieldAsync(Stream body, CancellationToken cancellationToken)
+    private static async Task<string?> ReadFieldAsync(Stream body, CancellationToken cancellationToken) =>
+        await ReadBytesAsync(body, cancellationToken) is { } bytes ? Encoding.UTF8.GetString(bytes) : null;
+
+    private static async Task<byte[]?> ReadBytesAsync(Stream body, CancellationToken cancellationToken)
     {
         var buffer = new byte[MaxFieldBytes + 1];
         var total = 0;
@@ -166,6 +190,6 @@ internal sealed class BuildForm
                 return null;
             }
         }
-        return Encoding.UTF8.GetString(buffer, 0, total);
+        return buffer.AsSpan(0, total).ToArray();
     }
 }

@@ -89,6 +89,7 @@ public static class BuildsApi
             Target = form.Field("target") is { Length: > 0 } target ? target : null,
             Platform = form.Field("platform") is { Length: > 0 } platform ? platform : null,
             CredentialId = credential,
+            Secrets = form.Secrets,
         }, cancellationToken);
     }
 

@@ -22,6 +22,7 @@ public sealed record BuildDto(
     string? Target,
     string? Platform,
     IReadOnlyDictionary<string, string> BuildArgs,
+    IReadOnlyList<string> Secrets,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
@@ -31,7 +32,7 @@ public sealed record BuildDto(
 {
     public static BuildDto From(BuildRecord b) => new(
         b.Id, b.Owner, b.Namespace, b.Image, b.Registry, b.Repository, b.Tag, b.State.ToWire(), b.BuildStatus.ToWire(), b.PushStatus.ToWire(),
-        b.Attempts, b.BuildRuns, b.PushAttempts, b.DockerfilePath, b.Target, b.Platform, b.BuildArgs, b.CreatedAt, b.StartedAt, b.FinishedAt,
+        b.Attempts, b.BuildRuns, b.PushAttempts, b.DockerfilePath, b.Target, b.Platform, b.BuildArgs, b.SecretIds, b.CreatedAt, b.StartedAt, b.FinishedAt,
         ErrorOf(b), b.Digest, b.PushedReference);
 
     /// <summary>The error, if any, with a kind always: a cancelled build's is <c>cancelled</c> (it has a message, and no failure kind).</summary>
@@ -39,11 +40,12 @@ public sealed record BuildDto(
     {
         if (b.ErrorKind == BuildErrorKind.None && b.ErrorMessage is null) return null;
         var kind = b.ErrorKind.ToWire() ?? (b.State == BuildState.Cancelled ? "cancelled" : "unknown");
-        return new BuildErrorDto(kind, b.ErrorMessage);
+        return new BuildErrorDto(kind, b.ErrorMessage, b.ErrorLimit);
     }
 }
 
-public sealed record BuildErrorDto(string? Kind, string? Message);
+/// <summary>Why a build ended unsuccessfully; <see cref="Limit"/> names the setting whose limit ended it, if one did.</summary>
+public sealed record BuildErrorDto(string? Kind, string? Message, string? Limit);
 
 public sealed record BuildListDto(IReadOnlyList<BuildDto> Builds, string? NextCursor);
 
