@@ -6,6 +6,7 @@ using Wharf.Core.Registry;
 using Wharf.Data.Sqlite;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
+using Wharf.Server.Http;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
@@ -52,9 +53,11 @@ public static class WharfServer
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
+        app.UseWharfForwardedHeaders();
         app.UseWharfAccounts();
         app.MapDistributionApi();
         app.MapAccountsApi();
+        app.MapUserAdministrationApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
@@ -85,6 +88,7 @@ public static class WharfServer
         {
             errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
         }
+        errors.AddRange(services.AddWharfForwardedHeaders(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 

@@ -21,6 +21,8 @@ public static class AccountsApi
         api.MapPost("/tokens", CreateTokenAsync);
         api.MapGet("/tokens", ListTokensAsync);
         api.MapDelete("/tokens/{id}", RevokeTokenAsync);
+        api.MapGet("/sessions", ListSessionsAsync);
+        api.MapDelete("/sessions/{id}", RevokeSessionAsync);
         api.MapPost("/orgs", CreateOrganizationAsync);
         api.MapGet("/orgs/{org}", GetOrganizationAsync);
         api.MapPut("/orgs/{org}/members/{user}", SetMemberAsync);
@@ -90,6 +92,34 @@ public static class AccountsApi
             return ApiIo.Invalid($"'{id}' is not a token id.", "id");
         }
         var result = await accounts.RevokeAccessTokenAsync(Origin(context), tokenId, ct);
+        return result.IsOk ? TypedResults.NoContent() : ApiIo.Problem(result.Error!);
+    }
+
+    private static async Task<IResult> ListSessionsAsync(HttpContext context, SessionService sessions, CancellationToken ct)
+    {
+        if (context.User.Username() is null) return ApiIo.Unauthenticated();
+        var result = await sessions.ListAsync(Origin(context), ct);
+        if (!result.IsOk) return ApiIo.Problem(result.Error!);
+        var current = context.User.Method() == Caller.RefreshToken ? context.User.SessionId() : null;
+        return TypedResults.Json(new SessionListResponse([.. result.Value!.Select(s => new SessionResponse(
+            s.Id, s.ClientId, s.ClientAddress, [.. AccountText.Format(s.Scopes)], s.AccessTokenId is null ? "password" : "token", s.AccessTokenId, s.AccessTokenName,
+            s.CreatedAt, s.ExpiresAt, s.LastUsedAt, s.Id == current))]), AccountsJsonContext.Default.SessionListResponse);
+    }
+
+    /// <summary><c>DELETE /api/v1/sessions/{id}</c>; <c>current</c> names the session the request itself uses (log out).</summary>
+    private static async Task<IResult> RevokeSessionAsync(HttpContext context, string id, SessionService sessions, CancellationToken ct)
+    {
+        if (context.User.Username() is null) return ApiIo.Unauthenticated();
+        long? sessionId = null;
+        if (id != "current")
+        {
+            if (!long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+            {
+                return ApiIo.Invalid($"'{id}' is not a session id (or 'current').", "id");
+            }
+            sessionId = parsed;
+        }
+        var result = await sessions.RevokeAsync(Origin(context), sessionId, ct);
         return result.IsOk ? TypedResults.NoContent() : ApiIo.Problem(result.Error!);
     }
 

@@ -22,6 +22,13 @@ public sealed record RepositoryVisibilityResponse(string Namespace, string Name,
 public sealed record AuditEventResponse(long Id, DateTimeOffset At, string? Actor, string? ClientAddress, string Action, string? Target, bool Success, string? Detail);
 public sealed record AuditPageResponse(List<AuditEventResponse> Events, string? NextCursor);
 public sealed record RegistryTokenResponse(string Token, string AccessToken, int ExpiresIn, DateTimeOffset IssuedAt, string? RefreshToken, string? Scope);
+public sealed record SessionResponse(long Id, string ClientId, string? ClientAddress, List<string> Scopes, string Credential, long? TokenId, string? TokenName,
+    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? LastUsedAt, bool Current);
+public sealed record SessionListResponse(List<SessionResponse> Sessions);
+public sealed record PatchUserRequest(bool? Disabled);
+public sealed record AdminUserResponse(string Username, string? Email, bool IsAdmin, bool Disabled, DateTimeOffset? DisabledAt, bool Locked, DateTimeOffset CreatedAt);
+public sealed record UserListResponse(List<AdminUserResponse> Users, string? NextCursor);
+public sealed record UserDeletionResponse(string Username, long RepositoriesKept, List<string> OrganizationsWithoutOwner, string Message);
 
 /// <summary>Source-generated, snake_case JSON for the accounts surfaces.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -39,6 +46,11 @@ public sealed record RegistryTokenResponse(string Token, string AccessToken, int
 [JsonSerializable(typeof(RepositoryVisibilityResponse))]
 [JsonSerializable(typeof(AuditPageResponse))]
 [JsonSerializable(typeof(RegistryTokenResponse))]
+[JsonSerializable(typeof(SessionListResponse))]
+[JsonSerializable(typeof(PatchUserRequest))]
+[JsonSerializable(typeof(AdminUserResponse))]
+[JsonSerializable(typeof(UserListResponse))]
+[JsonSerializable(typeof(UserDeletionResponse))]
 public sealed partial class AccountsJsonContext : JsonSerializerContext;
 
 /// <summary>Reading JSON bodies and writing RFC 7807 problems for <c>/api/v1</c>: bad input is a clear 4xx, never a 500.</summary>
