@@ -3,14 +3,14 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Wharf.Builds;
 using Wharf.Core.Access;
 using Wharf.Core.Registry;
-using Wharf.Data.Sqlite;
+using Wharf.Data;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Http;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
-using Wharf.Storage.FileSystem;
+using Wharf.Storage;
 
 namespace Wharf.Server;
 
@@ -18,7 +18,10 @@ namespace Wharf.Server;
 public static class WharfServer
 {
     /// <summary>Builds the server from command-line style arguments (<c>--urls</c>, <c>--data-dir</c>, any <c>--Wharf:…=</c> key).</summary>
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="args">The arguments.</param>
+    /// <param name="configure">Runs on the builder before Wharf's services are added.</param>
+    /// <param name="overrideServices">Runs after Wharf's services are added (tests decorate a provider with it).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         // Defaults with the lowest precedence: ASP.NET Core's per-request Information lines would cost more than
@@ -29,6 +32,10 @@ public static class WharfServer
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                // `wharf serve` prints its own start-up banner and one line for a failed start (a busy port), instead
+                // of the host's "Now listening on" lines and a stack trace. A faulted background service stays Critical.
+                ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+                ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
             },
         });
         builder.Configuration.AddEnvironmentVariables();
@@ -52,6 +59,7 @@ public static class WharfServer
         });
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
+        overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseWharfForwardedHeaders();
         app.UseWharfAccounts();
@@ -78,16 +86,8 @@ public static class WharfServer
         var dataDir = Path.GetFullPath(wharf.DataDir);
         var registry = configuration.GetSection($"{WharfOptions.Section}:{RegistryOptions.Section}").Get<RegistryOptions>() ?? new RegistryOptions();
         var errors = registry.Validate().ToList();
-        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
-        if (!StorageOptions.Types.Contains(storage.Type, StringComparer.OrdinalIgnoreCase))
-        {
-            errors.Add($"Wharf:Storage:Type '{storage.Type}' is not known; allowed values: {string.Join(", ", StorageOptions.Types)}.");
-        }
-        if (!DatabaseOptions.Types.Contains(database.Type, StringComparer.OrdinalIgnoreCase))
-        {
-            errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
-        }
+        errors.AddRange(services.AddWharfStorage(configuration, dataDir));
+        errors.AddRange(services.AddWharfData(configuration, dataDir));
         errors.AddRange(services.AddWharfForwardedHeaders(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
@@ -95,12 +95,6 @@ public static class WharfServer
         Directory.CreateDirectory(dataDir);
         services.AddSingleton(registry);
         services.AddSingleton(TimeProvider.System);
-        services.AddFileSystemStorage(new FileSystemStorageOptions
-        {
-            Path = Path.GetFullPath(storage.Path ?? dataDir),
-            UploadIdleTimeout = registry.UploadIdleTimeout,
-        });
-        services.AddSqliteMetadata(Path.GetFullPath(database.Path ?? Path.Combine(dataDir, "wharf.db")));
         services.AddSingleton<ManifestCache>();
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
@@ -109,19 +103,17 @@ public static class WharfServer
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
-    public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null)
+    public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
-        var app = Build(args, configure);
+        var app = Build(args, configure, overrideServices);
         await MigrateAsync(app.Services, cancellationToken);
         await app.StartAsync(cancellationToken);
         return app;
     }
 
-    /// <summary>Applies pending metadata migrations.</summary>
-    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
-    {
-        await services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
-    }
+    /// <summary>Applies pending metadata migrations; returns how many it applied.</summary>
+    public static Task<int> MigrateAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
 
     /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>
     public static IReadOnlyCollection<string> BoundAddresses(WebApplication app) =>

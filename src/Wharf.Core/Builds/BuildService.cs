@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Wharf.Core.Access;
 using Wharf.Core.Accounts;
+using Wharf.Core.Signals;
 
 namespace Wharf.Core.Builds;
 
@@ -56,6 +57,7 @@ public sealed partial class BuildService(
     IRegistryCredentialStore credentials,
     IBuildQueueSignal signal,
     IBuildCancellation cancellation,
+    ISignalBus signals,
     TimeProvider time)
 {
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]{0,127}\z", RegexOptions.CultureInvariant)]
@@ -187,6 +189,7 @@ public sealed partial class BuildService(
         var after = await store.CancelAsync(id, cancellationToken);
         if (after is null) return new BuildProblem(BuildProblemKind.NotFound, $"No build {id}.");
         if (after.State == BuildState.Running) cancellation.Cancel(id);
+        else signals.Publish(SignalTopic.BuildChanged, id.ToString("D"));
         return after;
     }
 

@@ -154,17 +154,40 @@ public static partial class DistributionApi
         var challenge = context.RequestServices.GetService<IRegistryChallenge>();
         if (decision == AccessDecision.Unauthenticated)
         {
-            if (challenge is not null) await challenge.ChallengeAsync(context, scope);
+            if (challenge is not null) await challenge.ChallengeAsync(context, ChallengeScopes(context, scope));
             return new RegistryError(RegistryErrorCode.Unauthorized, "authentication required", 401, scope.Repository is null ? null : new[] { new { Type = "repository", Class = "", Name = scope.Repository, Action = scope.ToString() } });
         }
         return new RegistryError(RegistryErrorCode.Denied, "requested access to the resource is denied", 403);
+    }
+
+    /// <summary>
+    /// The scopes a 401 names: the route's, and for a cross-repository mount (<c>POST …/uploads/?mount=D&amp;from=R</c>)
+    /// also <c>repository:R:pull</c>, as the reference registry asks, so a token-flow client that follows the challenge
+    /// gets a token that can mount instead of one that always falls back to a full upload.
+    /// </summary>
+    private static IReadOnlyList<RegistryScope> ChallengeScopes(HttpContext context, RegistryScope scope) =>
+        MountSource(context, scope.Repository) is { } from ? [scope, RegistryScope.ForRepository(from, RegistryActions.Pull)] : [scope];
+
+    /// <summary>The <c>from</c> repository of a mount request to <paramref name="target"/>, when it names another valid repository.</summary>
+    private static string? MountSource(HttpContext context, string? target)
+    {
+        if (target is null || !HttpMethods.IsPost(context.Request.Method)) return null;
+        var query = context.Request.Query;
+        if (string.IsNullOrEmpty(query["mount"].ToString())) return null;
+        var from = query["from"].ToString();
+        return RepositoryName.IsValid(from) && from != target ? from : null;
     }
 
     // ---- manifests ----
 
     private static async ValueTask<RegistryError?> GetManifestAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
     {
-        if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
+        if (!TryParseReference(route.Argument, out var reference, out var referenceError))
+        {
+            // The spec lists only 404 for reading a manifest: no manifest can carry a malformed tag, so it is unknown.
+            // A malformed digest stays DIGEST_INVALID, and a PUT with a malformed tag stays 400 MANIFEST_INVALID.
+            return route.Argument.Contains(':') ? referenceError : UnknownMalformedTag(route.Argument);
+        }
         var result = await Registry(context).GetManifestAsync(route.Name, reference, ct);
         if (!result.IsOk) return result.Error;
         var manifest = result.Value!;
@@ -255,6 +278,9 @@ public static partial class DistributionApi
         return null;
     }
 
+    private static RegistryError UnknownMalformedTag(string text) =>
+        new(RegistryErrorCode.ManifestUnknown, $"manifest unknown: '{text}' is not a valid tag (at most 128 of [A-Za-z0-9_.-], not starting with '.' or '-'), so no manifest has it", 404, new { reference = text });
+
     private static bool TryParseReference(string text, out ManifestReference reference, out RegistryError? error)
     {
         error = null;
@@ -271,30 +297,49 @@ public static partial class DistributionApi
     {
         if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
         var blobs = Blobs(context);
+        var request = context.Request;
         var response = context.Response;
+        var stat = await blobs.StatAsync(route.Name, digest, ct);
+        if (!stat.IsOk) return stat.Error;
+        var blob = stat.Value;
         var digestText = digest.ToString();
-        if (HttpMethods.IsHead(context.Request.Method))
+        var entityTag = string.Concat("\"", digestText, "\"");
+        response.Headers[DigestHeader] = digestText;
+        if (HttpMethods.IsGet(request.Method) && await blobs.GetDownloadUrlAsync(blob, ct) is { } url)
         {
-            var stat = await blobs.StatAsync(route.Name, digest, ct);
-            if (!stat.IsOk) return stat.Error;
-            response.Headers[DigestHeader] = digestText;
-            response.Headers.ETag = $"\"{digestText}\"";
-            response.Headers.AcceptRanges = "bytes";
-            response.ContentType = MediaTypes.OctetStream;
-            response.ContentLength = stat.Value!.Size;
+            response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+            response.Headers.Location = url.AbsoluteUri;
+            response.ContentLength = 0;
             return null;
         }
-        var opened = await blobs.OpenAsync(route.Name, digest, ct);
-        if (!opened.IsOk) return opened.Error;
-        var (_, content) = opened.Value;
-        await using (content)
+        response.Headers.ETag = entityTag;
+        response.Headers.AcceptRanges = "bytes";
+        response.Headers.CacheControl = "max-age=31536000";
+        if (BlobDownload.ClientHasIt(request, entityTag))
         {
-            response.Headers[DigestHeader] = digestText;
-            response.Headers.CacheControl = "max-age=31536000";
-            var result = TypedResults.Stream(content, MediaTypes.OctetStream, enableRangeProcessing: true,
-                entityTag: new EntityTagHeaderValue($"\"{digestText}\""));
-            await result.ExecuteAsync(context);
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return null;
         }
+        if (HttpMethods.IsHead(request.Method))
+        {
+            response.ContentType = MediaTypes.OctetStream;
+            response.ContentLength = blob.Size;
+            return null;
+        }
+        var selection = BlobDownload.Select(request, blob.Size, entityTag);
+        if (selection.Status == StatusCodes.Status416RangeNotSatisfiable)
+        {
+            response.Headers.ContentRange = BlobDownload.ContentRange(selection, blob.Size);
+            return RegistryError.SizeInvalid($"The range '{request.Headers.Range}' is outside the blob's {blob.Size} bytes.") with { Status = StatusCodes.Status416RangeNotSatisfiable };
+        }
+        var opened = await blobs.OpenAsync(blob, selection.Offset, selection.Length, ct);
+        if (!opened.IsOk) return opened.Error;
+        await using var content = opened.Value!;
+        response.StatusCode = selection.Status;
+        response.ContentType = MediaTypes.OctetStream;
+        response.ContentLength = selection.Length;
+        if (selection.Status == StatusCodes.Status206PartialContent) response.Headers.ContentRange = BlobDownload.ContentRange(selection, blob.Size);
+        await BlobDownload.CopyAsync(content, response, selection.Length, ct);
         return null;
     }
 
@@ -329,13 +374,24 @@ public static partial class DistributionApi
         if (!string.IsNullOrEmpty(mount))
         {
             if (!TryParseDigest(mount, out var mountDigest, out var mountError)) return mountError;
-            var from = query["from"].ToString();
-            if (RepositoryName.IsValid(from) && from != route.Name
-                && await Policy(context).CheckAsync(context.User, RegistryScope.ForRepository(from, RegistryActions.Pull), ct) == AccessDecision.Allowed
-                && await blobs.TryMountAsync(route.Name, from, mountDigest, ct))
+            if (MountSource(context, route.Name) is { } from)
             {
-                BlobCreated(context, route.Name, mountDigest);
-                return null;
+                var source = RegistryScope.ForRepository(from, RegistryActions.Pull);
+                var policy = Policy(context);
+                var access = await policy.CheckAsync(context.User, source, ct);
+                if (access == AccessDecision.Allowed && await blobs.TryMountAsync(route.Name, from, mountDigest, ct))
+                {
+                    BlobCreated(context, route.Name, mountDigest);
+                    return null;
+                }
+                // A token without pull on the source, held by someone who may pull it: ask for a token that names both
+                // (401 insufficient_scope), as the reference registry does. Anyone else gets an ordinary upload, so a
+                // source one may not read neither leaks nor loops.
+                if (access == AccessDecision.Unauthenticated && context.User.Identity?.IsAuthenticated == true
+                    && await policy.CanPullAsync(context.User, from, ct))
+                {
+                    return await DenyAsync(context, RegistryScope.ForRepository(route.Name, RegistryActions.Pull | RegistryActions.Push), access);
+                }
             }
             // Not mountable (unknown source, no access, or blob absent): fall back to an ordinary upload session.
         }

@@ -7,9 +7,9 @@ namespace Wharf.Storage.FileSystem;
 public static class FileSystemStorageServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers one <see cref="FileSystemBlobStore"/> (singleton) as <see cref="IBlobStore"/> and
-    /// <see cref="IUploadStore"/>, the options, and <see cref="UploadExpiryService"/> as a hosted service.
-    /// Uses a registered <see cref="TimeProvider"/> when there is one.
+    /// Registers one <see cref="FileSystemBlobStore"/> (singleton) as <see cref="IBlobStore"/> and <see cref="IUploadStore"/>,
+    /// with its options. Uses a registered <see cref="TimeProvider"/> when there is one. Called by
+    /// <see cref="StorageServiceCollectionExtensions.AddWharfStorage"/> for <c>Type=FileSystem</c>.
     /// </summary>
     public static IServiceCollection AddFileSystemStorage(this IServiceCollection services, FileSystemStorageOptions options)
     {
@@ -18,14 +18,10 @@ public static class FileSystemStorageServiceCollectionExtensions
         options.Validate();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(options);
+        services.AddSingleton(new Wharf.Core.ProviderDescription("blobs", $"file system under {Path.GetFullPath(options.Path)}"));
         services.AddSingleton(sp => new FileSystemBlobStore(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
         services.AddSingleton<IUploadStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
-        services.AddHostedService(sp => new UploadExpiryService(
-            sp.GetRequiredService<IUploadStore>(),
-            options,
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<UploadExpiryService>>(),
-            sp.GetRequiredService<TimeProvider>()));
         return services;
     }
 }
