@@ -10,6 +10,7 @@ using Wharf.Server.Http;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
+using Wharf.Server.Web;
 using Wharf.Storage;
 
 namespace Wharf.Server;
@@ -63,6 +64,7 @@ public static class WharfServer
         var app = builder.Build();
         app.UseWharfForwardedHeaders();
         app.UseWharfAccounts();
+        app.UseWharfWebSessions();
         app.MapDistributionApi();
         app.MapAccountsApi();
         app.MapUserAdministrationApi();
@@ -70,6 +72,7 @@ public static class WharfServer
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapWebUi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -100,6 +103,7 @@ public static class WharfServer
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
+        services.AddWharfWebUi();
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
