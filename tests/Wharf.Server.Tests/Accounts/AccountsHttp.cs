@@ -60,6 +60,33 @@ internal sealed class AccountsHttp(WharfTestServer server)
         return client;
     }
 
+    /// <summary>
+    /// Signs in through the web UI's form (<c>GET /login</c> for the antiforgery token, <c>POST /login</c>) and returns
+    /// the <c>Cookie</c> header value that carries the session.
+    /// </summary>
+    public async Task<string> SignInWithFormAsync(string user, string password = Password)
+    {
+        using var handler = new HttpClientHandler { UseCookies = true, CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
+        using var http = new HttpClient(handler) { BaseAddress = new Uri(server.BaseUrl + "/") };
+        var page = await http.GetStringAsync("login");
+        var token = System.Text.RegularExpressions.Regex.Match(page, "name=\"__csrf\" value=\"([^\"]+)\"").Groups[1].Value;
+        Assert.False(string.IsNullOrEmpty(token), "no antiforgery token on /login");
+        using var response = await http.PostAsync("login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["username"] = user, ["password"] = password, ["__csrf"] = token, ["returnUrl"] = "/",
+        }));
+        Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"sign-in of {user}: {(int)response.StatusCode}");
+        return handler.CookieContainer.GetCookieHeader(new Uri(server.BaseUrl));
+    }
+
+    /// <summary>A client that sends the given <c>Cookie</c> header (a web UI session) and nothing else.</summary>
+    public HttpClient WithCookie(string cookieHeader)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = new Uri(server.BaseUrl + "/"), Timeout = TimeSpan.FromMinutes(2) };
+        client.DefaultRequestHeaders.Add("Cookie", cookieHeader);
+        return client;
+    }
+
     public static AuthenticationHeaderValue BasicHeader(string user, string password) =>
         new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
 

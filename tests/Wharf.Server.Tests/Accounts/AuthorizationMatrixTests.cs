@@ -65,6 +65,7 @@ public sealed class MatrixFixture : IAsyncLifetime
             Secrets[(subject, "jwt:push")] = await Http.GetTokenAsync(subject, $"repository:{Private}:pull,push");
             Secrets[(subject, "jwt:delete")] = await Http.GetTokenAsync(subject, $"repository:{Private}:delete");
             Secrets[(subject, "jwt:catalog")] = await Http.GetTokenAsync(subject, "registry:catalog:*");
+            Secrets[(subject, "cookie")] = await Http.SignInWithFormAsync(subject);
             Secrets[(subject, "internal")] = (await internalCredentials.IssueAsync(subject, Private, RegistryActions.Pull | RegistryActions.Push, TimeSpan.FromHours(1), CancellationToken.None))!.Password;
         }
         // One repository per cell that deletes one, so that each cell finds its own.
@@ -217,7 +218,7 @@ public sealed class AuthorizationMatrixTests(MatrixFixture fixture) : IClassFixt
 /// <c>team/priv</c> and only the credential limits) and for the administrator <c>boss</c>. Kinds: no credential; the
 /// password; personal access tokens with each scope; registry tokens from <c>/auth/token</c> with each access; sessions
 /// (refresh tokens, as <c>docker login</c> stores them) made with the password and with a pull-only token; a build's
-/// internal credential. A sign-in cookie joins as a kind when the web UI adds it.
+/// internal credential; the web UI's sign-in cookie.
 /// <see cref="Every_Route_Has_Cells"/> fails for a route added without cells here: add an action to <see cref="Actions"/>.
 /// </summary>
 public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture<MatrixFixture>
@@ -225,7 +226,7 @@ public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture
     public static readonly string[] Subjects = ["ownr", "boss"];
 
     public static readonly string[] Kinds =
-        ["anonymous", "password", "pat:pull", "pat:push", "pat:delete", "pat:admin", "jwt:pull", "jwt:push", "jwt:delete", "jwt:catalog", "session", "session:pat-pull", "internal"];
+        ["anonymous", "password", "pat:pull", "pat:push", "pat:delete", "pat:admin", "jwt:pull", "jwt:push", "jwt:delete", "jwt:catalog", "session", "session:pat-pull", "internal", "cookie"];
 
     private const string Priv = MatrixFixture.Private;
     private const string Missing = "00000000-0000-0000-0000-000000000001";
@@ -248,10 +249,13 @@ public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture
 
         public bool Session => Name.StartsWith("session", StringComparison.Ordinal);
 
+        /// <summary>The web UI's sign-in cookie: the password's rights, but only on pages and on safe (GET, HEAD) REST requests.</summary>
+        public bool Cookie => Name == "cookie";
+
         /// <summary>The scopes of a credential the REST API accepts.</summary>
         public TokenScopes Scopes => Name switch
         {
-            "password" or "session" => Caller.AllScopes,
+            "password" or "session" or "cookie" => Caller.AllScopes,
             "pat:pull" or "session:pat-pull" => TokenScopes.Pull,
             "pat:push" => TokenScopes.Push,
             "pat:delete" => TokenScopes.Delete,
@@ -380,6 +384,7 @@ public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture
     public static HttpStatusCode ExpectedApi(string subject, Kind kind, ApiAction action) =>
         kind.Anonymous ? action.Anonymous
         : kind.RegistryOnly ? Unauthorized // registry tokens and internal credentials are for the registry only
+        : kind.Cookie && !action.Route.StartsWith("GET /api/", StringComparison.Ordinal) ? action.Anonymous // a cookie never writes through the API (no antiforgery there)
         : action.Expected(subject, kind);
 
     /// <summary>The status a registry cell must answer with, and whether <c>team/priv</c> shows in a listing.</summary>
@@ -391,6 +396,7 @@ public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture
         switch (kind.Name)
         {
             case "anonymous":
+            case "cookie": // the registry never looks at the web UI's cookie
                 (pull, push, delete, catalog, search) = (false, false, false, false, false);
                 refusal = Unauthorized;
                 break;
@@ -425,7 +431,9 @@ public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture
             .Select(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods is { Count: > 0 } methods ? string.Join(", ", methods) : "*") + " "
                 + (e.RoutePattern.RawText is { Length: > 1 } raw ? raw.TrimEnd('/') : e.RoutePattern.RawText))
             .ToList();
-        var missing = routes.Where(r => !covered.Contains(r) && !elsewhere.Contains(r)).ToList();
+        // The REST API and the earlier build service's routes; web pages are the web UI's own tests' (they take only the cookie).
+        bool Api(string route) => route.Split(' ')[^1] is var path && (path.StartsWith("/api/", StringComparison.Ordinal) || path is "/build-push" or "/build-push-status" or "/retry-build");
+        var missing = routes.Where(r => Api(r) && !covered.Contains(r) && !elsewhere.Contains(r)).ToList();
         Assert.True(missing.Count == 0, "Routes without cells in the authorization matrix (add them to CredentialMatrixTests.Actions): " + string.Join("; ", missing));
     }
 
@@ -476,6 +484,7 @@ public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture
         "anonymous" => fixture.Http.Anonymous(),
         "password" => fixture.Http.Basic(subject),
         "internal" => fixture.Http.Basic(subject, fixture.Secrets[(subject, kind.Name)]),
+        "cookie" => fixture.Http.WithCookie(fixture.Secrets[(subject, kind.Name)]),
         // Tokens and sessions as the REST API's bearer, registry tokens too (refused there).
         _ => fixture.Http.Bearer(fixture.Secrets[(subject, kind.Name)]),
     };
@@ -486,6 +495,7 @@ public sealed class CredentialMatrixTests(MatrixFixture fixture) : IClassFixture
         switch (kind.Name)
         {
             case "anonymous": return fixture.Http.Anonymous();
+            case "cookie": return fixture.Http.WithCookie(fixture.Secrets[(subject, kind.Name)]);
             case "password": return fixture.Http.Basic(subject);
             case "internal":
             case "pat:pull" or "pat:push" or "pat:delete" or "pat:admin":

@@ -74,6 +74,9 @@ public sealed class UserAdministrationTests : IAsyncLifetime
         var pat = await _http.CreateAccessTokenAsync("mallory", "pull", "push");
         var session = await _http.GetRefreshTokenAsync("mallory", AccountsHttp.Password);
         var jwt = await _http.GetTokenAsync("mallory", "repository:mallory/app:pull");
+        var cookie = await _http.SignInWithFormAsync("mallory");
+        using (var web = _http.WithCookie(cookie))
+        using (var ok = await web.GetAsync("api/v1/user")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
 
         using var boss = _http.Basic("boss");
         using (var disabled = await boss.PatchAsJsonAsync("api/v1/users/mallory", new { disabled = true }))
@@ -95,6 +98,8 @@ public sealed class UserAdministrationTests : IAsyncLifetime
         using (var bearer = _http.Bearer(jwt))
         using (var refused = await bearer.GetAsync("v2/mallory/app/manifests/v1")) Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         using (var refused = await _http.RedeemAsync(session, "repository:mallory/app:pull")) Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        using (var web = _http.WithCookie(cookie))
+        using (var refused = await web.GetAsync("api/v1/user")) Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         using (var anonymous = _http.Anonymous())
         using (var refused = await anonymous.PostAsync("auth/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
@@ -187,6 +192,11 @@ public sealed class UserAdministrationTests : IAsyncLifetime
         Assert.True(login.GetProperty("success").GetBoolean());
         Assert.Contains("docker", login.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal("127.0.0.1", login.GetProperty("client_address").GetString());
+
+        // A web sign-in is a sign-in too.
+        await _http.SignInWithFormAsync("hank");
+        Assert.Contains(await _http.AuditAsync("boss"), e => e.GetProperty("action").GetString() == "login" && e.GetProperty("actor").GetString() == "hank"
+            && e.GetProperty("detail").GetString()!.StartsWith("web", StringComparison.Ordinal));
 
         using (var wrong = _http.Basic("hank", "wrong-password"))
         using (var refused = await wrong.GetAsync("api/v1/user")) Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
