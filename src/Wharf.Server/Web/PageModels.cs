@@ -19,7 +19,7 @@ public sealed record TagRow(TagDetails Tag, IReadOnlyList<ImagePlatform> Platfor
 /// <summary>The repository tabs' common part.</summary>
 public sealed record RepositoryHeader(RepositoryInfo Info, bool CanWrite, string Tab);
 
-public sealed record RepositoryModel(RepositoryHeader Header, string? ReadmeHtml, TagDetails? DefaultTag, IReadOnlyList<TagRow> RecentTags);
+public sealed record RepositoryModel(RepositoryHeader Header, string? ReadmeHtml, (string Name, Wharf.Core.Digests.Digest Digest)? DefaultTag, IReadOnlyList<TagRow> RecentTags);
 
 public sealed record TagsModel(RepositoryHeader Header, IReadOnlyList<TagRow> Rows, TagSort Sort, string? Filter, string? Platform, string? Cursor, string? NextCursor, string? Error);
 

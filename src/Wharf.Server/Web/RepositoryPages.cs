@@ -115,11 +115,13 @@ internal static class RepositoryPages
             {
                 var recent = await repositories.QueryTagsAsync(context.User, route.Repository, TagSort.Newest, null, null, OverviewTags, null, ct);
                 var tags = recent.Value?.Items ?? [];
-                TagDetails? defaultTag = tags.FirstOrDefault(t => t.Name == "latest");
-                if (defaultTag is null && tags.Count > 0)
+                // The default tag is 'latest' when it exists (one cached lookup, never a scan of the tags), else the newest.
+                (string Name, Digest Digest)? defaultTag = null;
+                if (tags.FirstOrDefault(t => t.Name == "latest") is { } shown) defaultTag = (shown.Name, shown.Digest);
+                else if (tags.Count > 0)
                 {
-                    var latest = await repositories.QueryTagsAsync(context.User, route.Repository, TagSort.NameAscending, "latest", null, 10, null, ct);
-                    defaultTag = latest.Value?.Items.FirstOrDefault(t => t.Name == "latest") ?? tags[0];
+                    var latest = await context.RequestServices.GetRequiredService<RegistryService>().GetManifestAsync(route.Repository, ManifestReference.ForTag("latest"), ct);
+                    defaultTag = latest.IsOk ? ("latest", latest.Value!.Digest) : (tags[0].Name, tags[0].Digest);
                 }
                 var rows = await RowsAsync(context, route.Repository, tags, ct);
                 return WebUi.Page<RepositoryOverviewPage>(shell, new RepositoryModel(header, ReadmeRenderer.Render(header.Info.Readme), defaultTag, rows));
