@@ -103,8 +103,11 @@ internal sealed class UserRow
     public string PasswordHash { get; set; } = "";
     public bool IsAdmin { get; set; }
     public long CreatedAt { get; set; }
+    public long CredentialVersion { get; set; }
+    public long? DisabledAt { get; set; }
+    public long? LoginsUnlockedAt { get; set; }
 
-    public UserAccount ToModel() => new(Id, Name, Email, PasswordHash, IsAdmin, Time(CreatedAt));
+    public UserAccount ToModel() => new(Id, Name, Email, PasswordHash, IsAdmin, Time(CreatedAt), CredentialVersion, TimeOrNull(DisabledAt), TimeOrNull(LoginsUnlockedAt));
 }
 
 internal sealed class TokenRow
@@ -123,9 +126,23 @@ internal sealed class TokenRow
 
 internal sealed class RefreshRow
 {
+    public long Id { get; set; }
     public long UserId { get; set; }
+    public long? AccessTokenId { get; set; }
+    public string? AccessTokenName { get; set; }
+    public string Scopes { get; set; } = "";
+    public long CredentialVersion { get; set; }
     public string ClientId { get; set; } = "";
+    public string? ClientAddress { get; set; }
+    public long CreatedAt { get; set; }
     public long ExpiresAt { get; set; }
+    public long? LastUsedAt { get; set; }
+
+    /// <summary>Whether the credential the session was made with still works (the password, or an unrevoked token).</summary>
+    public bool CredentialAlive { get; set; }
+
+    public RefreshTokenInfo ToModel() => new(Id, UserId, AccessTokenId, AccessTokenName, ParseScopes(Scopes), CredentialVersion, ClientId, ClientAddress,
+        Time(CreatedAt), Time(ExpiresAt), TimeOrNull(LastUsedAt));
 }
 
 internal sealed class OrgRow

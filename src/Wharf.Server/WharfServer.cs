@@ -9,8 +9,8 @@ using Wharf.Core.Registry;
 using Wharf.Data;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
-using Wharf.Server.Endpoints;
 using Wharf.Server.Http;
+using Wharf.Server.Endpoints;
 using Wharf.Server.Errors;
 using Wharf.Server.Repositories;
 using Wharf.Server.KeyProtection;
@@ -69,12 +69,14 @@ public static class WharfServer
         AddWharf(builder.Services, builder.Configuration);
         overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
+        app.UseWharfForwardedHeaders();
         app.UseWharfErrors();
         app.UseWharfAccounts();
         app.UseWharfWebSessions();
         app.UseApiWriteGuard();
         app.MapDistributionApi();
         app.MapAccountsApi();
+        app.MapUserAdministrationApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
@@ -103,6 +105,7 @@ public static class WharfServer
         var errors = registry.Validate().ToList();
         errors.AddRange(services.AddWharfStorage(configuration, dataDir));
         errors.AddRange(services.AddWharfData(configuration, dataDir));
+        errors.AddRange(services.AddWharfForwardedHeaders(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         // The data folder holds the database, blobs, sources and keys: the server's user alone may enter it.
         OwnerOnlyFiles.CreateDirectory(dataDir);

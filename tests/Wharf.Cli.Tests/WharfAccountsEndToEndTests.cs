@@ -166,13 +166,17 @@ public sealed class WharfAccountsEndToEndTests : IAsyncLifetime
         Assert.InRange(expires, DateTimeOffset.UtcNow.AddDays(29), DateTimeOffset.UtcNow.AddDays(31));
 
         var list = (await _alice.RunAsync("token", "list", "-o", "json")).EnsureSuccess();
-        var listed = Assert.Single(list.Json.AsArray());
+        // The token, and the session wharf login made (the login is an identity token now, not the password).
+        var listed = Assert.Single(list.Json.AsArray(), t => (string)t!["kind"]! == "token");
         Assert.Equal("ci", (string)listed!["name"]!);
+        var session = Assert.Single(list.Json.AsArray(), t => (string)t!["kind"]! == "session");
+        Assert.Equal("wharf", (string)session!["client_id"]!);
+        Assert.True((bool)session["current"]!);
         Assert.Null(listed["token"]);
         Assert.Contains("ci", (await _alice.RunAsync("token", "list")).EnsureSuccess().Output);
 
         (await _alice.RunAsync("token", "revoke", id)).EnsureSuccess();
-        Assert.Empty((await _alice.RunAsync("token", "list", "-o", "json")).EnsureSuccess().Json.AsArray());
+        Assert.DoesNotContain((await _alice.RunAsync("token", "list", "-o", "json")).EnsureSuccess().Json.AsArray(), t => (string)t!["kind"]! == "token");
         Assert.Equal(3, (await _alice.RunAsync("token", "revoke", id)).ExitCode);
 
         var badScope = await _alice.RunAsync("token", "create", "x", "--scope", "pull,fly");

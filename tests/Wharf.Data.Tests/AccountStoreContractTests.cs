@@ -7,18 +7,36 @@ public abstract class AccountStoreContractTests : StoreContractTests
 {
     private IAccountStore Store => Database.Accounts;
 
+    private async Task<UserAccount> UserAsync(string name, string? email = null, string hash = "hash", bool admin = false)
+    {
+        var (outcome, user) = await Store.CreateUserAsync(name, email, hash, admin, Ct);
+        Assert.Equal(NameClaimOutcome.Created, outcome);
+        return user!;
+    }
+
+    private async Task<Organization> OrganizationAsync(string name, long ownerId)
+    {
+        var (outcome, organization) = await Store.CreateOrganizationAsync(name, ownerId, false, Ct);
+        Assert.Equal(NameClaimOutcome.Created, outcome);
+        return organization!;
+    }
+
+    private NewRefreshToken Refresh(string hash, UserAccount user, long? tokenId = null, TokenScopes scopes = TokenScopes.Pull, int days = 90) =>
+        new(hash, user.Id, tokenId, scopes, user.CredentialVersion, "docker", "127.0.0.1",
+            DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddDays(days).ToUnixTimeMilliseconds()));
+
     [Fact]
     public async Task The_first_user_is_the_administrator_and_names_are_unique_across_users_and_organizations()
     {
-        var first = await Store.CreateUserAsync("alice", "alice@example.test", "hash-a", false, Ct);
-        var second = await Store.CreateUserAsync("bob", null, "hash-b", false, Ct);
-        Assert.True(first!.IsAdmin);
-        Assert.False(second!.IsAdmin);
-        Assert.Null(await Store.CreateUserAsync("alice", null, "other", false, Ct));
-        Assert.NotNull(await Store.CreateOrganizationAsync("acme", first.Id, Ct));
-        Assert.Null(await Store.CreateUserAsync("acme", null, "hash", false, Ct));
-        Assert.Null(await Store.CreateOrganizationAsync("bob", first.Id, Ct));
-        Assert.True((await Store.CreateUserAsync("carol", null, "hash-c", true, Ct))!.IsAdmin);
+        var first = await UserAsync("alice", "alice@example.test", "hash-a");
+        var second = await UserAsync("bob", null, "hash-b");
+        Assert.True(first.IsAdmin);
+        Assert.False(second.IsAdmin);
+        Assert.Equal((NameClaimOutcome.Taken, (UserAccount?)null), await Store.CreateUserAsync("alice", null, "other", false, Ct));
+        await OrganizationAsync("acme", first.Id);
+        Assert.Equal(NameClaimOutcome.Taken, (await Store.CreateUserAsync("acme", null, "hash", false, Ct)).Outcome);
+        Assert.Equal(NameClaimOutcome.Taken, (await Store.CreateOrganizationAsync("bob", first.Id, true, Ct)).Outcome);
+        Assert.True((await UserAsync("carol", null, "hash-c", admin: true)).IsAdmin);
         Assert.Equal(3, await Store.CountUsersAsync(Ct));
 
         var found = await Store.FindUserAsync("alice", Ct);
@@ -29,27 +47,107 @@ public abstract class AccountStoreContractTests : StoreContractTests
     }
 
     [Fact]
+    public async Task A_namespace_that_already_holds_repositories_is_not_claimed_by_a_sign_up_or_an_organization_unless_an_administrator_adopts_it()
+    {
+        var admin = await UserAsync("admin");
+        await Database.Registry.EnsureRepositoryAsync("squat/app", Ct);
+        Assert.Equal(NameClaimOutcome.NamespaceInUse, (await Store.CreateUserAsync("squat", null, "hash", false, Ct)).Outcome);
+        Assert.Equal(NameClaimOutcome.NamespaceInUse, (await Store.CreateOrganizationAsync("squat", admin.Id, false, Ct)).Outcome);
+        Assert.Equal(NameClaimOutcome.Created, (await Store.CreateOrganizationAsync("squat", admin.Id, true, Ct)).Outcome);
+    }
+
+    [Fact]
     public async Task Concurrent_sign_ups_make_exactly_one_administrator()
     {
         var users = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => Store.CreateUserAsync($"user{i}", null, "hash", false, Ct))));
-        Assert.Single(users, u => u!.IsAdmin);
+        Assert.Single(users, u => u.User!.IsAdmin);
         Assert.Equal(8, await Store.CountUsersAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Users_are_listed_in_name_order_a_page_at_a_time()
+    {
+        foreach (var name in new[] { "carol", "alice", "dave", "bob" }) await UserAsync(name);
+        Assert.Equal(["alice", "bob"], (await Store.ListUsersAsync(null, 2, Ct)).Select(u => u.Name));
+        Assert.Equal(["carol", "dave"], (await Store.ListUsersAsync("bob", 2, Ct)).Select(u => u.Name));
+        Assert.Empty(await Store.ListUsersAsync("dave", 2, Ct));
     }
 
     [Fact]
     public async Task Password_hashes_change()
     {
-        var user = (await Store.CreateUserAsync("alice", null, "old", false, Ct))!;
+        var user = await UserAsync("alice", null, "old");
         Assert.True(await Store.SetPasswordHashAsync(user.Id, "new", Ct));
         Assert.Equal("new", (await Store.FindUserAsync("alice", Ct))!.PasswordHash);
+        Assert.Equal(user.CredentialVersion, (await Store.FindUserAsync("alice", Ct))!.CredentialVersion);
         Assert.False(await Store.SetPasswordHashAsync(user.Id + 1000, "new", Ct));
+    }
+
+    [Fact]
+    public async Task A_password_change_raises_the_credential_version_and_revokes_every_session_of_the_user()
+    {
+        var alice = await UserAsync("alice");
+        var bob = await UserAsync("bob");
+        await Store.StoreRefreshTokenAsync(Refresh("r1", alice), 10, Ct);
+        await Store.StoreRefreshTokenAsync(Refresh("r2", bob), 10, Ct);
+        Assert.Equal(alice.CredentialVersion + 1, await Store.ChangePasswordAsync(alice.Id, "new", Ct));
+        var changed = (await Store.FindUserAsync("alice", Ct))!;
+        Assert.Equal(("new", alice.CredentialVersion + 1), (changed.PasswordHash, changed.CredentialVersion));
+        Assert.Null(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.NotNull(await Store.FindRefreshTokenAsync("r2", Ct));
+        Assert.Null(await Store.ChangePasswordAsync(alice.Id + 1000, "x", Ct));
+    }
+
+    [Fact]
+    public async Task Disabling_a_user_ends_their_sessions_and_enabling_keeps_them_ended()
+    {
+        var alice = await UserAsync("alice");
+        await Store.StoreRefreshTokenAsync(Refresh("r1", alice), 10, Ct);
+        Assert.True(await Store.SetDisabledAsync(alice.Id, true, Ct));
+        var disabled = (await Store.FindUserAsync("alice", Ct))!;
+        Assert.NotNull(disabled.DisabledAt);
+        Assert.True(disabled.CredentialVersion > alice.CredentialVersion);
+        Assert.Null(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.True(await Store.SetDisabledAsync(alice.Id, false, Ct));
+        Assert.Null((await Store.FindUserAsync("alice", Ct))!.DisabledAt);
+        Assert.Null(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.False(await Store.SetDisabledAsync(alice.Id + 1000, true, Ct));
+
+        var unlocked = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Assert.True(await Store.SetLoginsUnlockedAsync(alice.Id, unlocked, Ct));
+        Assert.Equal(unlocked, (await Store.FindUserAsync("alice", Ct))!.LoginsUnlockedAt);
+    }
+
+    [Fact]
+    public async Task Deleting_a_user_keeps_the_name_claimed_and_says_what_was_left()
+    {
+        var admin = await UserAsync("admin");
+        var alice = await UserAsync("alice");
+        await Store.CreateAccessTokenAsync(alice.Id, "ci", "wharf_ab", "hash-ci", TokenScopes.Pull, null, Ct);
+        await Store.StoreRefreshTokenAsync(Refresh("r1", alice), 10, Ct);
+        var solo = await OrganizationAsync("solo", alice.Id);
+        var shared = await OrganizationAsync("shared", alice.Id);
+        await Store.SetMemberAsync(shared.Id, admin.Id, OrganizationRole.Owner, Ct);
+        await Database.Registry.EnsureRepositoryAsync("alice/app", Ct);
+
+        var deletion = (await Store.DeleteUserAsync(alice.Id, Ct))!;
+        Assert.Equal(("alice", 1L), (deletion.Username, deletion.RepositoriesKept));
+        Assert.Equal(["solo"], deletion.OrganizationsWithoutOwner);
+        Assert.Null(await Store.FindUserAsync("alice", Ct));
+        Assert.Null(await Store.FindAccessTokenAsync("hash-ci", Ct));
+        Assert.Null(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.Equal(NameClaimOutcome.Taken, (await Store.CreateUserAsync("alice", null, "hash", false, Ct)).Outcome);
+        Assert.Equal(NameClaimOutcome.Taken, (await Store.CreateOrganizationAsync("alice", admin.Id, false, Ct)).Outcome);
+        Assert.Equal(NameClaimOutcome.Created, (await Store.CreateOrganizationAsync("alice", admin.Id, true, Ct)).Outcome);
+        Assert.Null(await Store.DeleteUserAsync(alice.Id, Ct));
+        _ = solo;
     }
 
     [Fact]
     public async Task Access_tokens_are_found_by_hash_listed_touched_and_revoked()
     {
-        var alice = (await Store.CreateUserAsync("alice", null, "hash", false, Ct))!;
-        var bob = (await Store.CreateUserAsync("bob", null, "hash", false, Ct))!;
+        var alice = await UserAsync("alice");
+        var bob = await UserAsync("bob");
         var expires = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddDays(30).ToUnixTimeMilliseconds());
         var ci = await Store.CreateAccessTokenAsync(alice.Id, "ci", "wharf_ab", "hash-ci", TokenScopes.Pull | TokenScopes.Push, expires, Ct);
         var laptop = await Store.CreateAccessTokenAsync(alice.Id, "laptop", "wharf_cd", "hash-laptop", TokenScopes.Admin, null, Ct);
@@ -75,29 +173,56 @@ public abstract class AccountStoreContractTests : StoreContractTests
     }
 
     [Fact]
-    public async Task Refresh_tokens_are_found_until_revoked_with_every_other_of_the_user()
+    public async Task Sessions_carry_their_credential_and_scopes_and_end_with_the_token_that_made_them()
     {
-        var alice = (await Store.CreateUserAsync("alice", null, "hash", false, Ct))!;
-        var bob = (await Store.CreateUserAsync("bob", null, "hash", false, Ct))!;
-        var expires = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddDays(90).ToUnixTimeMilliseconds());
-        await Store.StoreRefreshTokenAsync("r1", alice.Id, "docker", expires, Ct);
-        await Store.StoreRefreshTokenAsync("r2", alice.Id, "wharf", expires, Ct);
-        await Store.StoreRefreshTokenAsync("r3", bob.Id, "docker", expires, Ct);
-        Assert.Equal(new RefreshTokenInfo(alice.Id, "docker", expires), await Store.FindRefreshTokenAsync("r1", Ct));
+        var alice = await UserAsync("alice");
+        var bob = await UserAsync("bob");
+        var ci = await Store.CreateAccessTokenAsync(alice.Id, "ci", "wharf_ab", "hash-ci", TokenScopes.Pull, null, Ct);
+        var withToken = await Store.StoreRefreshTokenAsync(Refresh("r1", alice, ci.Id, TokenScopes.Pull), 10, Ct);
+        var withPassword = await Store.StoreRefreshTokenAsync(Refresh("r2", alice, null, TokenScopes.Pull | TokenScopes.Push | TokenScopes.Delete | TokenScopes.Admin), 10, Ct);
+        await Store.StoreRefreshTokenAsync(Refresh("r3", bob), 10, Ct);
+        Assert.Equal(("ci", TokenScopes.Pull, "docker", "127.0.0.1"), (withToken.AccessTokenName, withToken.Scopes, withToken.ClientId, withToken.ClientAddress));
 
-        await Store.RevokeRefreshTokensAsync(alice.Id, Ct);
+        var found = (await Store.FindRefreshTokenAsync("r1", Ct))!;
+        Assert.Equal(withToken, found.Token);
+        Assert.Equal(alice, found.User);
+        Assert.True(found.CredentialAlive);
+        Assert.Equal([withToken.Id, withPassword.Id], (await Store.ListRefreshTokensAsync(alice.Id, Ct)).Select(t => t.Id));
+
+        var used = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        await Store.TouchRefreshTokenAsync(withPassword.Id, used, Ct);
+        Assert.Equal(used, (await Store.FindRefreshTokenAsync("r2", Ct))!.Token.LastUsedAt);
+
+        Assert.True(await Store.RevokeAccessTokenAsync(alice.Id, ci.Id, Ct));
         Assert.Null(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.Equal([withPassword.Id], (await Store.ListRefreshTokensAsync(alice.Id, Ct)).Select(t => t.Id));
+
+        Assert.False(await Store.RevokeRefreshTokenAsync(bob.Id, withPassword.Id, Ct));
+        Assert.True(await Store.RevokeRefreshTokenAsync(alice.Id, withPassword.Id, Ct));
         Assert.Null(await Store.FindRefreshTokenAsync("r2", Ct));
         Assert.NotNull(await Store.FindRefreshTokenAsync("r3", Ct));
     }
 
     [Fact]
+    public async Task A_user_keeps_at_most_the_cap_of_sessions_dropping_the_least_recently_used()
+    {
+        var alice = await UserAsync("alice");
+        var sessions = new List<RefreshTokenInfo>();
+        for (var i = 0; i < 3; i++) sessions.Add(await Store.StoreRefreshTokenAsync(Refresh($"r{i}", alice), 3, Ct));
+        await Store.TouchRefreshTokenAsync(sessions[0].Id, DateTimeOffset.UtcNow.AddMinutes(1), Ct);
+        await Store.StoreRefreshTokenAsync(Refresh("r3", alice), 3, Ct);
+        Assert.NotNull(await Store.FindRefreshTokenAsync("r0", Ct));
+        Assert.Null(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.Equal(3, (await Store.ListRefreshTokensAsync(alice.Id, Ct)).Count);
+    }
+
+    [Fact]
     public async Task Organizations_have_members_with_roles()
     {
-        var alice = (await Store.CreateUserAsync("alice", null, "hash", false, Ct))!;
-        var bob = (await Store.CreateUserAsync("bob", null, "hash", false, Ct))!;
-        var acme = (await Store.CreateOrganizationAsync("acme", alice.Id, Ct))!;
-        var tools = (await Store.CreateOrganizationAsync("tools", bob.Id, Ct))!;
+        var alice = await UserAsync("alice");
+        var bob = await UserAsync("bob");
+        var acme = await OrganizationAsync("acme", alice.Id);
+        var tools = await OrganizationAsync("tools", bob.Id);
         Assert.Equal(acme, await Store.FindOrganizationAsync("acme", Ct));
         Assert.Null(await Store.FindOrganizationAsync("alice", Ct));
 
@@ -161,8 +286,7 @@ public abstract class AccountStoreContractTests : StoreContractTests
     public async Task Text_with_control_characters_is_stored_not_refused()
     {
         // A NUL in an email or audit detail (user input) must not fail a write on any provider.
-        var user = await Store.CreateUserAsync("alice", "a\0b@example.test", "hash", false, Ct);
-        Assert.NotNull(user);
+        await UserAsync("alice", "a\0b@example.test");
         await Database.Audit.AppendAsync(new AuditEntry("alice", null, AuditActions.Login, "x\0y", true, "bad\0detail"), Ct);
         var logged = Assert.Single(await Database.Audit.ListAsync(null, 10, Ct));
         Assert.StartsWith("bad", logged.Detail);

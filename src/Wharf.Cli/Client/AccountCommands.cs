@@ -9,7 +9,7 @@ using Wharf.Client.Registry;
 
 namespace Wharf.Cli.Client;
 
-/// <summary><c>signup</c>, <c>login</c>, <c>logout</c>, <c>whoami</c>, <c>token create|list|revoke</c>.</summary>
+/// <summary><c>signup</c>, <c>login</c>, <c>logout</c>, <c>whoami</c>, <c>token create|list|rm</c> (<c>revoke</c> is an alias).</summary>
 internal static class AccountCommands
 {
     private static Option<string?> UserOption() => new("--username", "-u") { Description = "User name (asked for on a terminal when missing)." };
@@ -49,8 +49,10 @@ internal static class AccountCommands
             var username = AskUser(context, context.Parse.GetValue(user));
             var password = await AskSecretAsync(context, context.Parse.GetValue(stdin), confirm: false);
             var credential = new RegistryCredential(username, password);
-            await VerifyAsync(server, credential, context.CancellationToken);
-            await context.Credentials.StoreAsync(host, credential, context.CancellationToken);
+            var login = await RegistryLogin.LoginAsync(server, credential, null, context.CancellationToken);
+            if (!login.Checked) await VerifyWithTokenEndpointAsync(server, credential, context.CancellationToken);
+            // Like docker: an identity token (a session the server can list and revoke) instead of the password when the server hands one out.
+            await context.Credentials.StoreAsync(host, login.Stored, context.CancellationToken);
             await context.Config.SetServerAsync(server.ToString().TrimEnd('/'), context.CancellationToken);
             if (context.Json) context.WriteJson(new JsonObject { ["server"] = server.ToString().TrimEnd('/'), ["username"] = username, ["config"] = context.Credentials.ConfigPath });
             else context.Say("Login Succeeded");
@@ -59,23 +61,9 @@ internal static class AccountCommands
         return command;
     }
 
-    /// <summary>
-    /// Proves the credentials before storing them: <c>GET /v2/</c> through the challenge (Bearer: a token from the realm with
-    /// Basic; Basic: straight); when <c>/v2/</c> asks for nothing, Wharf's <c>/auth/token</c> with Basic decides.
-    /// </summary>
-    private static async Task VerifyAsync(Uri server, RegistryCredential credential, CancellationToken cancellationToken)
+    /// <summary>When <c>/v2/</c> asks for nothing, Wharf's <c>/auth/token</c> with Basic decides whether the credentials are right.</summary>
+    private static async Task VerifyWithTokenEndpointAsync(Uri server, RegistryCredential credential, CancellationToken cancellationToken)
     {
-        using var registry = new RegistryClient(server, credential);
-        try
-        {
-            await registry.PingAsync(cancellationToken);
-        }
-        catch (WharfClientException e) when (e.Kind == ClientErrorKind.Unauthorized)
-        {
-            // A refusal of /v2/ itself or of the token endpoint its challenge points at.
-            throw new WharfClientException(ClientErrorKind.Unauthorized, $"Login to {server} failed: wrong user name or password.");
-        }
-        if (registry.RequiresAuthentication) return;
         using var api = new ApiClient(server, credential);
         try
         {
@@ -99,9 +87,24 @@ internal static class AccountCommands
         {
             var server = context.Parse.GetValue(serverArgument) is { Length: > 0 } s ? ServerAddress.Normalize(s) : await context.ServerAsync();
             var host = ServerAddress.HostKey(server);
+            // A stored session (identity token) is ended on the server too, so that a copy of the file is worth nothing.
+            var ended = false;
+            if (await context.CredentialAsync(server) is { HasIdentityToken: true } session)
+            {
+                try
+                {
+                    using var api = new ApiClient(server, session);
+                    await api.RevokeSessionAsync("current", context.CancellationToken);
+                    ended = true;
+                }
+                catch (WharfClientException)
+                {
+                    // Already revoked or expired, another kind of registry, or unreachable: the local copy goes anyway.
+                }
+            }
             var removed = await context.Credentials.EraseAsync(host, context.CancellationToken);
-            if (context.Json) context.WriteJson(new JsonObject { ["server"] = host, ["removed"] = removed });
-            else context.Say(removed ? $"Removed login credentials for {host}" : $"Not logged in to {host}");
+            if (context.Json) context.WriteJson(new JsonObject { ["server"] = host, ["removed"] = removed, ["session_ended"] = ended });
+            else context.Say(removed ? $"Removed login credentials for {host}{(ended ? " and ended the session on the server" : "")}" : $"Not logged in to {host}");
             return ExitCodes.Ok;
         });
         return command;
@@ -128,7 +131,7 @@ internal static class AccountCommands
 
     public static Command Token()
     {
-        var command = new Command("token", "Personal access tokens: create, list, revoke.");
+        var command = new Command("token", "Personal access tokens and sessions (docker login, wharf login): create, list, revoke.");
         var name = new Argument<string>("NAME") { Description = "A name to recognise the token by, e.g. ci." };
         var scope = new Option<string>("--scope") { Description = "Comma-separated scopes: pull, push, delete, admin.", DefaultValueFactory = _ => "pull" };
         var expires = new Option<string?>("--expires-in") { Description = "Lifetime such as 30d, 12h or 90m (default: no expiry)." };
@@ -151,37 +154,53 @@ internal static class AccountCommands
             }
             return ExitCodes.Ok;
         });
-        var list = new Command("list", "List your tokens (never their secrets).");
+        var list = new Command("list", "List your tokens and your sessions (never their secrets); session ids start with 's'.");
         CliContext.SetAction(list, async context =>
         {
             var server = await context.ServerAsync();
             using var api = await context.ApiAsync(server);
             var tokens = await api.ListTokensAsync(context.CancellationToken);
+            IReadOnlyList<SessionInfo> sessions;
+            try
+            {
+                sessions = await api.ListSessionsAsync(context.CancellationToken);
+            }
+            catch (ApiException e) when (e.Status == System.Net.HttpStatusCode.NotFound)
+            {
+                sessions = []; // a server without sessions
+            }
             if (context.Json)
             {
-                context.WriteJson(new JsonArray([.. tokens.Select(t => (JsonNode)TokenJson(t))]));
+                context.WriteJson(new JsonArray([.. tokens.Select(t => (JsonNode)TokenJson(t)), .. sessions.Select(s => (JsonNode)SessionJson(s))]));
                 return ExitCodes.Ok;
             }
-            var table = new Table().AddColumns("ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED");
-            if (!context.Interactive) table.Border(TableBorder.None);
+            var table = context.NewTable(new TableColumn("ID"), new TableColumn("NAME"), new TableColumn("SCOPES"), new TableColumn("CREATED"), new TableColumn("EXPIRES"), new TableColumn("LAST USED"));
             foreach (var t in tokens)
             {
                 table.AddRow(Markup.Escape(IdText(t.Id)), Markup.Escape(t.Name ?? ""), Markup.Escape(string.Join(",", t.Scopes ?? [])),
-                    t.CreatedAt?.ToString("u", CultureInfo.InvariantCulture) ?? "", t.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never",
-                    t.LastUsedAt?.ToString("u", CultureInfo.InvariantCulture) ?? "");
+                    Time(t.CreatedAt), t.ExpiresAt is null ? "never" : Time(t.ExpiresAt), Time(t.LastUsedAt));
+            }
+            foreach (var s in sessions)
+            {
+                table.AddRow(Markup.Escape(SessionPrefix + s.Id.ToString(CultureInfo.InvariantCulture)), Markup.Escape(SessionName(s)), Markup.Escape(string.Join(",", s.Scopes ?? [])),
+                    Time(s.CreatedAt), Time(s.ExpiresAt), Time(s.LastUsedAt));
             }
             context.Terminal.Write(table);
             return ExitCodes.Ok;
         });
-        var id = new Argument<string>("ID") { Description = "The token's id (see 'wharf token list')." };
-        var revoke = new Command("revoke", "Revoke a token at once.") { id };
+        var id = new Argument<string>("ID") { Description = "The token's id, or a session's (s12), as 'wharf token list' shows them." };
+        var revoke = new Command("rm", "Revoke a token or end a session at once.") { id };
+        revoke.Aliases.Add("revoke");
         CliContext.SetAction(revoke, async context =>
         {
             var server = await context.ServerAsync();
             using var api = await context.ApiAsync(server);
-            await api.RevokeTokenAsync(context.Parse.GetValue(id)!, context.CancellationToken);
-            if (context.Json) context.WriteJson(new JsonObject { ["id"] = context.Parse.GetValue(id), ["revoked"] = true });
-            else context.Say($"Token {context.Parse.GetValue(id)} revoked.");
+            var given = context.Parse.GetValue(id)!;
+            var isSession = given.StartsWith(SessionPrefix, StringComparison.Ordinal);
+            if (isSession) await api.RevokeSessionAsync(given[SessionPrefix.Length..], context.CancellationToken);
+            else await api.RevokeTokenAsync(given, context.CancellationToken);
+            if (context.Json) context.WriteJson(new JsonObject { ["id"] = given, ["revoked"] = true });
+            else context.Say(isSession ? $"Session {given} ended." : $"Token {given} revoked; sessions made with it ended too.");
             return ExitCodes.Ok;
         });
         command.Subcommands.Add(create);
@@ -208,8 +227,33 @@ internal static class AccountCommands
 
     private static string IdText(object? id) => id?.ToString() ?? "";
 
+    /// <summary>Session ids are shown with this prefix, so that one verb revokes tokens and sessions.</summary>
+    private const string SessionPrefix = "s";
+
+    private static string Time(DateTimeOffset? at) => at?.ToString("u", CultureInfo.InvariantCulture) ?? "";
+
+    private static string SessionName(SessionInfo s) =>
+        $"session: {s.ClientId} from {s.ClientAddress ?? "?"}, {(s.Credential == "token" ? $"token {s.TokenName ?? IdText(s.TokenId)}" : "password")}{(s.Current ? " (this one)" : "")}";
+
+    private static JsonObject SessionJson(SessionInfo s) => new()
+    {
+        ["kind"] = "session",
+        ["id"] = SessionPrefix + s.Id.ToString(CultureInfo.InvariantCulture),
+        ["client_id"] = s.ClientId,
+        ["client_address"] = s.ClientAddress,
+        ["credential"] = s.Credential,
+        ["token_id"] = s.TokenId,
+        ["token_name"] = s.TokenName,
+        ["scopes"] = new JsonArray([.. (s.Scopes ?? []).Select(x => (JsonNode)x)]),
+        ["created_at"] = s.CreatedAt,
+        ["expires_at"] = s.ExpiresAt,
+        ["last_used_at"] = s.LastUsedAt,
+        ["current"] = s.Current,
+    };
+
     private static JsonObject TokenJson(AccessTokenInfo t) => new()
     {
+        ["kind"] = "token",
         ["id"] = IdText(t.Id),
         ["name"] = t.Name,
         ["token"] = t.Token,

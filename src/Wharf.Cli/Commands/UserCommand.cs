@@ -5,12 +5,15 @@ using Wharf.Server;
 
 namespace Wharf.Cli.Commands;
 
-/// <summary><c>wharf user add NAME --password-stdin [--admin]</c>: creates an account directly in the database (admin verb).</summary>
+/// <summary>
+/// <c>wharf user add NAME --password-stdin [--admin]</c>: creates an account directly in the database (admin verb);
+/// <c>list</c>, <c>disable</c>, <c>enable</c>, <c>unlock</c> and <c>delete</c> go through the server (<see cref="Client.UserAdminCommands"/>).
+/// </summary>
 public static class UserCommand
 {
     public static Command Create()
     {
-        var user = new Command("user", "Manage accounts directly in the database (administrators).");
+        var user = new Command("user", "Manage accounts (administrators): 'add' writes to the database directly; the other verbs go through the server.");
         var add = new Command("add", "Create a user; the password is read from standard input.") { TreatUnmatchedTokensAsErrors = false };
         var name = new Argument<string>("name") { Description = "The user name (also their namespace)." };
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from standard input (required)." };
@@ -57,6 +60,7 @@ public static class UserCommand
             }
         });
         user.Subcommands.Add(add);
+        Client.UserAdminCommands.AddTo(user);
         return user;
     }
 }

@@ -11,7 +11,7 @@ namespace Wharf.Client.Api;
 
 /// <summary>
 /// A thin client of Wharf's REST API (<c>/api/v1/</c>) and token endpoint (<c>/auth/token</c>). Sends Basic credentials
-/// (user and password or personal access token) or a bearer token; problem details become <see cref="ApiException"/>.
+/// (user and password or personal access token) or an identity token as bearer; problem details become <see cref="ApiException"/>.
 /// </summary>
 public class ApiClient : IDisposable
 {
@@ -22,7 +22,9 @@ public class ApiClient : IDisposable
     {
         Server = server;
         _http = new HttpClient(transport ?? new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) }) { BaseAddress = server, Timeout = timeout ?? TimeSpan.FromMinutes(2) };
-        if (credential is not null) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", credential.BasicValue);
+        // An identity token (docker login's refresh token) is the REST API's bearer token; else Basic.
+        if (credential is { HasIdentityToken: true }) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", credential.IdentityToken);
+        else if (credential is not null) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", credential.BasicValue);
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("wharf", "1.0"));
     }
 
@@ -70,6 +72,45 @@ public class ApiClient : IDisposable
     {
         using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/tokens/{Uri.EscapeDataString(id)}"), cancellationToken);
     }
+
+    /// <summary><c>GET /api/v1/sessions</c>: the caller's sessions (refresh tokens of docker login and wharf login).</summary>
+    public async Task<IReadOnlyList<SessionInfo>> ListSessionsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<object, SessionPage>(HttpMethod.Get, "api/v1/sessions", null, null, ApiJsonContext.Default.SessionPage, cancellationToken)).Sessions ?? [];
+
+    /// <summary><c>DELETE /api/v1/sessions/{id}</c>; <c>current</c> is the session this client uses (log out).</summary>
+    public async Task RevokeSessionAsync(string id, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/sessions/{Uri.EscapeDataString(id)}"), cancellationToken);
+    }
+
+    /// <summary><c>GET /api/v1/users</c>, all pages (administrators).</summary>
+    public async Task<IReadOnlyList<AdminUserInfo>> ListUsersAsync(CancellationToken cancellationToken)
+    {
+        var all = new List<AdminUserInfo>();
+        string? cursor = null;
+        do
+        {
+            var page = await SendAsync<object, UserPage>(HttpMethod.Get, "api/v1/users?limit=500" + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor)),
+                null, null, ApiJsonContext.Default.UserPage, cancellationToken);
+            all.AddRange(page.Users ?? []);
+            cursor = page.Users is { Count: > 0 } ? page.NextCursor : null;
+        }
+        while (cursor is not null);
+        return all;
+    }
+
+    /// <summary><c>PATCH /api/v1/users/{name}</c> <c>{"disabled"}</c> (administrators).</summary>
+    public Task<AdminUserInfo> SetUserDisabledAsync(string username, bool disabled, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Patch, $"api/v1/users/{Uri.EscapeDataString(username)}", new PatchUserRequest { Disabled = disabled },
+            ApiJsonContext.Default.PatchUserRequest, ApiJsonContext.Default.AdminUserInfo, cancellationToken);
+
+    /// <summary><c>POST /api/v1/users/{name}/unlock</c>: clears the user's failed-login limits (administrators).</summary>
+    public Task<AdminUserInfo> UnlockUserAsync(string username, CancellationToken cancellationToken) =>
+        SendAsync<object, AdminUserInfo>(HttpMethod.Post, $"api/v1/users/{Uri.EscapeDataString(username)}/unlock", null, null, ApiJsonContext.Default.AdminUserInfo, cancellationToken);
+
+    /// <summary><c>DELETE /api/v1/users/{name}</c> (administrators).</summary>
+    public Task<UserDeletionInfo> DeleteUserAsync(string username, CancellationToken cancellationToken) =>
+        SendAsync<object, UserDeletionInfo>(HttpMethod.Delete, $"api/v1/users/{Uri.EscapeDataString(username)}", null, null, ApiJsonContext.Default.UserDeletionInfo, cancellationToken);
 
     /// <summary><c>POST /api/v1/repositories</c>: creates <c>namespace/name</c>; null <paramref name="visibility"/> leaves it to the server's default.</summary>
     public Task<RepositoryInfo> CreateRepositoryAsync(string @namespace, string name, string? visibility, string? description, string? readme, CancellationToken cancellationToken) =>

@@ -46,6 +46,59 @@ public sealed class TokenPage
     [JsonPropertyName("next_cursor")] public string? NextCursor { get; set; }
 }
 
+/// <summary>A session: a refresh token (docker login's identity token) with the credential that made it.</summary>
+public sealed class SessionInfo
+{
+    [JsonPropertyName("id")] public long Id { get; set; }
+    [JsonPropertyName("client_id")] public string? ClientId { get; set; }
+    [JsonPropertyName("client_address")] public string? ClientAddress { get; set; }
+    [JsonPropertyName("scopes")] public List<string>? Scopes { get; set; }
+    [JsonPropertyName("credential")] public string? Credential { get; set; }
+    [JsonPropertyName("token_id")] public long? TokenId { get; set; }
+    [JsonPropertyName("token_name")] public string? TokenName { get; set; }
+    [JsonPropertyName("created_at")] public DateTimeOffset? CreatedAt { get; set; }
+    [JsonPropertyName("expires_at")] public DateTimeOffset? ExpiresAt { get; set; }
+    [JsonPropertyName("last_used_at")] public DateTimeOffset? LastUsedAt { get; set; }
+    [JsonPropertyName("current")] public bool Current { get; set; }
+}
+
+public sealed class SessionPage
+{
+    [JsonPropertyName("sessions")] public List<SessionInfo>? Sessions { get; set; }
+}
+
+/// <summary>A user as administrators see them (<c>GET /api/v1/users</c>).</summary>
+public sealed class AdminUserInfo
+{
+    [JsonPropertyName("username")] public string? Username { get; set; }
+    [JsonPropertyName("email")] public string? Email { get; set; }
+    [JsonPropertyName("is_admin")] public bool IsAdmin { get; set; }
+    [JsonPropertyName("disabled")] public bool Disabled { get; set; }
+    [JsonPropertyName("disabled_at")] public DateTimeOffset? DisabledAt { get; set; }
+    [JsonPropertyName("locked")] public bool Locked { get; set; }
+    [JsonPropertyName("created_at")] public DateTimeOffset? CreatedAt { get; set; }
+}
+
+public sealed class UserPage
+{
+    [JsonPropertyName("users")] public List<AdminUserInfo>? Users { get; set; }
+    [JsonPropertyName("next_cursor")] public string? NextCursor { get; set; }
+}
+
+public sealed class PatchUserRequest
+{
+    [JsonPropertyName("disabled")] public bool Disabled { get; set; }
+}
+
+/// <summary>What deleting a user did (<c>DELETE /api/v1/users/{name}</c>).</summary>
+public sealed class UserDeletionInfo
+{
+    [JsonPropertyName("username")] public string? Username { get; set; }
+    [JsonPropertyName("repositories_kept")] public long RepositoriesKept { get; set; }
+    [JsonPropertyName("organizations_without_owner")] public List<string>? OrganizationsWithoutOwner { get; set; }
+    [JsonPropertyName("message")] public string? Message { get; set; }
+}
+
 public sealed class CreateRepositoryRequest
 {
     [JsonPropertyName("namespace")] public required string Namespace { get; set; }
@@ -98,6 +151,11 @@ public sealed class ProblemDetails
 [JsonSerializable(typeof(AccessTokenInfo))]
 [JsonSerializable(typeof(List<AccessTokenInfo>))]
 [JsonSerializable(typeof(TokenPage))]
+[JsonSerializable(typeof(SessionPage))]
+[JsonSerializable(typeof(UserPage))]
+[JsonSerializable(typeof(AdminUserInfo))]
+[JsonSerializable(typeof(PatchUserRequest))]
+[JsonSerializable(typeof(UserDeletionInfo))]
 [JsonSerializable(typeof(CreateRepositoryRequest))]
 [JsonSerializable(typeof(RepositoryInfo))]
 [JsonSerializable(typeof(SearchPage))]

@@ -7,12 +7,16 @@ namespace Wharf.Client.Credentials;
 
 /// <summary>
 /// Credentials in docker's <c>config.json</c> (<c>$DOCKER_CONFIG/config.json</c>, else <c>~/.docker/config.json</c>), in docker's
-/// own format: <c>auths.HOST.auth = base64(user:secret)</c>, or through a credential helper named by <c>credHelpers.HOST</c> or
+/// own format: <c>auths.HOST.auth = base64(user:secret)</c>, or <c>base64(user:)</c> with <c>auths.HOST.identitytoken</c>
+/// (a refresh token, as <c>docker login</c> stores it for registries that hand one out), or through a credential helper named by <c>credHelpers.HOST</c> or
 /// <c>credsStore</c> (<c>docker-credential-NAME get|store|erase</c>, JSON on stdin/stdout). Keys this class does not know are kept.
 /// </summary>
 public sealed class DockerConfigCredentials(string configPath) : ICredentialStore
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>The user name docker gives an identity token in a credential helper.</summary>
+    public const string IdentityTokenUser = "<token>";
 
     public string ConfigPath { get; } = configPath;
 
@@ -32,11 +36,15 @@ public sealed class DockerConfigCredentials(string configPath) : ICredentialStor
             var result = await RunHelperAsync(helper, "get", registry, cancellationToken);
             if (result.ExitCode != 0) return null; // "credentials not found in native keychain"
             var payload = JsonSerializer.Deserialize(result.Output, CredentialJsonContext.Default.CredentialHelperPayload);
+            // docker keeps an identity token in a helper under the user name "<token>".
+            if (payload?.Username == IdentityTokenUser && payload.Secret is { Length: > 0 } token) return RegistryCredential.ForIdentityToken("", token);
             return payload?.Username is { Length: > 0 } user && payload.Secret is not null ? new RegistryCredential(user, payload.Secret) : null;
         }
         var entry = config["auths"]?[registry] as JsonObject ?? config["auths"]?["http://" + registry] as JsonObject;
         if (entry is null) return null;
-        if (RegistryCredential.FromBasicValue((string?)entry["auth"]) is { } fromAuth) return fromAuth;
+        var fromAuth = RegistryCredential.FromBasicValue((string?)entry["auth"]);
+        if ((string?)entry["identitytoken"] is { Length: > 0 } identityToken) return RegistryCredential.ForIdentityToken(fromAuth?.UserName ?? "", identityToken);
+        if (fromAuth is not null) return fromAuth;
         return (string?)entry["username"] is { Length: > 0 } u && (string?)entry["password"] is { } p ? new RegistryCredential(u, p) : null;
     }
 
@@ -52,7 +60,9 @@ public sealed class DockerConfigCredentials(string configPath) : ICredentialStor
         }
         if (HelperFor(config, registry) is { } helper)
         {
-            var payload = JsonSerializer.Serialize(new CredentialHelperPayload { ServerURL = registry, Username = credential.UserName, Secret = credential.Secret },
+            var payload = JsonSerializer.Serialize(credential.HasIdentityToken
+                    ? new CredentialHelperPayload { ServerURL = registry, Username = IdentityTokenUser, Secret = credential.IdentityToken }
+                    : new CredentialHelperPayload { ServerURL = registry, Username = credential.UserName, Secret = credential.Secret },
                 CredentialJsonContext.Default.CredentialHelperPayload);
             var result = await RunHelperAsync(helper, "store", payload, cancellationToken);
             if (result.ExitCode != 0)
@@ -63,7 +73,10 @@ public sealed class DockerConfigCredentials(string configPath) : ICredentialStor
         }
         else
         {
-            auths[registry] = new JsonObject { ["auth"] = credential.BasicValue };
+            // As docker writes it: with an identity token, "auth" holds only the user name, and no password is kept.
+            auths[registry] = credential.HasIdentityToken
+                ? new JsonObject { ["auth"] = credential.BasicValue, ["identitytoken"] = credential.IdentityToken }
+                : new JsonObject { ["auth"] = credential.BasicValue };
         }
         await WriteAsync(config, cancellationToken);
     }

@@ -8,13 +8,16 @@ namespace Wharf.Client.Registry;
 
 /// <summary>
 /// Answers registry auth challenges: on a 401 with <c>Bearer realm,service,scope</c> it fetches a token from the realm
-/// (Basic credentials when it has some, anonymous otherwise), caches it per scope until it expires and retries; on a
+/// (Basic credentials when it has some, the refresh-token grant with an identity token, anonymous otherwise), caches it per scope until it expires and retries; on a
 /// <c>Basic</c> challenge it sends Basic credentials from then on. Requests say which scope they need through
 /// <see cref="ScopeKey"/>, so a cached token goes out with the first try and streamed bodies are never sent twice.
 /// </summary>
 public sealed class RegistryAuthHandler(RegistryCredential? credential, HttpMessageHandler inner) : DelegatingHandler(inner)
 {
     public static readonly HttpRequestOptionsKey<string> ScopeKey = new("wharf.scope");
+
+    /// <summary>The OAuth2 <c>client_id</c> the client names itself with at the token endpoint.</summary>
+    public const string ClientId = "wharf";
 
     private readonly ConcurrentDictionary<string, (string Token, DateTimeOffset Expires)> _tokens = new(StringComparer.Ordinal);
     private volatile AuthChallenge? _challenge;
@@ -57,7 +60,9 @@ public sealed class RegistryAuthHandler(RegistryCredential? credential, HttpMess
         if (challenge is null) return;
         if (challenge.IsBasic && Credential is not null)
         {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Credential.BasicValue);
+            // An identity token goes as the Basic password (Wharf takes it there like a personal access token).
+            var basic = Credential.HasIdentityToken ? new RegistryCredential(Credential.UserName, Credential.IdentityToken!) : Credential;
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic.BasicValue);
         }
         else if (challenge.IsBearer)
         {
@@ -83,19 +88,40 @@ public sealed class RegistryAuthHandler(RegistryCredential? credential, HttpMess
         {
             scopes.AddRange(asked.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(s => !scopes.Contains(s)));
         }
-        query.AddRange(scopes.Select(s => "scope=" + Uri.EscapeDataString(s)));
-        if (Credential is not null) query.Add("account=" + Uri.EscapeDataString(Credential.UserName));
-        var builder = new UriBuilder(realmUri);
-        var existing = builder.Query.TrimStart('?');
-        builder.Query = string.Join('&', new[] { existing }.Where(e => e.Length > 0).Concat(query));
-        using var tokenRequest = new HttpRequestMessage(HttpMethod.Get, builder.Uri);
-        if (Credential is not null) tokenRequest.Headers.Authorization = new AuthenticationHeaderValue("Basic", Credential.BasicValue);
+        HttpRequestMessage tokenRequest;
+        if (Credential is { HasIdentityToken: true })
+        {
+            // As docker does with an identity token: the OAuth2 refresh-token grant, by POST.
+            var form = new Dictionary<string, string>
+            {
+                ["grant_type"] = "refresh_token",
+                ["refresh_token"] = Credential.IdentityToken!,
+                ["client_id"] = ClientId,
+                ["scope"] = string.Join(' ', scopes),
+            };
+            if (challenge.Service is { Length: > 0 } formService) form["service"] = formService;
+            tokenRequest = new HttpRequestMessage(HttpMethod.Post, realmUri) { Content = new FormUrlEncodedContent(form) };
+        }
+        else
+        {
+            query.AddRange(scopes.Select(s => "scope=" + Uri.EscapeDataString(s)));
+            if (Credential is not null) query.Add("account=" + Uri.EscapeDataString(Credential.UserName));
+            var builder = new UriBuilder(realmUri);
+            var existing = builder.Query.TrimStart('?');
+            builder.Query = string.Join('&', new[] { existing }.Where(e => e.Length > 0).Concat(query));
+            tokenRequest = new HttpRequestMessage(HttpMethod.Get, builder.Uri);
+            if (Credential is not null) tokenRequest.Headers.Authorization = new AuthenticationHeaderValue("Basic", Credential.BasicValue);
+        }
+        using var sent = tokenRequest;
         using var response = await base.SendAsync(tokenRequest, cancellationToken);
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {
-            throw new WharfClientException(ClientErrorKind.Unauthorized, Credential is null
-                ? "The registry needs credentials: run 'wharf login' first."
-                : $"The registry refused the credentials of '{Credential.UserName}': run 'wharf login' again.");
+            throw new WharfClientException(ClientErrorKind.Unauthorized, Credential switch
+            {
+                null => "The registry needs credentials: run 'wharf login' first.",
+                { HasIdentityToken: true } => "The stored login is no longer valid (revoked, expired, or the password changed): run 'wharf login' again.",
+                _ => $"The registry refused the credentials of '{Credential.UserName}': run 'wharf login' again.",
+            });
         }
         if (!response.IsSuccessStatusCode)
         {

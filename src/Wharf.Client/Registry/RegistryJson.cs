@@ -8,6 +8,7 @@ public sealed class TokenResponse
     [JsonPropertyName("access_token")] public string? AccessToken { get; set; }
     [JsonPropertyName("expires_in")] public int? ExpiresIn { get; set; }
     [JsonPropertyName("issued_at")] public DateTimeOffset? IssuedAt { get; set; }
+    [JsonPropertyName("refresh_token")] public string? RefreshToken { get; set; }
 }
 
 public sealed class TagList

@@ -14,8 +14,20 @@ public static class WharfClaims
     /// <summary>How the caller proved who they are: "password", "pat", "bearer", "internal".</summary>
     public const string AuthMethod = "wharf:auth";
 
-    /// <summary>Token scopes of a personal access token ("pull", "push", "delete", "admin"), one claim each.</summary>
+    /// <summary>
+    /// Scopes of the credential ("pull", "push", "delete", "admin"), one claim each: a personal access token's, a refresh
+    /// token's (those of the credential that made it), and "pull" on a registry token that may list repositories.
+    /// </summary>
     public const string TokenScope = "wharf:scope";
+
+    /// <summary>The user's credential version (security stamp) when the credential was issued; see <c>AccountStatus</c>.</summary>
+    public const string CredentialVersion = "wharf:ver";
+
+    /// <summary>The id of the personal access token the caller used (or that made the caller's refresh token).</summary>
+    public const string AccessTokenId = "wharf:tid";
+
+    /// <summary>The id of the refresh token (session) the caller used.</summary>
+    public const string SessionId = "wharf:sid";
 
     /// <summary>The user name of an authenticated caller, or null for anonymous.</summary>
     public static string? Username(this ClaimsPrincipal caller) =>

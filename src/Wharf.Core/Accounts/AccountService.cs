@@ -11,8 +11,11 @@ public sealed record RequestOrigin(ClaimsPrincipal Caller, string? ClientAddress
     public string? Actor => Caller.Username();
 }
 
-/// <summary>A credential that checked out: the user, how they proved it, and what a personal access token allows.</summary>
-public sealed record AuthenticatedUser(UserAccount User, string Method, TokenScopes Scopes);
+/// <summary>
+/// A credential that checked out: the user, how they proved it (<see cref="Caller"/> methods), what it allows, the personal
+/// access token it is or was made with, and the refresh token (session) it is. The user may be disabled: callers refuse then.
+/// </summary>
+public sealed record AuthenticatedUser(UserAccount User, string Method, TokenScopes Scopes, long? AccessTokenId = null, long? SessionId = null);
 
 /// <summary>A personal access token just created: <see cref="Secret"/> is shown once and never stored.</summary>
 public sealed record CreatedAccessToken(AccessTokenInfo Token, string Secret);
@@ -20,7 +23,9 @@ public sealed record CreatedAccessToken(AccessTokenInfo Token, string Secret);
 public sealed record OrganizationDetails(Organization Organization, IReadOnlyList<OrganizationMember> Members);
 
 /// <summary>The account use cases: sign-up, credentials, personal access tokens, organizations and visibility.</summary>
-public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, CredentialChanges changes, AuthOptions options, TimeProvider time, RegistryEvents events)
+public sealed class AccountService(
+    IAccountStore store, IAuditLog audit, IPasswordHashing passwords, RepositoryPermissions permissions, CredentialChanges changes, AccountStatus status,
+    AuthOptions options, TimeProvider time, RegistryEvents events)
 {
     public const int MinPasswordLength = 8;
     public const int MaxPasswordLength = 256;
@@ -52,7 +57,13 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
 
     private async Task<AccountResult<UserAccount>> CreateUserAsync(RequestOrigin origin, string username, string password, string? email, bool admin, CancellationToken cancellationToken)
     {
-        var user = await store.CreateUserAsync(username, string.IsNullOrEmpty(email) ? null : email, passwords.Hash(password), admin, cancellationToken);
+        var (outcome, user) = await store.CreateUserAsync(username, string.IsNullOrEmpty(email) ? null : email, passwords.Hash(password), admin, cancellationToken);
+        if (outcome == NameClaimOutcome.NamespaceInUse)
+        {
+            return AccountError.Conflict(
+                $"Repositories already live in the namespace '{username}', so no new account can take that name; an administrator can create an organization '{username}' for them.",
+                "username");
+        }
         if (user is null) return AccountError.Conflict($"The name '{username}' is taken.", "username");
         await audit.AppendAsync(new AuditEntry(origin.Actor ?? username, origin.ClientAddress, AuditActions.UserCreated, username, Detail: user.IsAdmin ? "admin" : null), cancellationToken);
         return user;
@@ -80,7 +91,10 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
 
     public Task<UserAccount?> FindUserAsync(string username, CancellationToken cancellationToken) => store.FindUserAsync(username, cancellationToken);
 
-    /// <summary>Checks a user name with a password or a personal access token. Null when they do not match (nothing says which part was wrong).</summary>
+    /// <summary>
+    /// Checks a user name with a password or a personal access token. Null when they do not match (nothing says which
+    /// part was wrong). A disabled user is returned too: the caller refuses them, without counting a failed login.
+    /// </summary>
     public async Task<AuthenticatedUser?> AuthenticateAsync(string username, string secret, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(username) || string.IsNullOrEmpty(secret) || username.Length > AccountName.MaxLength || secret.Length > 4096) return null;
@@ -98,7 +112,7 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         }
         if (!passwords.Verify(user.PasswordHash, secret, out var rehash)) return null;
         if (rehash) await store.SetPasswordHashAsync(user.Id, passwords.Hash(secret), cancellationToken);
-        return new AuthenticatedUser(user, Caller.Password, TokenScopes.Pull | TokenScopes.Push | TokenScopes.Delete | TokenScopes.Admin);
+        return new AuthenticatedUser(user, Caller.Password, Caller.AllScopes);
     }
 
     /// <summary>The owner of an unexpired, unrevoked personal access token, or null.</summary>
@@ -110,7 +124,7 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         var now = time.GetUtcNow();
         if (found.Token.ExpiresAt is { } expires && expires <= now) return null;
         await store.TouchAccessTokenAsync(found.Token.Id, now, cancellationToken);
-        return new AuthenticatedUser(found.User, Caller.AccessToken, found.Token.Scopes);
+        return new AuthenticatedUser(found.User, Caller.AccessToken, found.Token.Scopes, found.Token.Id);
     }
 
     private Lazy<string> DummyHash => _dummyHash ??= new Lazy<string>(() => passwords.Hash("not-a-real-password"));
@@ -128,9 +142,10 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
             await audit.AppendAsync(new AuditEntry(username, origin.ClientAddress, AuditActions.PasswordChanged, username, Success: false, Detail: "wrong current password"), cancellationToken);
             return AccountError.Forbidden("The current password is wrong.");
         }
-        await store.SetPasswordHashAsync(user.Id, passwords.Hash(newPassword!), cancellationToken);
-        await store.RevokeRefreshTokensAsync(user.Id, cancellationToken);
-        changes.Changed();
+        // One transaction: the new hash, a new credential version (registry tokens, sessions and cookies issued before
+        // stop working) and every refresh token revoked. Personal access tokens stay: they are managed on their own.
+        await store.ChangePasswordAsync(user.Id, passwords.Hash(newPassword!), cancellationToken);
+        Changed(user.Name);
         await audit.AppendAsync(new AuditEntry(username, origin.ClientAddress, AuditActions.PasswordChanged, username), cancellationToken);
         return true;
     }
@@ -179,27 +194,9 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
     {
         if (await ManagingUserAsync(origin, cancellationToken) is not { } user) return NotManaging(origin);
         if (!await store.RevokeAccessTokenAsync(user.Id, tokenId, cancellationToken)) return AccountError.NotFound($"You have no token {tokenId}.");
-        changes.Changed();
+        Changed(user.Name);
         await audit.AppendAsync(new AuditEntry(user.Name, origin.ClientAddress, AuditActions.TokenRevoked, $"token:{tokenId}"), cancellationToken);
         return true;
-    }
-
-    // ---- refresh tokens ----
-
-    public async Task<string> IssueRefreshTokenAsync(UserAccount user, string clientId, CancellationToken cancellationToken)
-    {
-        var secret = Secrets.NewRefreshToken();
-        await store.StoreRefreshTokenAsync(Secrets.Hash(secret), user.Id, clientId, time.GetUtcNow() + options.RefreshTokenLifetime, cancellationToken);
-        return secret;
-    }
-
-    /// <summary>The user a refresh token was issued to, or null when it is unknown, revoked or expired.</summary>
-    public async Task<UserAccount?> RedeemRefreshTokenAsync(string refreshToken, CancellationToken cancellationToken)
-    {
-        if (string.IsNullOrEmpty(refreshToken) || refreshToken.Length > 512) return null;
-        var info = await store.FindRefreshTokenAsync(Secrets.Hash(refreshToken), cancellationToken);
-        if (info is null || info.ExpiresAt <= time.GetUtcNow()) return null;
-        return await store.FindUserByIdAsync(info.UserId, cancellationToken);
     }
 
     // ---- organizations ----
@@ -208,7 +205,11 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
     {
         if (await ManagingUserAsync(origin, cancellationToken) is not { } user) return NotManaging(origin);
         if (AccountName.Problem(name) is { } problem) return AccountError.Invalid(problem, "name");
-        var org = await store.CreateOrganizationAsync(name!, user.Id, cancellationToken);
+        var (outcome, org) = await store.CreateOrganizationAsync(name!, user.Id, mayAdoptNamespace: origin.Caller.IsAdministrating(), cancellationToken);
+        if (outcome == NameClaimOutcome.NamespaceInUse)
+        {
+            return AccountError.Conflict($"Repositories already live in the namespace '{name}'; only an administrator can create an organization for it.", "name");
+        }
         if (org is null) return AccountError.Conflict($"The name '{name}' is taken.", "name");
         permissions.InvalidateUser(user.Name);
         await audit.AppendAsync(new AuditEntry(user.Name, origin.ClientAddress, AuditActions.OrganizationCreated, org.Name), cancellationToken);
@@ -287,6 +288,21 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         permissions.InvalidateRepository(repository);
         await events.PublishAsync(change);
         return visibility;
+    }
+
+    /// <summary>
+    /// Records a sign-in: a token issued for credentials at <c>/auth/token</c> (docker login, a pull, <c>wharf login</c>),
+    /// or a web sign-in. Ordinary requests with Basic credentials are not sign-ins and are not recorded.
+    /// </summary>
+    public Task RecordLoginAsync(RequestOrigin origin, string? detail, CancellationToken cancellationToken) =>
+        audit.AppendAsync(new AuditEntry(origin.Actor, origin.ClientAddress, AuditActions.Login, origin.Actor, Detail: detail), cancellationToken);
+
+    /// <summary>After a credential change of <paramref name="username"/>: caches of verified credentials on this node forget at once.</summary>
+    internal void Changed(string username)
+    {
+        changes.Changed();
+        status.Invalidate(username);
+        permissions.InvalidateUser(username);
     }
 
     private async Task<UserAccount?> ManagingUserAsync(RequestOrigin origin, CancellationToken cancellationToken) =>

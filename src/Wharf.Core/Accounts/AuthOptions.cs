@@ -52,11 +52,35 @@ public sealed class AuthOptions
     /// <summary>PEM file with the ES256 signing key; created on first start. Default <c>keys/token-signing.pem</c> in the data folder.</summary>
     public string? SigningKeyPath { get; set; }
 
-    /// <summary>Failed logins allowed per user name and per client address within <see cref="FailedLoginWindow"/>. Default 10.</summary>
+    /// <summary>
+    /// Failed logins allowed for one user name from one client address within <see cref="FailedLoginWindow"/>; after
+    /// that, that user at that address waits for the window to end (429 with <c>Retry-After</c>). The same user at any
+    /// other address, and other users at the same address, are not affected. Default 10.
+    /// </summary>
     public int MaxFailedLogins { get; set; } = 10;
+
+    /// <summary>
+    /// Failed logins from one client address (any user names) within the window after which that address's further
+    /// <em>failing</em> attempts are slowed by <see cref="FailedLoginDelay"/> and answered 429. A correct credential from
+    /// it still signs in at once. Default 50.
+    /// </summary>
+    public int MaxFailedLoginsPerAddress { get; set; } = 50;
+
+    /// <summary>
+    /// Failed logins for one user name (from any addresses) within the window after which further <em>failing</em>
+    /// attempts for that name are slowed by <see cref="FailedLoginDelay"/> and answered 429, so that guessing spread over
+    /// many addresses gains little. The user's correct password still signs in at once. Default 50.
+    /// </summary>
+    public int MaxFailedLoginsPerUser { get; set; } = 50;
+
+    /// <summary>How long a slowed failing attempt waits before it is answered. Default 2 seconds.</summary>
+    public TimeSpan FailedLoginDelay { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>The window over which failed logins are counted; also the longest <c>Retry-After</c>. Default 5 minutes.</summary>
     public TimeSpan FailedLoginWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Refresh tokens (sessions) kept per user; a new one beyond this ends the least recently used. Default 100.</summary>
+    public int MaxSessionsPerUser { get; set; } = 100;
 
     /// <summary>How long a verified Basic credential and a caller's namespace roles are cached. Default 10 seconds.</summary>
     public TimeSpan CredentialCacheTtl { get; set; } = TimeSpan.FromSeconds(10);
@@ -71,6 +95,10 @@ public sealed class AuthOptions
         if (TokenLifetime < TimeSpan.FromSeconds(60) || TokenLifetime > TimeSpan.FromDays(1)) yield return $"Wharf:Auth:TokenLifetime must be between 00:01:00 and 1.00:00:00, not {TokenLifetime}.";
         if (RefreshTokenLifetime < TimeSpan.FromMinutes(1)) yield return $"Wharf:Auth:RefreshTokenLifetime must be at least 00:01:00, not {RefreshTokenLifetime}.";
         if (MaxFailedLogins < 1) yield return $"Wharf:Auth:MaxFailedLogins must be at least 1, not {MaxFailedLogins}.";
+        if (MaxFailedLoginsPerAddress < 1) yield return $"Wharf:Auth:MaxFailedLoginsPerAddress must be at least 1, not {MaxFailedLoginsPerAddress}.";
+        if (MaxFailedLoginsPerUser < 1) yield return $"Wharf:Auth:MaxFailedLoginsPerUser must be at least 1, not {MaxFailedLoginsPerUser}.";
+        if (FailedLoginDelay < TimeSpan.Zero || FailedLoginDelay > TimeSpan.FromMinutes(1)) yield return $"Wharf:Auth:FailedLoginDelay must be between 00:00:00 and 00:01:00, not {FailedLoginDelay}.";
+        if (MaxSessionsPerUser < 1) yield return $"Wharf:Auth:MaxSessionsPerUser must be at least 1, not {MaxSessionsPerUser}.";
         if (FailedLoginWindow < TimeSpan.FromSeconds(1)) yield return $"Wharf:Auth:FailedLoginWindow must be at least 00:00:01, not {FailedLoginWindow}.";
         if (CredentialCacheTtl < TimeSpan.Zero || CredentialCacheTtl > TimeSpan.FromMinutes(5)) yield return $"Wharf:Auth:CredentialCacheTtl must be between 00:00:00 and 00:05:00, not {CredentialCacheTtl}.";
     }

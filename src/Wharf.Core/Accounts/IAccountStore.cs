@@ -1,24 +1,44 @@
 namespace Wharf.Core.Accounts;
 
-/// <summary>Why a write to the account store did not happen.</summary>
-public enum AccountWriteOutcome
-{
-    Done,
-    NameTaken,
-    NotFound,
-}
-
 /// <summary>Users, organizations, memberships, tokens and repository visibility in the metadata store.</summary>
 public interface IAccountStore
 {
-    /// <summary>Creates a user; the first user of an instance (or <paramref name="admin"/>) is an administrator. Null when the name is taken by a user or organization.</summary>
-    Task<UserAccount?> CreateUserAsync(string name, string? email, string passwordHash, bool admin, CancellationToken cancellationToken);
+    /// <summary>
+    /// Creates a user; the first user of an instance (or <paramref name="admin"/>) is an administrator. Refused when the
+    /// name is a user or organization (<see cref="NameClaimOutcome.Taken"/>) or when repositories already live in that
+    /// namespace (<see cref="NameClaimOutcome.NamespaceInUse"/>), decided in the write transaction.
+    /// </summary>
+    Task<(NameClaimOutcome Outcome, UserAccount? User)> CreateUserAsync(string name, string? email, string passwordHash, bool admin, CancellationToken cancellationToken);
 
     Task<long> CountUsersAsync(CancellationToken cancellationToken);
 
     Task<UserAccount?> FindUserAsync(string name, CancellationToken cancellationToken);
 
+    /// <summary>Up to <paramref name="limit"/> users after <paramref name="afterName"/> (all when null), in name order.</summary>
+    Task<IReadOnlyList<UserAccount>> ListUsersAsync(string? afterName, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new hash of the same password (an upgraded hash): nothing else changes.</summary>
     Task<bool> SetPasswordHashAsync(long userId, string passwordHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A new password: stores its hash, raises the credential version and revokes every refresh token of the user, in one
+    /// transaction. The new credential version, or null when the user is gone.
+    /// </summary>
+    Task<long?> ChangePasswordAsync(long userId, string passwordHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Disables (raising the credential version and revoking every refresh token) or enables the user. False when the user is gone.
+    /// </summary>
+    Task<bool> SetDisabledAsync(long userId, bool disabled, CancellationToken cancellationToken);
+
+    /// <summary>Records that the user's failed-login limits were cleared at <paramref name="at"/>.</summary>
+    Task<bool> SetLoginsUnlockedAsync(long userId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the user with their tokens, refresh tokens and memberships. The name stays claimed (no later sign-up takes
+    /// over the namespace); repositories in it are kept. Null when the user is gone.
+    /// </summary>
+    Task<UserDeletion?> DeleteUserAsync(long userId, CancellationToken cancellationToken);
 
     Task<AccessTokenInfo> CreateAccessTokenAsync(long userId, string name, string prefix, string tokenHash, TokenScopes scopes, DateTimeOffset? expiresAt, CancellationToken cancellationToken);
 
@@ -27,21 +47,35 @@ public interface IAccountStore
 
     Task<IReadOnlyList<AccessTokenInfo>> ListAccessTokensAsync(long userId, CancellationToken cancellationToken);
 
+    /// <summary>Revokes a personal access token and every refresh token made with it.</summary>
     Task<bool> RevokeAccessTokenAsync(long userId, long tokenId, CancellationToken cancellationToken);
 
     Task TouchAccessTokenAsync(long tokenId, DateTimeOffset at, CancellationToken cancellationToken);
 
-    Task StoreRefreshTokenAsync(string tokenHash, long userId, string clientId, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stores a refresh token. The user's refresh tokens that can no longer be used are dropped, and the least recently
+    /// used beyond <paramref name="maxPerUser"/> (counting the new one), so that no user grows the table without bound.
+    /// </summary>
+    Task<RefreshTokenInfo> StoreRefreshTokenAsync(NewRefreshToken token, int maxPerUser, CancellationToken cancellationToken);
 
-    Task<RefreshTokenInfo?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken);
+    /// <summary>An unrevoked, unexpired refresh token by its hash, with its owner (the caller checks the credential version and the rest).</summary>
+    Task<RefreshTokenOwner?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>The user's refresh tokens that still work: unrevoked, unexpired, of the current credential version, with a live access token.</summary>
+    Task<IReadOnlyList<RefreshTokenInfo>> ListRefreshTokensAsync(long userId, CancellationToken cancellationToken);
+
+    Task<bool> RevokeRefreshTokenAsync(long userId, long refreshTokenId, CancellationToken cancellationToken);
+
+    Task TouchRefreshTokenAsync(long refreshTokenId, DateTimeOffset at, CancellationToken cancellationToken);
 
     Task<UserAccount?> FindUserByIdAsync(long id, CancellationToken cancellationToken);
 
-    /// <summary>Revokes every refresh token of a user (after a password change).</summary>
-    Task RevokeRefreshTokensAsync(long userId, CancellationToken cancellationToken);
-
-    /// <summary>Creates an organization owned by <paramref name="ownerId"/>; null when the name is taken.</summary>
-    Task<Organization?> CreateOrganizationAsync(string name, long ownerId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Creates an organization owned by <paramref name="ownerId"/>. Refused when the name is taken, and, unless
+    /// <paramref name="mayAdoptNamespace"/> (an administrator), when repositories already live in that namespace or a
+    /// deleted user left the name claimed.
+    /// </summary>
+    Task<(NameClaimOutcome Outcome, Organization? Organization)> CreateOrganizationAsync(string name, long ownerId, bool mayAdoptNamespace, CancellationToken cancellationToken);
 
     Task<Organization?> FindOrganizationAsync(string name, CancellationToken cancellationToken);
 

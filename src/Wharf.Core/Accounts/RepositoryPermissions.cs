@@ -76,7 +76,11 @@ public sealed class RepositoryPermissions(IAccountStore store, AuthOptions optio
         return isAdmin;
     }
 
-    public void InvalidateUser(string username) => _memberships.Remove(username);
+    public void InvalidateUser(string username)
+    {
+        _memberships.Remove(username);
+        _admins.Remove(username);
+    }
 
     public void InvalidateRepository(string repository) => _visibility.Remove(repository);
 }

@@ -21,6 +21,8 @@ public static class Secrets
 
     public static bool LooksLikeAccessToken(string secret) => secret.StartsWith(AccessTokenPrefix, StringComparison.Ordinal);
 
+    public static bool LooksLikeRefreshToken(string secret) => secret.StartsWith(RefreshTokenPrefix, StringComparison.Ordinal);
+
     /// <summary>Lower-case hex SHA-256 of the UTF-8 text.</summary>
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Wharf.Core.Access;
+using Wharf.Core.Accounts;
 using Wharf.Core.Signals;
 
 namespace Wharf.Core.Builds;
@@ -194,6 +195,8 @@ public sealed partial class BuildService(
     {
         var found = await GetAsync(caller, id, cancellationToken);
         if (found.Value is not { } build) return found;
+        // A retry pushes again: the caller's credential and permissions must allow that push now.
+        if (build.Registry is null && await MayPushAsync(caller, build.Repository, cancellationToken) is { } refused) return refused;
         if (!build.State.IsFinished()) return new BuildProblem(BuildProblemKind.Conflict, $"Build {id} is {build.State.ToWire()}; only a finished build can be retried.");
         if (build.State == BuildState.Succeeded) return new BuildProblem(BuildProblemKind.Conflict, $"Build {id} succeeded; there is nothing to retry.");
         if (build.Registry is null)
@@ -216,6 +219,11 @@ public sealed partial class BuildService(
     {
         var found = await GetAsync(caller, id, cancellationToken);
         if (found.Value is not { } build) return found;
+        // Cancelling changes the build: not with a credential that may only pull.
+        if (caller.Username() is not null && !caller.ActionLimit().HasFlag(RegistryActions.Push))
+        {
+            return new BuildProblem(BuildProblemKind.Forbidden, "Cancelling a build needs a credential that may push.");
+        }
         if (build.State.IsFinished()) return new BuildProblem(BuildProblemKind.Conflict, $"Build {id} already ended ({build.State.ToWire()}).");
         var after = await store.CancelAsync(id, cancellationToken);
         if (after is null) return new BuildProblem(BuildProblemKind.NotFound, $"No build {id}.");
@@ -230,6 +238,14 @@ public sealed partial class BuildService(
         if (found.Problem is { } problem) return problem;
         return new BuildResult<IReadOnlyList<BuildLogLine>>(await store.ReadLogAsync(id, afterSequence, limit, cancellationToken), null);
     }
+
+    private async Task<BuildProblem?> MayPushAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken) =>
+        await access.CheckAsync(caller, RegistryScope.ForRepository(repository, RegistryActions.Pull | RegistryActions.Push), cancellationToken) switch
+        {
+            AccessDecision.Unauthenticated => new BuildProblem(BuildProblemKind.Unauthenticated, $"Sign in to push to {repository}."),
+            AccessDecision.Denied => new BuildProblem(BuildProblemKind.Forbidden, $"You may not push to {repository}."),
+            _ => null,
+        };
 
     private static bool MaySee(ClaimsPrincipal caller, BuildRecord build) =>
         build.Owner is null || caller.IsAdmin() || string.Equals(caller.Username(), build.Owner, StringComparison.Ordinal);

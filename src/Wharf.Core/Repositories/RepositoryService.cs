@@ -87,7 +87,7 @@ public sealed class RepositoryService(
     {
         var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
         if (error is not null) return error;
-        if (!access!.CanWrite(repository)) return Refuse(access, $"You may not delete '{repository}'.");
+        if (!access!.CanDelete(repository)) return Refuse(access, $"You may not delete '{repository}'.");
         if (!registry.Options.DeleteEnabled) return new RepositoryError(RepositoryProblem.Disabled, "Deleting is disabled on this registry.");
         var change = new RepositoryDeleted(repository, Actor(origin), events.Now);
         var digests = await store.DeleteAsync(repository, change, cancellationToken);
@@ -144,7 +144,7 @@ public sealed class RepositoryService(
         if (!RepositoryName.IsValidTag(tag)) return Invalid($"'{Shorten(tag)}' is not a valid tag: at most {RepositoryName.MaxTagLength} of [A-Za-z0-9_.-], not starting with '.' or '-'.");
         var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
         if (error is not null) return error;
-        if (!access!.CanWrite(repository)) return Refuse(access, $"You may not delete tags of '{repository}'.");
+        if (!access!.CanDelete(repository)) return Refuse(access, $"You may not delete tags of '{repository}'.");
         var result = await registry.DeleteManifestAsync(repository, ManifestReference.ForTag(tag), Actor(origin), cancellationToken);
         if (result.IsOk) return true;
         return result.Error!.Code == RegistryErrorCode.Unsupported

@@ -18,21 +18,34 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
 
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
 
-    private const string UserColumns = "id AS Id, name AS Name, email AS Email, password_hash AS PasswordHash, is_admin AS IsAdmin, created_at AS CreatedAt";
+    private const string UserColumns =
+        "id AS Id, name AS Name, email AS Email, password_hash AS PasswordHash, is_admin AS IsAdmin, created_at AS CreatedAt, " +
+        "credential_version AS CredentialVersion, disabled_at AS DisabledAt, logins_unlocked_at AS LoginsUnlockedAt";
+
+    private const string RefreshSelect =
+        """
+        SELECT r.id AS Id, r.user_id AS UserId, r.access_token_id AS AccessTokenId, t.name AS AccessTokenName, r.scopes AS Scopes,
+               r.credential_version AS CredentialVersion, r.client_id AS ClientId, r.client_address AS ClientAddress, r.created_at AS CreatedAt,
+               LEAST(r.expires_at, COALESCE(t.expires_at, r.expires_at)) AS ExpiresAt, r.last_used_at AS LastUsedAt,
+               (r.access_token_id IS NULL OR t.revoked_at IS NULL) AS CredentialAlive
+        FROM refresh_tokens r LEFT JOIN access_tokens t ON t.id = r.access_token_id
+        """;
     private const string TokenColumns = "t.id AS Id, t.user_id AS UserId, t.name AS Name, t.prefix AS Prefix, t.scopes AS Scopes, t.created_at AS CreatedAt, t.expires_at AS ExpiresAt, t.last_used_at AS LastUsedAt";
 
-    public Task<UserAccount?> CreateUserAsync(string name, string? email, string passwordHash, bool admin, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task<(NameClaimOutcome Outcome, UserAccount? User)> CreateUserAsync(string name, string? email, string passwordHash, bool admin, CancellationToken cancellationToken) =>
+        connections.WriteAsync<(NameClaimOutcome, UserAccount?)>(async (connection, transaction) =>
         {
             var now = Now();
             // The first user of an instance is its administrator: sign-ups take turns, so two can't both be first.
             await connection.ExecuteAsync(Command("SELECT pg_advisory_xact_lock(@key)", new { key = SignUpLockKey }, transaction, cancellationToken));
-            if (!await ClaimNameAsync(connection, transaction, name, "user", now, cancellationToken)) return null;
+            if (await IsClaimedAsync(connection, transaction, name, cancellationToken)) return (NameClaimOutcome.Taken, null);
+            if (await NamespaceHasRepositoriesAsync(connection, transaction, name, cancellationToken)) return (NameClaimOutcome.NamespaceInUse, null);
+            if (!await ClaimNameAsync(connection, transaction, name, "user", now, cancellationToken)) return (NameClaimOutcome.Taken, null);
             var isAdmin = admin || !await connection.ExecuteScalarAsync<bool>(Command("SELECT EXISTS (SELECT 1 FROM users)", null, transaction, cancellationToken));
             var id = await connection.ExecuteScalarAsync<long>(Command(
                 "INSERT INTO users (name, email, password_hash, is_admin, created_at) VALUES (@name, @email, @passwordHash, @isAdmin, @now) RETURNING id",
                 new { name, email = Clean(email), passwordHash, isAdmin, now }, transaction, cancellationToken));
-            return (UserAccount?)new UserAccount(id, name, email, passwordHash, isAdmin, Time(now));
+            return (NameClaimOutcome.Created, new UserAccount(id, name, email, passwordHash, isAdmin, Time(now)));
         }, cancellationToken);
 
     public async Task<long> CountUsersAsync(CancellationToken cancellationToken)
@@ -52,6 +65,66 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
         await using var connection = await connections.OpenAsync(cancellationToken);
         return (await connection.QuerySingleOrDefaultAsync<UserRow>(Command($"SELECT {UserColumns} FROM users WHERE id = @id", new { id }, null, cancellationToken)))?.ToModel();
     }
+
+    public async Task<IReadOnlyList<UserAccount>> ListUsersAsync(string? afterName, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<UserRow>(Command(
+            $"SELECT {UserColumns} FROM users {(afterName is null ? "" : "WHERE name > @afterName")} ORDER BY name LIMIT @limit",
+            new { afterName, limit }, null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    public Task<long?> ChangePasswordAsync(long userId, string passwordHash, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            var version = await connection.ExecuteScalarAsync<long?>(Command(
+                "UPDATE users SET password_hash = @passwordHash, credential_version = credential_version + 1 WHERE id = @userId RETURNING credential_version",
+                new { userId, passwordHash }, transaction, cancellationToken));
+            if (version is not null) await RevokeRefreshTokensAsync(connection, transaction, userId, cancellationToken);
+            return version;
+        }, cancellationToken);
+
+    public Task<bool> SetDisabledAsync(long userId, bool disabled, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            if (!disabled)
+            {
+                return await connection.ExecuteAsync(Command("UPDATE users SET disabled_at = NULL WHERE id = @userId", new { userId }, transaction, cancellationToken)) > 0;
+            }
+            var changed = await connection.ExecuteAsync(Command(
+                "UPDATE users SET disabled_at = COALESCE(disabled_at, @now), credential_version = credential_version + 1 WHERE id = @userId",
+                new { userId, now = Now() }, transaction, cancellationToken)) > 0;
+            if (changed) await RevokeRefreshTokensAsync(connection, transaction, userId, cancellationToken);
+            return changed;
+        }, cancellationToken);
+
+    public Task<bool> SetLoginsUnlockedAsync(long userId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+            await connection.ExecuteAsync(Command("UPDATE users SET logins_unlocked_at = @at WHERE id = @userId",
+                new { userId, at = at.ToUnixTimeMilliseconds() }, transaction, cancellationToken)) > 0,
+            cancellationToken);
+
+    public Task<UserDeletion?> DeleteUserAsync(long userId, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            var name = await connection.ExecuteScalarAsync<string?>(Command("SELECT name FROM users WHERE id = @userId FOR UPDATE", new { userId }, transaction, cancellationToken));
+            if (name is null) return null;
+            var repositories = await connection.ExecuteScalarAsync<long>(Command(
+                "SELECT COUNT(*) FROM repositories WHERE namespace = @name", new { name }, transaction, cancellationToken));
+            var orphaned = (await connection.QueryAsync<string>(Command(
+                """
+                SELECT o.name FROM organizations o JOIN organization_members m ON m.organization_id = o.id
+                WHERE m.user_id = @userId AND m.role = 'owner'
+                  AND NOT EXISTS (SELECT 1 FROM organization_members other
+                                  WHERE other.organization_id = o.id AND other.role = 'owner' AND other.user_id <> @userId)
+                ORDER BY o.name
+                """, new { userId }, transaction, cancellationToken))).AsList();
+            // Tokens, refresh tokens and memberships go with the user (ON DELETE CASCADE); the namespaces row stays,
+            // so the name remains claimed and nobody signs up into the repositories left in it.
+            await connection.ExecuteAsync(Command("DELETE FROM users WHERE id = @userId", new { userId }, transaction, cancellationToken));
+            return (UserDeletion?)new UserDeletion(name, repositories, orphaned);
+        }, cancellationToken);
 
     public Task<bool> SetPasswordHashAsync(long userId, string passwordHash, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
@@ -92,47 +165,121 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
 
     public Task<bool> RevokeAccessTokenAsync(long userId, long tokenId, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
+        {
+            var now = Now();
+            var revoked = await connection.ExecuteAsync(Command(
                 "UPDATE access_tokens SET revoked_at = @now WHERE id = @tokenId AND user_id = @userId AND revoked_at IS NULL",
-                new { tokenId, userId, now = Now() }, transaction, cancellationToken)) > 0,
-            cancellationToken);
+                new { tokenId, userId, now }, transaction, cancellationToken)) > 0;
+            // The sessions made with the token (docker login with it) end with it.
+            await connection.ExecuteAsync(Command(
+                "UPDATE refresh_tokens SET revoked_at = @now WHERE access_token_id = @tokenId AND revoked_at IS NULL",
+                new { tokenId, now }, transaction, cancellationToken));
+            return revoked;
+        }, cancellationToken);
 
     public Task TouchAccessTokenAsync(long tokenId, DateTimeOffset at, CancellationToken cancellationToken) =>
         connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(Command(
                 "UPDATE access_tokens SET last_used_at = @at WHERE id = @tokenId", new { tokenId, at = at.ToUnixTimeMilliseconds() }, transaction, cancellationToken)),
             cancellationToken);
 
-    public Task StoreRefreshTokenAsync(string tokenHash, long userId, string clientId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
-        connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(Command(
-                "INSERT INTO refresh_tokens (token_hash, user_id, client_id, created_at, expires_at) VALUES (@tokenHash, @userId, @clientId, @now, @expires)",
-                new { tokenHash, userId, clientId = Clean(clientId), now = Now(), expires = expiresAt.ToUnixTimeMilliseconds() }, transaction, cancellationToken)),
-            cancellationToken);
+    public Task<RefreshTokenInfo> StoreRefreshTokenAsync(NewRefreshToken token, int maxPerUser, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return connections.WriteAsync(async (connection, transaction) =>
+        {
+            var now = Now();
+            // Keep each user's table small: drop what can no longer be used, and the least recently used beyond the cap.
+            await connection.ExecuteAsync(Command(
+                "DELETE FROM refresh_tokens WHERE user_id = @UserId AND (revoked_at IS NOT NULL OR expires_at <= @now OR credential_version <> @CredentialVersion)",
+                new { token.UserId, now, token.CredentialVersion }, transaction, cancellationToken));
+            await connection.ExecuteAsync(Command(
+                """
+                DELETE FROM refresh_tokens WHERE id IN (
+                    SELECT id FROM refresh_tokens WHERE user_id = @UserId ORDER BY COALESCE(last_used_at, created_at) DESC, id DESC OFFSET @keep)
+                """, new { token.UserId, keep = Math.Max(0, maxPerUser - 1) }, transaction, cancellationToken));
+            var id = await connection.ExecuteScalarAsync<long>(Command(
+                """
+                INSERT INTO refresh_tokens (token_hash, user_id, access_token_id, scopes, credential_version, client_id, client_address, created_at, expires_at)
+                VALUES (@TokenHash, @UserId, @AccessTokenId, @scopes, @CredentialVersion, @ClientId, @ClientAddress, @now, @expires)
+                RETURNING id
+                """,
+                new
+                {
+                    token.TokenHash, token.UserId, token.AccessTokenId, scopes = FormatScopes(token.Scopes), token.CredentialVersion, ClientId = Clean(token.ClientId),
+                    ClientAddress = Clean(token.ClientAddress), now, expires = token.ExpiresAt.ToUnixTimeMilliseconds(),
+                }, transaction, cancellationToken));
+            var tokenName = token.AccessTokenId is null ? null : await connection.ExecuteScalarAsync<string?>(Command(
+                "SELECT name FROM access_tokens WHERE id = @AccessTokenId", new { token.AccessTokenId }, transaction, cancellationToken));
+            return new RefreshTokenInfo(id, token.UserId, token.AccessTokenId, tokenName, token.Scopes, token.CredentialVersion, token.ClientId, token.ClientAddress,
+                Time(now), Time(token.ExpiresAt.ToUnixTimeMilliseconds()), null);
+        }, cancellationToken);
+    }
 
-    public async Task<RefreshTokenInfo?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken)
+    public async Task<RefreshTokenOwner?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<RefreshRow>(Command(
-            "SELECT user_id AS UserId, client_id AS ClientId, expires_at AS ExpiresAt FROM refresh_tokens WHERE token_hash = @tokenHash AND revoked_at IS NULL",
-            new { tokenHash }, null, cancellationToken));
-        return row is null ? null : new RefreshTokenInfo(row.UserId, row.ClientId, Time(row.ExpiresAt));
+            $"{RefreshSelect} WHERE r.token_hash = @tokenHash AND r.revoked_at IS NULL", new { tokenHash }, null, cancellationToken));
+        if (row is null) return null;
+        var user = await connection.QuerySingleOrDefaultAsync<UserRow>(Command($"SELECT {UserColumns} FROM users WHERE id = @UserId", new { row.UserId }, null, cancellationToken));
+        return user is null ? null : new RefreshTokenOwner(row.ToModel(), user.ToModel(), row.CredentialAlive);
     }
 
-    public Task RevokeRefreshTokensAsync(long userId, CancellationToken cancellationToken) =>
-        connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(Command(
-                "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL", new { userId, now = Now() }, transaction, cancellationToken)),
+    public async Task<IReadOnlyList<RefreshTokenInfo>> ListRefreshTokensAsync(long userId, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<RefreshRow>(Command(
+            $"""
+            {RefreshSelect}
+            JOIN users u ON u.id = r.user_id
+            WHERE r.user_id = @userId AND r.revoked_at IS NULL AND r.credential_version = u.credential_version
+              AND (r.access_token_id IS NULL OR t.revoked_at IS NULL)
+              AND LEAST(r.expires_at, COALESCE(t.expires_at, r.expires_at)) > @now
+            ORDER BY r.id
+            """, new { userId, now = Now() }, null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    public Task<bool> RevokeRefreshTokenAsync(long userId, long refreshTokenId, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+            await connection.ExecuteAsync(Command(
+                "UPDATE refresh_tokens SET revoked_at = @now WHERE id = @refreshTokenId AND user_id = @userId AND revoked_at IS NULL",
+                new { refreshTokenId, userId, now = Now() }, transaction, cancellationToken)) > 0,
             cancellationToken);
 
-    public Task<Organization?> CreateOrganizationAsync(string name, long ownerId, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task TouchRefreshTokenAsync(long refreshTokenId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(Command(
+                "UPDATE refresh_tokens SET last_used_at = @at WHERE id = @refreshTokenId", new { refreshTokenId, at = at.ToUnixTimeMilliseconds() }, transaction, cancellationToken)),
+            cancellationToken);
+
+    private Task<int> RevokeRefreshTokensAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long userId, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(Command(
+            "UPDATE refresh_tokens SET revoked_at = @now WHERE user_id = @userId AND revoked_at IS NULL", new { userId, now = Now() }, transaction, cancellationToken));
+
+    public Task<(NameClaimOutcome Outcome, Organization? Organization)> CreateOrganizationAsync(string name, long ownerId, bool mayAdoptNamespace, CancellationToken cancellationToken) =>
+        connections.WriteAsync<(NameClaimOutcome, Organization?)>(async (connection, transaction) =>
         {
             var now = Now();
-            if (!await ClaimNameAsync(connection, transaction, name, "org", now, cancellationToken)) return null;
+            if (await IsClaimedAsync(connection, transaction, name, cancellationToken))
+            {
+                // A name left claimed by a deleted user has no account: an administrator may give it to an organization.
+                var ownerless = await connection.ExecuteScalarAsync<bool>(Command(
+                    "SELECT NOT EXISTS (SELECT 1 FROM users WHERE name = @name) AND NOT EXISTS (SELECT 1 FROM organizations WHERE name = @name)",
+                    new { name }, transaction, cancellationToken));
+                if (!ownerless || !mayAdoptNamespace) return (NameClaimOutcome.Taken, null);
+                await connection.ExecuteAsync(Command("UPDATE namespaces SET kind = 'org' WHERE name = @name", new { name }, transaction, cancellationToken));
+            }
+            else
+            {
+                if (!mayAdoptNamespace && await NamespaceHasRepositoriesAsync(connection, transaction, name, cancellationToken)) return (NameClaimOutcome.NamespaceInUse, null);
+                if (!await ClaimNameAsync(connection, transaction, name, "org", now, cancellationToken)) return (NameClaimOutcome.Taken, null);
+            }
             var id = await connection.ExecuteScalarAsync<long>(Command(
                 "INSERT INTO organizations (name, created_at) VALUES (@name, @now) RETURNING id", new { name, now }, transaction, cancellationToken));
             await connection.ExecuteAsync(Command(
                 "INSERT INTO organization_members (organization_id, user_id, role, added_at) VALUES (@id, @ownerId, 'owner', @now)",
                 new { id, ownerId, now }, transaction, cancellationToken));
-            return (Organization?)new Organization(id, name, Time(now));
+            return (NameClaimOutcome.Created, new Organization(id, name, Time(now)));
         }, cancellationToken);
 
     public async Task<Organization?> FindOrganizationAsync(string name, CancellationToken cancellationToken)
@@ -232,6 +379,12 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
         return [.. rows.Select(r => r.ToModel())];
     }
 
+    private static Task<bool> IsClaimedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<bool>(Command("SELECT EXISTS (SELECT 1 FROM namespaces WHERE name = @name)", new { name }, transaction, cancellationToken));
+
+    private static Task<bool> NamespaceHasRepositoriesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<bool>(Command("SELECT EXISTS (SELECT 1 FROM repositories WHERE namespace = @name)", new { name }, transaction, cancellationToken));
+
     private static async Task<bool> ClaimNameAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, string kind, long now, CancellationToken cancellationToken) =>
         await connection.ExecuteAsync(Command(
             "INSERT INTO namespaces (name, kind, created_at) VALUES (@name, @kind, @now) ON CONFLICT (name) DO NOTHING",
@@ -241,10 +394,4 @@ public sealed class PostgreSqlAccountStore(PostgreSqlConnections connections, Ti
 
     private static CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
-
-
-
-
-
-
 }

@@ -46,7 +46,10 @@ public static class AccountsServiceCollectionExtensions
         services.AddSingleton<IPasswordHashing, PasswordHashing>();
         services.AddSingleton<RepositoryPermissions>();
         services.AddSingleton<CredentialChanges>();
+        services.AddSingleton<AccountStatus>();
         services.AddSingleton<AccountService>();
+        services.AddSingleton<SessionService>();
+        services.AddSingleton<UserAdministration>();
         services.AddSingleton<RegistryTokenService>();
         services.AddSingleton<LoginRateLimiter>();
         services.AddSingleton<TokenIssuer>();

@@ -1,4 +1,5 @@
 using Wharf.Core.Access;
+using Wharf.Core.Accounts;
 
 namespace Wharf.Server.Accounts;
 
@@ -8,25 +9,30 @@ namespace Wharf.Server.Accounts;
 /// The caller (the build service) decides that the user may act on the repository before asking. A build's credential
 /// also carries <see cref="RegistryTokenService.PullClaim"/>: pull elsewhere is judged per request with the user's own
 /// permissions (<see cref="AccountsRegistryAccessPolicy"/>), never more than the user may pull, and never push.
+/// The credential carries the user's credential version, so it stops working when the user changes the password or is
+/// disabled; for a user who does not exist (or is disabled) none is issued.
 /// </summary>
-public sealed class InternalCredentials(RegistryTokenService tokens) : IInternalCredentials
+public sealed class InternalCredentials(RegistryTokenService tokens, AccountStatus status) : IInternalCredentials
 {
     public static readonly TimeSpan MinLifetime = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromHours(24);
 
     public ValueTask<RegistryCredential?> IssueAsync(string username, string repository, RegistryActions actions, TimeSpan lifetime, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<RegistryCredential?>(Issue(username, repository, actions, lifetime, pullAsSubject: false));
+        IssueCoreAsync(username, repository, actions, lifetime, pullAsSubject: false, cancellationToken);
 
     public ValueTask<RegistryCredential?> IssueForBuildAsync(string username, string repository, TimeSpan lifetime, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<RegistryCredential?>(Issue(username, repository, RegistryActions.Pull | RegistryActions.Push, lifetime, pullAsSubject: true));
+        IssueCoreAsync(username, repository, RegistryActions.Pull | RegistryActions.Push, lifetime, pullAsSubject: true, cancellationToken);
 
-    private RegistryCredential Issue(string username, string repository, RegistryActions actions, TimeSpan lifetime, bool pullAsSubject)
+    private async ValueTask<RegistryCredential?> IssueCoreAsync(string username, string repository, RegistryActions actions, TimeSpan lifetime, bool pullAsSubject, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(username);
         ArgumentException.ThrowIfNullOrEmpty(repository);
         if (lifetime < MinLifetime) lifetime = MinLifetime;
         if (lifetime > MaxLifetime) lifetime = MaxLifetime;
-        var issued = tokens.Issue(username, [new AccessEntry("repository", repository, ScopeParser.FormatActions(actions))], lifetime, isInternal: true, pullAsSubject: pullAsSubject);
+        // A user who is gone or disabled gets no credential: the build's push is refused like any of theirs would be.
+        if (await status.GetAsync(username, cancellationToken) is not { Disabled: false } state) return null;
+        var issued = tokens.Issue(username, [new AccessEntry("repository", repository, ScopeParser.FormatActions(actions))], lifetime,
+            isInternal: true, pullAsSubject: pullAsSubject, credentialVersion: state.CredentialVersion);
         return new RegistryCredential(username, issued.Token);
     }
 }

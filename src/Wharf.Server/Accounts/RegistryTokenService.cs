@@ -25,6 +25,9 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
     /// </summary>
     public const string PullClaim = "wharf:pull";
 
+    /// <summary>The subject's credential version when the token was issued (see <see cref="AccountStatus"/>).</summary>
+    public const string VersionClaim = "wharf:ver";
+
     private const int MaxCachedTokens = 50_000;
     private const int MaxTokenLength = 16 * 1024;
     private static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(30);
@@ -35,7 +38,7 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
 
     public string KeyId => key.KeyId;
 
-    public IssuedToken Issue(string subject, IReadOnlyList<AccessEntry> access, TimeSpan lifetime, bool isInternal = false, bool pullAsSubject = false)
+    public IssuedToken Issue(string subject, IReadOnlyList<AccessEntry> access, TimeSpan lifetime, bool isInternal = false, bool pullAsSubject = false, long credentialVersion = 0)
     {
         var now = time.GetUtcNow();
         var issuedAt = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
@@ -57,6 +60,7 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
             writer.WriteString("jti", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
             if (isInternal) writer.WriteString(UseClaim, "internal");
             if (isInternal && pullAsSubject) writer.WriteString(PullClaim, "subject");
+            if (subject.Length > 0) writer.WriteNumber(VersionClaim, credentialVersion);
             writer.WriteStartArray("access");
             foreach (var entry in access)
             {
@@ -148,7 +152,8 @@ public sealed class RegistryTokenService(TokenSigningKey key, AuthOptions option
             }
             var isInternal = String(claims, UseClaim) == "internal";
             var pullsAsSubject = isInternal && subject.Length > 0 && String(claims, PullClaim) == "subject";
-            return new TokenPrincipal(subject, isInternal, new TokenGrants(entries), DateTimeOffset.FromUnixTimeSeconds(exp), pullsAsSubject);
+            var version = Number(claims, VersionClaim) ?? 0;
+            return new TokenPrincipal(subject, isInternal, new TokenGrants(entries), DateTimeOffset.FromUnixTimeSeconds(exp), pullsAsSubject, version);
         }
         catch (Exception e) when (e is FormatException or JsonException or CryptographicException or ArgumentException)
         {

@@ -16,7 +16,11 @@ public sealed class TokenGrants
         Entries = entries;
         foreach (var entry in entries)
         {
-            if (entry.Type == "registry" && entry.Name == "catalog" && entry.Actions.Contains("*")) Catalog = true;
+            if (entry.Type == "registry" && entry.Name == "catalog")
+            {
+                if (entry.Actions.Contains("*")) Catalog = true;
+                if (entry.Actions.Contains("*") || entry.Actions.Contains("search")) Search = true;
+            }
             if (entry.Type != "repository") continue;
             _repositories.TryGetValue(entry.Name, out var actions);
             _repositories[entry.Name] = actions | ScopeParser.ParseActions(entry.Actions);
@@ -25,7 +29,11 @@ public sealed class TokenGrants
 
     public IReadOnlyList<AccessEntry> Entries { get; }
 
+    /// <summary><c>registry:catalog:*</c>: the caller may list the catalog (<c>/v2/_catalog</c>).</summary>
     public bool Catalog { get; }
+
+    /// <summary><c>registry:catalog:search</c> (or <c>*</c>): the caller may search (<c>/v1/search</c>) what its subject may pull.</summary>
+    public bool Search { get; }
 
     public RegistryActions For(string repository) => _repositories.TryGetValue(repository, out var actions) ? actions : RegistryActions.None;
 }
@@ -36,8 +44,8 @@ public sealed class TokenGrants
 /// </summary>
 public sealed class TokenPrincipal : ClaimsPrincipal
 {
-    public TokenPrincipal(string subject, bool isInternal, TokenGrants grants, DateTimeOffset expiresAt, bool pullsAsSubject = false)
-        : base(new ClaimsIdentity(SubjectClaims(subject, isInternal), isInternal ? "Internal" : "Bearer", WharfClaims.Subject, null))
+    public TokenPrincipal(string subject, bool isInternal, TokenGrants grants, DateTimeOffset expiresAt, bool pullsAsSubject = false, long credentialVersion = 0)
+        : base(new ClaimsIdentity(SubjectClaims(subject, isInternal, grants, credentialVersion), isInternal ? "Internal" : "Bearer", WharfClaims.Subject, null))
     {
         IsInternal = isInternal;
         PullsAsSubject = isInternal && pullsAsSubject;
@@ -53,11 +61,20 @@ public sealed class TokenPrincipal : ClaimsPrincipal
     /// </summary>
     public bool PullsAsSubject { get; }
 
-    /// <summary>An anonymous token (empty <c>sub</c>) carries no subject claim, so the caller has no user name.</summary>
-    private static IEnumerable<Claim> SubjectClaims(string subject, bool isInternal)
+    /// <summary>
+    /// An anonymous token (empty <c>sub</c>) carries no subject claim, so the caller has no user name. A bearer token
+    /// that may search carries the one scope "pull", which lets listings (<c>/v1/search</c>) show what its subject may pull;
+    /// everything else it may do is in <see cref="Grants"/>, which only the registry's access policy reads.
+    /// </summary>
+    private static IEnumerable<Claim> SubjectClaims(string subject, bool isInternal, TokenGrants grants, long credentialVersion)
     {
-        if (subject.Length > 0) yield return new Claim(WharfClaims.Subject, subject);
+        if (subject.Length > 0)
+        {
+            yield return new Claim(WharfClaims.Subject, subject);
+            yield return new Claim(WharfClaims.CredentialVersion, credentialVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         yield return new Claim(WharfClaims.AuthMethod, isInternal ? Core.Accounts.Caller.Internal : Core.Accounts.Caller.Bearer);
+        if (!isInternal && grants.Search) yield return new Claim(WharfClaims.TokenScope, "pull");
     }
 
     public TokenGrants Grants { get; }

@@ -8,9 +8,12 @@ namespace Wharf.Server.Accounts;
 /// <summary>
 /// Authenticates every request that carries an <c>Authorization</c> header (see <see cref="CredentialAuthenticator"/>)
 /// and sets <see cref="HttpContext.User"/>. A credential that does not check out is answered here: 401 (with the
-/// Bearer challenge on <c>/v2/</c>), or 429 with <c>Retry-After</c> once failed logins hit the limit; in the error
-/// shape of the surface asked (OCI envelope on <c>/v2/</c> and <c>/auth</c>, problem details elsewhere).
-/// Requests without the header go on anonymous.
+/// Bearer challenge on <c>/v2/</c>), 403 for a disabled account, or 429 with <c>Retry-After</c> once failed logins hit
+/// the limit; in the error shape of the surface asked (OCI envelope on <c>/v2/</c> and <c>/auth</c>, problem details
+/// elsewhere). Requests without the header go on anonymous.
+/// Registry tokens from <c>/auth/token</c> and internal credentials are for the registry surfaces only
+/// (<see cref="AcceptsRegistryTokens"/>): anywhere else (the REST API, the build endpoints, the web UI) they are
+/// refused, so that such a token never grants more than the <c>access</c> claim it carries.
 /// </summary>
 public sealed class WharfAuthenticationMiddleware(RequestDelegate next, CredentialAuthenticator authenticator, AuthOptions options)
 {
@@ -23,9 +26,14 @@ public sealed class WharfAuthenticationMiddleware(RequestDelegate next, Credenti
             return;
         }
         var path = context.Request.Path;
-        var check = await authenticator.CheckAsync(header.ToString(), ClientAddress(context), bearerAllowsAccessToken: !path.StartsWithSegments("/v2"), context.RequestAborted);
+        var check = await authenticator.CheckAsync(header.ToString(), ClientAddress(context), registryTokensAllowed: path.StartsWithSegments("/v2"), context.RequestAborted);
         switch (check.Outcome)
         {
+            case CredentialOutcome.Authenticated when check.Principal is TokenPrincipal && !AcceptsRegistryTokens(path):
+                await WriteFailureAsync(context, StatusCodes.Status401Unauthorized, RegistryErrorCode.Unauthorized,
+                    "Registry tokens from /auth/token work on /v2/ only. Here, use your password, a personal access token or a session (refresh) token.",
+                    "invalid_token");
+                return;
             case CredentialOutcome.Authenticated:
                 context.User = check.Principal!;
                 await next(context);
@@ -36,9 +44,13 @@ public sealed class WharfAuthenticationMiddleware(RequestDelegate next, Credenti
                 await WriteFailureAsync(context, StatusCodes.Status429TooManyRequests, RegistryErrorCode.TooManyRequests,
                     $"Too many failed logins; try again in {seconds} seconds.", null);
                 return;
+            case CredentialOutcome.Disabled:
+                await WriteFailureAsync(context, StatusCodes.Status403Forbidden, RegistryErrorCode.Denied,
+                    "This account is disabled; ask an administrator.", null);
+                return;
             case CredentialOutcome.Invalid:
                 await WriteFailureAsync(context, StatusCodes.Status401Unauthorized, RegistryErrorCode.Unauthorized,
-                    check.WasBearer ? "The bearer token is invalid or expired." : "Invalid user name or password.",
+                    check.WasBearer ? "The bearer token is invalid, expired or revoked." : "Invalid user name or password.",
                     check.WasBearer ? "invalid_token" : null);
                 return;
             default:
@@ -47,6 +59,18 @@ public sealed class WharfAuthenticationMiddleware(RequestDelegate next, Credenti
         }
     }
 
+    /// <summary>
+    /// The surfaces where a registry token (or an internal credential) is a credential: the registry (<c>/v2/</c>),
+    /// Docker's search (<c>/v1/</c>, which docker calls with a registry token for <c>registry:catalog:search</c>) and the
+    /// token endpoint (which turns an internal credential into a registry token, and refuses registry tokens itself).
+    /// </summary>
+    public static bool AcceptsRegistryTokens(PathString path) =>
+        path.StartsWithSegments("/v2") || path.StartsWithSegments("/v1") || path.StartsWithSegments("/auth");
+
+    /// <summary>
+    /// The client's address: the connection's, or the one a known proxy forwarded (<c>Wharf:Http:KnownProxies</c>;
+    /// the forwarded-headers middleware has already replaced the connection's address then).
+    /// </summary>
     public static string? ClientAddress(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
 
     private async Task WriteFailureAsync(HttpContext context, int status, RegistryErrorCode code, string message, string? bearerError)

@@ -23,7 +23,9 @@ public static class AccountsApi
         api.MapPut("/user/password", ChangePasswordAsync).WithSummary("Change the password (revokes refresh tokens)");
         api.MapPost("/tokens", CreateTokenAsync).WithSummary("Create a personal access token (its secret is shown once)");
         api.MapGet("/tokens", ListTokensAsync).WithSummary("List your personal access tokens");
-        api.MapDelete("/tokens/{id}", RevokeTokenAsync).WithSummary("Revoke a personal access token");
+        api.MapDelete("/tokens/{id}", RevokeTokenAsync).WithSummary("Revoke a personal access token (and the sessions made with it)");
+        api.MapGet("/sessions", ListSessionsAsync).WithSummary("List your sessions (refresh tokens: docker login, wharf login)");
+        api.MapDelete("/sessions/{id}", RevokeSessionAsync).WithSummary("Revoke a session ('current': the one this request uses)");
         api.MapPost("/orgs", CreateOrganizationAsync).WithSummary("Create an organization (you become its owner)");
         api.MapGet("/orgs/{org}", GetOrganizationAsync).WithSummary("An organization and its members");
         api.MapPut("/orgs/{org}/members/{user}", SetMemberAsync).WithSummary("Add a member or change their role");
@@ -87,6 +89,34 @@ public static class AccountsApi
             return ApiProblems.Invalid($"'{id}' is not a token id.", "id");
         }
         var result = await accounts.RevokeAccessTokenAsync(Origin(context), tokenId, ct);
+        return result.IsOk ? TypedResults.NoContent() : ApiProblems.From(result.Error!);
+    }
+
+    private static async Task<IResult> ListSessionsAsync(HttpContext context, SessionService sessions, CancellationToken ct)
+    {
+        if (context.User.Username() is null) return ApiProblems.Unauthenticated();
+        var result = await sessions.ListAsync(Origin(context), ct);
+        if (!result.IsOk) return ApiProblems.From(result.Error!);
+        var current = context.User.Method() == Caller.RefreshToken ? context.User.SessionId() : null;
+        return TypedResults.Json(new SessionListResponse([.. result.Value!.Select(s => new SessionResponse(
+            s.Id, s.ClientId, s.ClientAddress, [.. AccountText.Format(s.Scopes)], s.AccessTokenId is null ? "password" : "token", s.AccessTokenId, s.AccessTokenName,
+            s.CreatedAt, s.ExpiresAt, s.LastUsedAt, s.Id == current))]), AccountsJsonContext.Default.SessionListResponse);
+    }
+
+    /// <summary><c>DELETE /api/v1/sessions/{id}</c>; <c>current</c> names the session the request itself uses (log out).</summary>
+    private static async Task<IResult> RevokeSessionAsync(HttpContext context, string id, SessionService sessions, CancellationToken ct)
+    {
+        if (context.User.Username() is null) return ApiProblems.Unauthenticated();
+        long? sessionId = null;
+        if (id != "current")
+        {
+            if (!long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+            {
+                return ApiProblems.Invalid($"'{id}' is not a session id (or 'current').", "id");
+            }
+            sessionId = parsed;
+        }
+        var result = await sessions.RevokeAsync(Origin(context), sessionId, ct);
         return result.IsOk ? TypedResults.NoContent() : ApiProblems.From(result.Error!);
     }
 

@@ -24,6 +24,13 @@ public sealed record AuditPageResponse(List<AuditEventResponse> Events, string? 
 public sealed record RegistryTokenResponse(string Token, string AccessToken, int ExpiresIn, DateTimeOffset IssuedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? RefreshToken,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Scope);
+public sealed record SessionResponse(long Id, string ClientId, string? ClientAddress, List<string> Scopes, string Credential, long? TokenId, string? TokenName,
+    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? LastUsedAt, bool Current);
+public sealed record SessionListResponse(List<SessionResponse> Sessions);
+public sealed record PatchUserRequest(bool? Disabled);
+public sealed record AdminUserResponse(string Username, string? Email, bool IsAdmin, bool Disabled, DateTimeOffset? DisabledAt, bool Locked, DateTimeOffset CreatedAt);
+public sealed record UserListResponse(List<AdminUserResponse> Users, string? NextCursor);
+public sealed record UserDeletionResponse(string Username, long RepositoriesKept, List<string> OrganizationsWithoutOwner, string Message);
 
 /// <summary>Source-generated JSON for the accounts surfaces, with the options every <c>/api</c> context shares (see <c>ApiPipeline.ConfigureJson</c>).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -39,6 +46,11 @@ public sealed record RegistryTokenResponse(string Token, string AccessToken, int
 [JsonSerializable(typeof(OrganizationResponse))]
 [JsonSerializable(typeof(AuditPageResponse))]
 [JsonSerializable(typeof(RegistryTokenResponse))]
+[JsonSerializable(typeof(SessionListResponse))]
+[JsonSerializable(typeof(PatchUserRequest))]
+[JsonSerializable(typeof(AdminUserResponse))]
+[JsonSerializable(typeof(UserListResponse))]
+[JsonSerializable(typeof(UserDeletionResponse))]
 public sealed partial class AccountsJsonContext : JsonSerializerContext;
 
 /// <summary>Accounts records as <c>/api/v1</c> shows them.</summary>

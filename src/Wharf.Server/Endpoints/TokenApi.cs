@@ -25,7 +25,7 @@ public static class TokenApi
         return app;
     }
 
-    private static async Task GetAsync(HttpContext context, TokenIssuer issuer)
+    private static async Task GetAsync(HttpContext context, TokenIssuer issuer, SessionService sessions, AccountService accounts)
     {
         var ct = context.RequestAborted;
         var query = context.Request.Query;
@@ -41,12 +41,14 @@ public static class TokenApi
         }
         var offline = string.Equals(query["offline_token"].ToString(), "true", StringComparison.OrdinalIgnoreCase);
         var clientId = query["client_id"].ToString() is { Length: > 0 } c ? c : "unknown";
-        var user = offline && context.User.Method() is Caller.Password or Caller.AccessToken ? context.User.Username() : null;
-        var response = await issuer.IssueAsync(context.User, query["scope"], user, clientId, ct);
+        var response = await issuer.IssueAsync(context.User, query["scope"], ct);
+        var address = WharfAuthenticationMiddleware.ClientAddress(context);
+        if (offline && await sessions.IssueAsync(context.User, clientId, address, ct) is { } refresh) response = response with { RefreshToken = refresh };
+        await RecordLoginAsync(accounts, context.User, address, clientId, response.RefreshToken is not null, ct);
         await TypedResults.Json(response, AccountsJsonContext.Default.RegistryTokenResponse).ExecuteAsync(context);
     }
 
-    private static async Task PostAsync(HttpContext context, TokenIssuer issuer, CredentialAuthenticator authenticator, AccountService accounts)
+    private static async Task PostAsync(HttpContext context, TokenIssuer issuer, CredentialAuthenticator authenticator, SessionService sessions, AccountService accounts)
     {
         var ct = context.RequestAborted;
         if (!context.Request.HasFormContentType)
@@ -76,15 +78,15 @@ public static class TokenApi
             return;
         }
         var clientId = form["client_id"].ToString();
-        if (clientId.Length == 0 || clientId.Length > 256)
+        if (clientId.Length == 0 || clientId.Length > SessionService.MaxClientIdLength)
         {
             await OAuthErrorAsync(context, 400, "invalid_request", "client_id is required.");
             return;
         }
         var scopes = form["scope"];
         var grantType = form["grant_type"].ToString();
+        var address = WharfAuthenticationMiddleware.ClientAddress(context);
         ClaimsPrincipal principal;
-        string? refreshUser = null;
         string? refreshToken = null;
         switch (grantType)
         {
@@ -96,11 +98,16 @@ public static class TokenApi
                     await OAuthErrorAsync(context, 400, "invalid_request", "username and password are required.");
                     return;
                 }
-                var check = await authenticator.CheckSecretAsync(username, password, WharfAuthenticationMiddleware.ClientAddress(context), ct);
+                var check = await authenticator.CheckSecretAsync(username, password, address, ct);
                 if (check.Outcome == CredentialOutcome.RateLimited)
                 {
                     context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(check.RetryAfter!.Value.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                     await OAuthErrorAsync(context, 429, "slow_down", "Too many failed logins.");
+                    return;
+                }
+                if (check.Outcome == CredentialOutcome.Disabled)
+                {
+                    await OAuthErrorAsync(context, 401, "invalid_grant", "This account is disabled; ask an administrator.");
                     return;
                 }
                 if (check.Outcome != CredentialOutcome.Authenticated)
@@ -109,26 +116,37 @@ public static class TokenApi
                     return;
                 }
                 principal = check.Principal!;
-                if (form["access_type"].ToString() == "offline" && principal.Method() is Caller.Password or Caller.AccessToken) refreshUser = principal.Username();
+                if (form["access_type"].ToString() == "offline") refreshToken = await sessions.IssueAsync(principal, clientId, address, ct);
+                await RecordLoginAsync(accounts, principal, address, clientId, refreshToken is not null, ct);
                 break;
             case "refresh_token":
-                refreshToken = form["refresh_token"].ToString();
-                var owner = await accounts.RedeemRefreshTokenAsync(refreshToken, ct);
-                if (owner is null)
+                var presented = form["refresh_token"].ToString();
+                var session = await sessions.AuthenticateAsync(presented, ct);
+                if (session is null || session.User.IsDisabled)
                 {
-                    await OAuthErrorAsync(context, 401, "invalid_grant", "The refresh token is unknown, revoked or expired.");
+                    await OAuthErrorAsync(context, 401, "invalid_grant", session is null
+                        ? "The refresh token is unknown, revoked or expired, or its credential changed: log in again."
+                        : "This account is disabled; ask an administrator.");
                     return;
                 }
-                principal = CredentialAuthenticator.ToPrincipal(new AuthenticatedUser(owner, Caller.Password, TokenScopes.Pull | TokenScopes.Push | TokenScopes.Delete | TokenScopes.Admin));
+                // The session grants at most what the credential that made it allowed: its scopes are on the principal.
+                principal = CredentialAuthenticator.ToPrincipal(session);
+                refreshToken = presented;
                 break;
             default:
                 await OAuthErrorAsync(context, 400, "unsupported_grant_type", "grant_type is 'password' or 'refresh_token'.");
                 return;
         }
-        var response = await issuer.IssueAsync(principal, scopes, refreshUser, clientId, ct);
+        var response = await issuer.IssueAsync(principal, scopes, ct);
         if (refreshToken is not null) response = response with { RefreshToken = refreshToken };
         await TypedResults.Json(response, AccountsJsonContext.Default.RegistryTokenResponse).ExecuteAsync(context);
     }
+
+    /// <summary>A token issued for credentials is a sign-in (docker login, a pull with stored credentials, wharf login): audited. Anonymous and internal callers are not.</summary>
+    private static Task RecordLoginAsync(AccountService accounts, ClaimsPrincipal caller, string? address, string clientId, bool session, CancellationToken ct) =>
+        caller.Method() is Caller.Password or Caller.AccessToken or Caller.RefreshToken
+            ? accounts.RecordLoginAsync(new RequestOrigin(caller, address), $"token for {clientId}, {caller.Method()}{(session ? ", new session" : "")}", ct)
+            : Task.CompletedTask;
 
     private static RegistryError? ServiceMismatch(HttpContext context, string service, AuthOptions options) =>
         service.Length > 0 && service != options.Service
@@ -140,20 +158,26 @@ public static class TokenApi
 }
 
 /// <summary>Works out the grants of a token request and signs the token.</summary>
-public sealed class TokenIssuer(RegistryTokenService tokens, RepositoryPermissions permissions, AccountsRegistryAccessPolicy policy, AccountService accounts, AuthOptions options)
+public sealed class TokenIssuer(RegistryTokenService tokens, RepositoryPermissions permissions, AccountsRegistryAccessPolicy policy, AuthOptions options)
 {
     public AuthOptions Options => options;
 
-    public async Task<RegistryTokenResponse> IssueAsync(ClaimsPrincipal caller, IEnumerable<string?> scopes, string? refreshFor, string clientId, CancellationToken ct)
+    /// <summary>
+    /// Per requested scope, the intersection of the requested actions and what the caller may do: the user's permissions
+    /// limited by the credential's scopes (a personal access token's, or a session's, which are those of the credential
+    /// that made it); for an internal credential its own grants.
+    /// </summary>
+    public async Task<RegistryTokenResponse> IssueAsync(ClaimsPrincipal caller, IEnumerable<string?> scopes, CancellationToken ct)
     {
         var granted = new List<AccessEntry>();
         var username = caller.Username();
         foreach (var requested in ScopeParser.Parse(scopes))
         {
-            if (requested.Type == "registry" && requested.Name == "catalog" && requested.Actions.Contains("*"))
+            if (requested.Type == "registry" && requested.Name == "catalog")
             {
-                var catalog = caller is TokenPrincipal ? false : username is not null || options.AnonymousPull;
-                if (catalog) granted.Add(new AccessEntry("registry", "catalog", ["*"]));
+                var mayList = caller is not TokenPrincipal && (username is not null || options.AnonymousPull);
+                string[] listing = [.. requested.Actions.Where(a => a is "*" or "search").Distinct()];
+                if (mayList && listing.Length > 0) granted.Add(new AccessEntry("registry", "catalog", listing));
                 continue;
             }
             if (requested.Type != "repository" || !RepositoryName.IsValid(requested.Name)) continue;
@@ -170,14 +194,9 @@ public sealed class TokenIssuer(RegistryTokenService tokens, RepositoryPermissio
             var actions = ScopeParser.ParseActions(requested.Actions) & allowed;
             if (actions != RegistryActions.None) Merge(granted, requested.Name, actions);
         }
-        var issued = tokens.Issue(username ?? "", granted, options.TokenLifetime);
-        string? refresh = null;
-        if (refreshFor is not null && await accounts.FindUserAsync(refreshFor, ct) is { } user)
-        {
-            refresh = await accounts.IssueRefreshTokenAsync(user, clientId, ct);
-        }
+        var issued = tokens.Issue(username ?? "", granted, options.TokenLifetime, credentialVersion: caller.CredentialVersion());
         var scopeText = string.Join(' ', granted.Select(g => $"{g.Type}:{g.Name}:{string.Join(',', g.Actions)}"));
-        return new RegistryTokenResponse(issued.Token, issued.Token, (int)options.TokenLifetime.TotalSeconds, issued.IssuedAt, refresh, scopeText.Length == 0 ? null : scopeText);
+        return new RegistryTokenResponse(issued.Token, issued.Token, (int)options.TokenLifetime.TotalSeconds, issued.IssuedAt, null, scopeText.Length == 0 ? null : scopeText);
     }
 
     private static void Merge(List<AccessEntry> granted, string repository, RegistryActions actions)

@@ -39,7 +39,8 @@ internal static class AccountPages
             WebUi.Page<LoginPage>(PageShell.For(context, "Sign in", "login"), new LoginModel(username, returnUrl, message), status);
         if (username.Length == 0 || password.Length == 0) return Refuse("Give your user name and password.", StatusCodes.Status400BadRequest);
         if (Core.Accounts.Secrets.LooksLikeAccessToken(password)) return Refuse("Sign in with your password; personal access tokens are for docker login and the API.", StatusCodes.Status400BadRequest);
-        var check = await authenticator.CheckSecretAsync(username, password, WharfAuthenticationMiddleware.ClientAddress(context), ct);
+        // The one credential check, limits and audited sign-in of every surface.
+        var check = await authenticator.SignInAsync(username, password, WharfAuthenticationMiddleware.ClientAddress(context), "web", ct);
         switch (check.Outcome)
         {
             case CredentialOutcome.RateLimited:
@@ -51,6 +52,8 @@ internal static class AccountPages
                 if (user is null) return Refuse("Wrong user name or password.", StatusCodes.Status401Unauthorized);
                 await WebSession.SignInAsync(context, user);
                 return TypedResults.Redirect(returnUrl);
+            case CredentialOutcome.Disabled:
+                return Refuse("This account is disabled; ask an administrator.", StatusCodes.Status403Forbidden);
             default:
                 return Refuse("Wrong user name or password.", StatusCodes.Status401Unauthorized);
         }

@@ -63,7 +63,10 @@ public static class WebSession
         var name = context.Principal?.FindFirst(WharfClaims.Subject)?.Value;
         var stamp = context.Principal?.FindFirst(StampClaim)?.Value;
         var user = name is null ? null : await accounts.FindUserAsync(name, context.HttpContext.RequestAborted);
-        if (user is null || stamp is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(stamp), Encoding.ASCII.GetBytes(Stamp(user))))
+        // Also the security stamp every session-like credential checks (AccountStatus): disabling the user, or a password
+        // change, raises the credential version the cookie was issued under.
+        if (user is null || stamp is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(stamp), Encoding.ASCII.GetBytes(Stamp(user)))
+            || user.IsDisabled || user.CredentialVersion != context.Principal!.CredentialVersion())
         {
             context.RejectPrincipal();
             await context.HttpContext.SignOutAsync(Scheme);

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Antiforgery;
+using Wharf.Server.Accounts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Components;
 using Wharf.Core.Accounts;
@@ -34,7 +35,8 @@ public static class WebUi
             options.FormFieldName = AntiforgeryField;
             options.HeaderName = AntiforgeryHeader;
         });
-        services.AddAuthentication().AddCookie(WebSession.Scheme, WebSession.Configure);
+        // Not the default scheme: the cookie counts only where WebSessionMiddleware asks for it (see NoDefaultAuthentication).
+        services.AddWharfAuthentication().AddCookie(WebSession.Scheme, WebSession.Configure);
         return services;
     }
 

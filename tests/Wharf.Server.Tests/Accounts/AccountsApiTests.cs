@@ -77,6 +77,7 @@ public class AccountsApiTests : IAsyncLifetime
     public async Task Audit_Is_For_Administrators_And_Pages_With_A_Cursor()
     {
         await _http.CreateAccessTokenAsync("alice", "pull");
+        await _http.GetTokenAsync("alice", "repository:alice/app:pull"); // a sign-in: the audit records it
         using var alice = _http.Basic("alice");
         using (var denied = await alice.GetAsync("api/v1/audit")) Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
         using var boss = _http.Basic("boss");
