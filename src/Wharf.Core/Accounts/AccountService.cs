@@ -287,10 +287,10 @@ public sealed class AccountService(IAccountStore store, IAuditLog audit, IPasswo
         return visibility;
     }
 
-    /// <summary>Called after a manifest push: a new repository gets the configured default visibility, and the push is audited.</summary>
+    /// <summary>Called after a manifest push: a new repository gets its default visibility (<see cref="AuthOptions.DefaultVisibilityFor"/>), and the push is audited.</summary>
     public async Task RecordPushAsync(RequestOrigin origin, string repository, string reference, string digest, CancellationToken cancellationToken)
     {
-        await store.SetVisibilityIfUnsetAsync(repository, options.DefaultVisibility, cancellationToken);
+        await store.SetVisibilityIfUnsetAsync(repository, options.DefaultVisibilityFor(repository), cancellationToken);
         await audit.AppendAsync(new AuditEntry(origin.Actor, origin.ClientAddress, AuditActions.Push, $"{repository}:{reference}", Detail: digest), cancellationToken);
     }
 

@@ -20,7 +20,8 @@ public sealed class RepositoryService(
     ICallerAccess callerAccess,
     RepositoryOptions options,
     RepositoryVisibility defaultVisibility,
-    RepositoryPermissions? permissions = null)
+    RepositoryPermissions? permissions = null,
+    Func<string, RepositoryVisibility>? defaultVisibilityFor = null)
 {
     public RepositoryOptions Options => options;
 
@@ -46,7 +47,7 @@ public sealed class RepositoryService(
                 ? $"Only administrators may create one-component names such as '{name}'; create {access.Username ?? "NAMESPACE"}/{name} instead."
                 : $"You may not create repositories in '{@namespace}'.");
         }
-        var outcome = await store.CreateAsync(repository, visibility ?? defaultVisibility, description, readme, cancellationToken);
+        var outcome = await store.CreateAsync(repository, visibility ?? defaultVisibilityFor?.Invoke(repository) ?? defaultVisibility, description, readme, cancellationToken);
         if (outcome == CreateRepositoryOutcome.Exists) return new RepositoryError(RepositoryProblem.Conflict, $"The repository '{repository}' already exists.");
         permissions?.InvalidateRepository(repository);
         return (await store.GetAsync(repository, defaultVisibility, cancellationToken))!;

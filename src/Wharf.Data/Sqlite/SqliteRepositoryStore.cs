@@ -28,7 +28,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
 
     private const string HitColumns =
         "r.name AS Name, r.namespace AS Namespace, COALESCE(r.visibility, @defaultVisibility) AS Visibility, r.description AS Description, " +
-        "r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt";
+        "r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt, r.created_at AS CreatedAt, r.updated_at AS UpdatedAt";
 
     private const string ReadableFilter =
         "(@isAdmin = 1 OR (@seesPublic = 1 AND COALESCE(r.visibility, @defaultVisibility) = 'public') OR r.namespace IN @readable)";
@@ -338,7 +338,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
     }
 
     private static SearchHit ToHit(HitRow row) =>
-        new(row.Name, row.Namespace, Parse(row.Visibility), row.Description, row.PullCount, TimeOrNull(row.LastPushedAt));
+        new(row.Name, row.Namespace, Parse(row.Visibility), row.Description, row.PullCount, TimeOrNull(row.LastPushedAt), Time(row.CreatedAt), TimeOrNull(row.UpdatedAt));
 
     private static string Format(RepositoryVisibility visibility) => visibility == RepositoryVisibility.Public ? "public" : "private";
 
@@ -416,6 +416,8 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
         public string? Description { get; set; }
         public long PullCount { get; set; }
         public long? LastPushedAt { get; set; }
+        public long CreatedAt { get; set; }
+        public long? UpdatedAt { get; set; }
         public long Tier { get; set; }
     }
 

@@ -22,7 +22,9 @@ public static class AccountsApi
         api.MapGet("/tokens", ListTokensAsync);
         api.MapDelete("/tokens/{id}", RevokeTokenAsync);
         api.MapPost("/orgs", CreateOrganizationAsync);
+        api.MapGet("/orgs", ListOrganizationsAsync);
         api.MapGet("/orgs/{org}", GetOrganizationAsync);
+        api.MapGet("/orgs/{org}/members", ListMembersAsync);
         api.MapPut("/orgs/{org}/members/{user}", SetMemberAsync);
         api.MapDelete("/orgs/{org}/members/{user}", RemoveMemberAsync);
         app.MapTokenApi();
@@ -108,6 +110,25 @@ public static class AccountsApi
         if (context.User.Username() is null) return ApiIo.Unauthenticated();
         var result = await accounts.GetOrganizationAsync(Origin(context), org, ct);
         return result.IsOk ? TypedResults.Json(ApiIo.ToResponse(result.Value!), AccountsJsonContext.Default.OrganizationResponse) : ApiIo.Problem(result.Error!);
+    }
+
+    /// <summary><c>GET /api/v1/orgs</c>: the organizations the caller belongs to, with the caller's role in each, by name.</summary>
+    private static async Task<IResult> ListOrganizationsAsync(HttpContext context, RepositoryPermissions permissions, CancellationToken ct)
+    {
+        if (context.User.Username() is not { } name) return ApiIo.Unauthenticated();
+        var memberships = await permissions.GetMembershipsAsync(name, ct);
+        return TypedResults.Json(new OrganizationListResponse([.. memberships.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => new MembershipResponse(o.Key, AccountText.Format(o.Value)))]),
+            AccountsJsonContext.Default.OrganizationListResponse);
+    }
+
+    /// <summary><c>GET /api/v1/orgs/{org}/members</c>: its members and their roles, for its members and administrators (others: 404).</summary>
+    private static async Task<IResult> ListMembersAsync(HttpContext context, string org, AccountService accounts, CancellationToken ct)
+    {
+        if (context.User.Username() is null) return ApiIo.Unauthenticated();
+        var result = await accounts.GetOrganizationAsync(Origin(context), org, ct);
+        if (!result.IsOk) return ApiIo.Problem(result.Error!);
+        var details = ApiIo.ToResponse(result.Value!);
+        return TypedResults.Json(new MemberListResponse(details.Name, details.Members), AccountsJsonContext.Default.MemberListResponse);
     }
 
     private static async Task<IResult> SetMemberAsync(HttpContext context, string org, string user, AccountService accounts, CancellationToken ct)

@@ -31,7 +31,8 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetRequiredService<ICallerAccess>(),
             options,
             sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private,
-            sp.GetService<RepositoryPermissions>()));
+            sp.GetService<RepositoryPermissions>(),
+            sp.GetService<AuthOptions>() is { } auth ? auth.DefaultVisibilityFor : null));
         return services;
     }
 }
