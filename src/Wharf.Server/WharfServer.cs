@@ -9,6 +9,7 @@ using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
+using Wharf.Server.Web;
 using Wharf.Storage;
 
 namespace Wharf.Server;
@@ -61,12 +62,14 @@ public static class WharfServer
         overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseWharfAccounts();
+        app.UseWharfWebSessions();
         app.MapDistributionApi();
         app.MapAccountsApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapWebUi();
         app.MapGet("/healthz", () => TypedResults.Ok("ok"));
         app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
         {
@@ -96,6 +99,7 @@ public static class WharfServer
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
+        services.AddWharfWebUi();
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
