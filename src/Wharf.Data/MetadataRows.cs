@@ -80,9 +80,11 @@ internal sealed class HitRow
     public string? Description { get; set; }
     public long PullCount { get; set; }
     public long? LastPushedAt { get; set; }
+    public long CreatedAt { get; set; }
+    public long? UpdatedAt { get; set; }
     public long Tier { get; set; }
 
-    public SearchHit ToModel() => new(Name, Namespace, ParseVisibility(Visibility), Description, PullCount, TimeOrNull(LastPushedAt));
+    public SearchHit ToModel() => new(Name, Namespace, ParseVisibility(Visibility), Description, PullCount, TimeOrNull(LastPushedAt), Time(CreatedAt), TimeOrNull(UpdatedAt));
 }
 
 internal sealed class DetailsRow

@@ -209,6 +209,100 @@ internal static class AccountCommands
         return command;
     }
 
+    /// <summary>
+    /// <c>wharf password</c>: <c>PUT /api/v1/user/password</c>. On a terminal it asks for the current password and the new one
+    /// twice; <c>--password-stdin</c> reads two lines, the current password then the new one. A login stored with the old
+    /// password is updated to the new one, so the next command (and docker) keeps working.
+    /// </summary>
+    public static Command Password()
+    {
+        var stdin = new Option<bool>("--password-stdin") { Description = "Read two lines from standard input: the current password, then the new one." };
+        var command = new Command("password", "Change your password.") { stdin };
+        CliContext.SetAction(command, async context =>
+        {
+            var server = await context.ServerAsync();
+            var stored = await context.CredentialAsync(server);
+            var host = ServerAddress.HostKey(server);
+            if (stored is null) throw new WharfClientException(ClientErrorKind.Unauthorized, $"Not logged in to {host}: run 'wharf login {host}' first.");
+            string current, next;
+            if (context.Parse.GetValue(stdin))
+            {
+                var lines = (await Console.In.ReadToEndAsync(context.CancellationToken)).ReplaceLineEndings("\n").Split('\n');
+                if (lines.Length < 2 || lines[0].Length == 0 || lines[1].Length == 0)
+                {
+                    throw new WharfClientException(ClientErrorKind.InvalidInput, "--password-stdin reads two lines: the current password, then the new one.");
+                }
+                (current, next) = (lines[0], lines[1]);
+            }
+            else
+            {
+                if (!context.Interactive || Console.IsInputRedirected)
+                {
+                    throw new WharfClientException(ClientErrorKind.InvalidInput, "No terminal to ask on: pipe the current and the new password, one per line, with --password-stdin.");
+                }
+                current = context.Terminal.Prompt(new TextPrompt<string>("Current password:").Secret());
+                next = context.Terminal.Prompt(new TextPrompt<string>("New password:").Secret());
+                if (context.Terminal.Prompt(new TextPrompt<string>("Repeat new password:").Secret()) != next)
+                {
+                    throw new WharfClientException(ClientErrorKind.InvalidInput, "The new passwords differ.");
+                }
+            }
+            using (var api = new ApiClient(server, new RegistryCredential(stored.UserName, current)))
+            {
+                await api.ChangePasswordAsync(current, next, context.CancellationToken);
+            }
+            var relogged = stored.Secret == current;
+            if (relogged) await context.Credentials.StoreAsync(host, new RegistryCredential(stored.UserName, next), context.CancellationToken);
+            if (context.Json) context.WriteJson(new JsonObject { ["username"] = stored.UserName, ["server"] = host, ["changed"] = true, ["stored_login_updated"] = relogged });
+            else context.Say($"Password of {stored.UserName} changed on {host}{(relogged ? "; the stored login uses the new one" : "")}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary><c>wharf audit [--limit N]</c>: the audit log, newest first (administrators).</summary>
+    public static Command Audit()
+    {
+        var limit = new Option<int>("--limit", "-n") { Description = "At most this many events (default 50).", DefaultValueFactory = _ => 50 };
+        var command = new Command("audit", "Show the audit log, newest first: logins, tokens, pushes, deletes, permission changes (administrators).") { limit };
+        CliContext.SetAction(command, async context =>
+        {
+            var max = context.Parse.GetValue(limit);
+            if (max < 1) throw new WharfClientException(ClientErrorKind.InvalidInput, $"--limit must be a positive number, not {max}.");
+            var server = await context.ServerAsync();
+            using var api = await context.ApiAsync(server);
+            var events = await api.ListAuditAsync(max, context.CancellationToken);
+            if (context.Json)
+            {
+                context.WriteJson(new JsonObject
+                {
+                    ["events"] = new JsonArray([.. events.Select(e => (JsonNode)new JsonObject
+                    {
+                        ["id"] = e.Id,
+                        ["at"] = e.At,
+                        ["actor"] = e.Actor,
+                        ["client_address"] = e.ClientAddress,
+                        ["action"] = e.Action,
+                        ["target"] = e.Target,
+                        ["success"] = e.Success,
+                        ["detail"] = e.Detail,
+                    })]),
+                });
+                return ExitCodes.Ok;
+            }
+            var table = context.NewTable(new TableColumn("TIME").NoWrap(), new TableColumn("ACTOR"), new TableColumn("ACTION"), new TableColumn("TARGET"),
+                new TableColumn("RESULT"), new TableColumn("ADDRESS"), new TableColumn("DETAIL"));
+            foreach (var e in events)
+            {
+                table.AddRow(e.At?.ToString("u", CultureInfo.InvariantCulture) ?? "", Markup.Escape(e.Actor ?? "(anonymous)"), Markup.Escape(e.Action ?? ""),
+                    Markup.Escape(e.Target ?? ""), e.Success == false ? "failed" : "ok", Markup.Escape(e.ClientAddress ?? ""), Markup.Escape(e.Detail ?? ""));
+            }
+            context.Terminal.Write(table);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
     /// <summary>"30d", "12h", "90m", "3600s".</summary>
     public static TimeSpan ParseDuration(string text)
     {
@@ -263,14 +357,14 @@ internal static class AccountCommands
         ["last_used_at"] = t.LastUsedAt,
     };
 
-    private static string AskUser(CliContext context, string? given)
+    internal static string AskUser(CliContext context, string? given)
     {
         if (!string.IsNullOrWhiteSpace(given)) return given.Trim();
         if (context.Interactive && !Console.IsInputRedirected) return context.Terminal.Prompt(new TextPrompt<string>("Username:"));
         throw new WharfClientException(ClientErrorKind.InvalidInput, "Give the user name with --username (no terminal to ask on).");
     }
 
-    private static async Task<string> AskSecretAsync(CliContext context, bool fromStdin, bool confirm)
+    internal static async Task<string> AskSecretAsync(CliContext context, bool fromStdin, bool confirm)
     {
         if (fromStdin)
         {

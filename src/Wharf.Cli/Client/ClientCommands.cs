@@ -22,6 +22,11 @@ public static class ClientCommands
         root.Subcommands.Add(AccountCommands.Logout());
         root.Subcommands.Add(AccountCommands.WhoAmI());
         root.Subcommands.Add(AccountCommands.Token());
+        root.Subcommands.Add(AccountCommands.Password());
+        root.Subcommands.Add(AccountCommands.Audit());
+        root.Subcommands.Add(RepoCommands.Create());
+        root.Subcommands.Add(OrgCommands.Create());
+        root.Subcommands.Add(CredentialCommands.Create());
     }
 
     /// <summary>

@@ -23,13 +23,7 @@ internal static class RepositoryApiCommands
         CliContext.SetAction(command, async context =>
         {
             var (registry, ns, repo) = ParseRepositoryName(context.Parse.GetValue(name));
-            var visibility = (context.Parse.GetValue(isPublic), context.Parse.GetValue(isPrivate)) switch
-            {
-                (true, true) => throw new WharfClientException(ClientErrorKind.InvalidInput, "Give --public or --private, not both."),
-                (true, false) => "public",
-                (false, true) => "private",
-                _ => null,
-            };
+            var visibility = Visibility(context.Parse.GetValue(isPublic), context.Parse.GetValue(isPrivate));
             var readmeText = context.Parse.GetValue(readme) is { } path ? await ReadReadmeAsync(path, context.CancellationToken) : null;
             var server = await context.ServerAsync(registry);
             var credential = await context.CredentialAsync(server);
@@ -62,15 +56,16 @@ internal static class RepositoryApiCommands
 
     public static Command Search()
     {
-        var word = new Argument<string>("WORD") { Description = "Words to look for in repository names and descriptions." };
+        var word = new Argument<string?>("WORD") { Description = "Words to look for in repository names and descriptions; without any, every repository you may pull, most pulled first.", Arity = ArgumentArity.ZeroOrOne };
         var limit = new Option<int?>("--limit", "-n") { Description = "At most this many results (default: the server's page size, 25)." };
         var ns = new Option<string?>("--namespace") { Description = "Only repositories of this namespace (a user or an organization)." };
-        var command = new Command("search", "Search the repositories you may pull, best match first.") { word, limit, ns };
+        var command = new Command("search", "Search the repositories you may pull, best match first (no word: browse them, most pulled first).") { word, limit, ns };
         CliContext.SetAction(command, async context =>
         {
             var max = context.Parse.GetValue(limit);
-            var query = context.Parse.GetValue(word)!.Trim();
-            if (query.Length == 0) throw new WharfClientException(ClientErrorKind.InvalidInput, "Give a word to search for, e.g. wharf search nginx.");
+            var given = context.Parse.GetValue(word);
+            var query = given?.Trim() ?? "";
+            if (given is not null && query.Length == 0) throw new WharfClientException(ClientErrorKind.InvalidInput, "Give a word to search for, e.g. wharf search nginx, or none to browse.");
             if (max is < 1) throw new WharfClientException(ClientErrorKind.InvalidInput, $"--limit must be a positive number, not {max}.");
             var inNamespace = context.Parse.GetValue(ns);
             if (inNamespace is not null && (inNamespace.Contains('/') || !RepositoryName.IsValid(inNamespace)))
@@ -79,7 +74,15 @@ internal static class RepositoryApiCommands
             }
             var server = await context.ServerAsync();
             using var api = await context.ApiAsync(server);
-            var page = await api.SearchAsync(query, inNamespace, max, context.CancellationToken);
+            SearchPage page;
+            try
+            {
+                page = await api.SearchAsync(query.Length == 0 ? null : query, inNamespace, max, context.CancellationToken);
+            }
+            catch (ApiException e) when (query.Length == 0 && e.Kind == ClientErrorKind.InvalidInput)
+            {
+                throw new WharfClientException(ClientErrorKind.InvalidInput, $"This server cannot browse without a word ({e.Message}); give one, e.g. wharf search nginx.");
+            }
             var results = page.Results ?? [];
             if (context.Json)
             {
@@ -93,7 +96,7 @@ internal static class RepositoryApiCommands
             }
             if (results.Count == 0)
             {
-                context.Say($"No repository you may pull matches '{query}'.");
+                context.Say(query.Length == 0 ? "No repository you may pull." : $"No repository you may pull matches '{query}'.");
                 return ExitCodes.Ok;
             }
             var table = context.NewTable(new TableColumn("NAME").NoWrap(), new TableColumn("DESCRIPTION"), new TableColumn("VISIBILITY"),
@@ -128,20 +131,29 @@ internal static class RepositoryApiCommands
             : (reference.Registry, reference.Repository[..slash], reference.Repository[(slash + 1)..]);
     }
 
-    private static async Task<string> ReadReadmeAsync(string path, CancellationToken cancellationToken)
+    /// <summary>"public", "private", or null for neither (the server's default, or no change).</summary>
+    internal static string? Visibility(bool isPublic, bool isPrivate) => (isPublic, isPrivate) switch
+    {
+        (true, true) => throw new WharfClientException(ClientErrorKind.InvalidInput, "Give --public or --private, not both."),
+        (true, false) => "public",
+        (false, true) => "private",
+        _ => null,
+    };
+
+    internal static async Task<string> ReadReadmeAsync(string path, CancellationToken cancellationToken)
     {
         if (!File.Exists(path)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"--readme {path} does not exist.");
         return await File.ReadAllTextAsync(path, cancellationToken);
     }
 
-    private static string OneLine(string? text)
+    internal static string OneLine(string? text)
     {
         if (string.IsNullOrEmpty(text)) return "";
         var line = text.ReplaceLineEndings(" ").Trim();
         return line.Length <= 80 ? line : line[..79] + "…";
     }
 
-    private static JsonObject RepositoryJson(RepositoryInfo r) => new()
+    internal static JsonObject RepositoryJson(RepositoryInfo r) => new()
     {
         ["name"] = r.DisplayName,
         ["namespace"] = r.Namespace,

@@ -143,6 +143,105 @@ public class ApiClient : IDisposable
         return new SearchPage { Query = query ?? "", Results = results, NextCursor = cursor };
     }
 
+    /// <summary><c>GET /api/v1/repositories[?namespace=]</c>: repositories the caller may pull, by name, following <c>next_cursor</c> up to <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<RepositoryInfo>> ListRepositoriesAsync(string? @namespace, int? limit, CancellationToken cancellationToken)
+    {
+        var all = new List<RepositoryInfo>();
+        string? cursor = null;
+        do
+        {
+            var parameters = new List<string>();
+            if (!string.IsNullOrEmpty(@namespace)) parameters.Add("namespace=" + Uri.EscapeDataString(@namespace));
+            if (limit is { } l) parameters.Add("limit=" + Math.Min(100, l - all.Count).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (cursor is not null) parameters.Add("cursor=" + Uri.EscapeDataString(cursor));
+            var url = "api/v1/repositories" + (parameters.Count == 0 ? "" : "?" + string.Join('&', parameters));
+            var page = await SendAsync<object, RepositoryPage>(HttpMethod.Get, url, null, null, ApiJsonContext.Default.RepositoryPage, cancellationToken);
+            all.AddRange(page.Repositories ?? []);
+            cursor = page.Repositories is { Count: > 0 } ? page.NextCursor : null;
+        }
+        while (cursor is not null && (limit is null || all.Count < limit));
+        return all;
+    }
+
+    /// <summary><c>GET /api/v1/repositories/{name}</c>.</summary>
+    public Task<RepositoryInfo> GetRepositoryAsync(string repository, CancellationToken cancellationToken) =>
+        SendAsync<object, RepositoryInfo>(HttpMethod.Get, $"api/v1/repositories/{repository}", null, null, ApiJsonContext.Default.RepositoryInfo, cancellationToken);
+
+    /// <summary><c>PATCH /api/v1/repositories/{name}</c>: visibility, description, README; null leaves a field as it is.</summary>
+    public Task<RepositoryInfo> UpdateRepositoryAsync(string repository, UpdateRepositoryRequest update, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Patch, $"api/v1/repositories/{repository}", update, ApiJsonContext.Default.UpdateRepositoryRequest, ApiJsonContext.Default.RepositoryInfo, cancellationToken);
+
+    /// <summary><c>DELETE /api/v1/repositories/{name}</c>: the repository, its tags and manifests.</summary>
+    public Task DeleteRepositoryAsync(string repository, CancellationToken cancellationToken) =>
+        SendNoContentAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/repositories/{repository}"), cancellationToken);
+
+    /// <summary><c>POST /api/v1/orgs</c>: the caller becomes its owner.</summary>
+    public Task<OrganizationInfo> CreateOrganizationAsync(string name, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, "api/v1/orgs", new CreateOrganizationRequest { Name = name }, ApiJsonContext.Default.CreateOrganizationRequest, ApiJsonContext.Default.OrganizationInfo, cancellationToken);
+
+    /// <summary><c>GET /api/v1/orgs</c>: the organizations the caller belongs to, with the caller's role.</summary>
+    public async Task<IReadOnlyList<MembershipInfo>> ListOrganizationsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<object, OrganizationList>(HttpMethod.Get, "api/v1/orgs", null, null, ApiJsonContext.Default.OrganizationList, cancellationToken)).Organizations ?? [];
+
+    /// <summary><c>GET /api/v1/orgs/{org}/members</c>.</summary>
+    public async Task<IReadOnlyList<MemberInfo>> ListMembersAsync(string organization, CancellationToken cancellationToken) =>
+        (await SendAsync<object, MemberList>(HttpMethod.Get, $"api/v1/orgs/{Uri.EscapeDataString(organization)}/members", null, null, ApiJsonContext.Default.MemberList, cancellationToken)).Members ?? [];
+
+    /// <summary><c>PUT /api/v1/orgs/{org}/members/{user}</c> with a role (owner, maintainer, reader): adds or changes a member.</summary>
+    public Task<OrganizationInfo> SetMemberAsync(string organization, string user, string role, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Put, $"api/v1/orgs/{Uri.EscapeDataString(organization)}/members/{Uri.EscapeDataString(user)}", new SetMemberRequest { Role = role },
+            ApiJsonContext.Default.SetMemberRequest, ApiJsonContext.Default.OrganizationInfo, cancellationToken);
+
+    /// <summary><c>DELETE /api/v1/orgs/{org}/members/{user}</c>.</summary>
+    public Task<OrganizationInfo> RemoveMemberAsync(string organization, string user, CancellationToken cancellationToken) =>
+        SendAsync<object, OrganizationInfo>(HttpMethod.Delete, $"api/v1/orgs/{Uri.EscapeDataString(organization)}/members/{Uri.EscapeDataString(user)}", null, null,
+            ApiJsonContext.Default.OrganizationInfo, cancellationToken);
+
+    /// <summary><c>PUT /api/v1/user/password</c>.</summary>
+    public Task ChangePasswordAsync(string currentPassword, string newPassword, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Put, "api/v1/user/password")
+        {
+            Content = JsonContent.Create(new ChangePasswordRequest { CurrentPassword = currentPassword, NewPassword = newPassword }, ApiJsonContext.Default.ChangePasswordRequest),
+        };
+        return SendNoContentAsync(request, cancellationToken);
+    }
+
+    /// <summary><c>POST /api/v1/registry-credentials</c>: a credential for an external registry, stored encrypted (a new one for the same host replaces it).</summary>
+    public Task<RegistryCredentialInfo> AddRegistryCredentialAsync(string host, string username, string secret, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, "api/v1/registry-credentials", new CreateRegistryCredentialRequest { Host = host, Username = username, Secret = secret },
+            ApiJsonContext.Default.CreateRegistryCredentialRequest, ApiJsonContext.Default.RegistryCredentialInfo, cancellationToken);
+
+    /// <summary><c>GET /api/v1/registry-credentials</c> (never their secrets).</summary>
+    public async Task<IReadOnlyList<RegistryCredentialInfo>> ListRegistryCredentialsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<object, RegistryCredentialList>(HttpMethod.Get, "api/v1/registry-credentials", null, null, ApiJsonContext.Default.RegistryCredentialList, cancellationToken)).Credentials ?? [];
+
+    /// <summary><c>DELETE /api/v1/registry-credentials/{id}</c>.</summary>
+    public Task RemoveRegistryCredentialAsync(string id, CancellationToken cancellationToken) =>
+        SendNoContentAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/registry-credentials/{Uri.EscapeDataString(id)}"), cancellationToken);
+
+    /// <summary><c>GET /api/v1/audit</c>, newest first, following <c>next_cursor</c> up to <paramref name="limit"/> events.</summary>
+    public async Task<IReadOnlyList<AuditEvent>> ListAuditAsync(int limit, CancellationToken cancellationToken)
+    {
+        var all = new List<AuditEvent>();
+        string? cursor = null;
+        do
+        {
+            var url = $"api/v1/audit?limit={Math.Min(500, limit - all.Count).ToString(System.Globalization.CultureInfo.InvariantCulture)}"
+                + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor));
+            var page = await SendAsync<object, AuditPage>(HttpMethod.Get, url, null, null, ApiJsonContext.Default.AuditPage, cancellationToken);
+            all.AddRange(page.Events ?? []);
+            cursor = page.Events is { Count: > 0 } ? page.NextCursor : null;
+        }
+        while (cursor is not null && all.Count < limit);
+        return all;
+    }
+
+    private async Task SendNoContentAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(request, cancellationToken);
+    }
+
     /// <summary><c>GET /auth/token</c> with the client's Basic credentials: proves them without touching the API.</summary>
     public async Task<TokenResponse> GetRegistryTokenAsync(string service, string? scope, CancellationToken cancellationToken)
     {

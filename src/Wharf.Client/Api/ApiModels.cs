@@ -137,6 +137,109 @@ public sealed class SearchPage
     [JsonPropertyName("next_cursor")] public string? NextCursor { get; set; }
 }
 
+/// <summary>One page of <c>GET /api/v1/repositories</c>.</summary>
+public sealed class RepositoryPage
+{
+    [JsonPropertyName("repositories")] public List<RepositoryInfo>? Repositories { get; set; }
+    [JsonPropertyName("next_cursor")] public string? NextCursor { get; set; }
+}
+
+/// <summary><c>PATCH /api/v1/repositories/{name}</c>: null members stay as they are.</summary>
+public sealed class UpdateRepositoryRequest
+{
+    [JsonPropertyName("visibility")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Visibility { get; set; }
+    [JsonPropertyName("description")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Description { get; set; }
+    [JsonPropertyName("readme")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Readme { get; set; }
+}
+
+public sealed class CreateOrganizationRequest
+{
+    [JsonPropertyName("name")] public required string Name { get; set; }
+}
+
+public sealed class SetMemberRequest
+{
+    [JsonPropertyName("role")] public required string Role { get; set; }
+}
+
+public sealed class MemberInfo
+{
+    [JsonPropertyName("username")] public string? Username { get; set; }
+    [JsonPropertyName("role")] public string? Role { get; set; }
+    [JsonPropertyName("added_at")] public DateTimeOffset? AddedAt { get; set; }
+}
+
+/// <summary>An organization with its members (<c>POST /api/v1/orgs</c>, member changes).</summary>
+public sealed class OrganizationInfo
+{
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("created_at")] public DateTimeOffset? CreatedAt { get; set; }
+    [JsonPropertyName("members")] public List<MemberInfo>? Members { get; set; }
+}
+
+/// <summary>An organization the caller belongs to, with the caller's role.</summary>
+public sealed class MembershipInfo
+{
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("role")] public string? Role { get; set; }
+}
+
+public sealed class OrganizationList
+{
+    [JsonPropertyName("organizations")] public List<MembershipInfo>? Organizations { get; set; }
+}
+
+public sealed class MemberList
+{
+    [JsonPropertyName("organization")] public string? Organization { get; set; }
+    [JsonPropertyName("members")] public List<MemberInfo>? Members { get; set; }
+}
+
+public sealed class ChangePasswordRequest
+{
+    [JsonPropertyName("current_password")] public required string CurrentPassword { get; set; }
+    [JsonPropertyName("new_password")] public required string NewPassword { get; set; }
+}
+
+/// <summary>A stored registry credential: never its secret.</summary>
+public sealed class RegistryCredentialInfo
+{
+    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("host")] public string? Host { get; set; }
+    [JsonPropertyName("username")] public string? Username { get; set; }
+    [JsonPropertyName("created_at")] public DateTimeOffset? CreatedAt { get; set; }
+}
+
+public sealed class RegistryCredentialList
+{
+    [JsonPropertyName("credentials")] public List<RegistryCredentialInfo>? Credentials { get; set; }
+}
+
+public sealed class CreateRegistryCredentialRequest
+{
+    [JsonPropertyName("host")] public required string Host { get; set; }
+    [JsonPropertyName("username")] public required string Username { get; set; }
+    [JsonPropertyName("secret")] public required string Secret { get; set; }
+}
+
+public sealed class AuditEvent
+{
+    [JsonPropertyName("id")] public long Id { get; set; }
+    [JsonPropertyName("at")] public DateTimeOffset? At { get; set; }
+    [JsonPropertyName("actor")] public string? Actor { get; set; }
+    [JsonPropertyName("client_address")] public string? ClientAddress { get; set; }
+    [JsonPropertyName("action")] public string? Action { get; set; }
+    [JsonPropertyName("target")] public string? Target { get; set; }
+    [JsonPropertyName("success")] public bool? Success { get; set; }
+    [JsonPropertyName("detail")] public string? Detail { get; set; }
+}
+
+public sealed class AuditPage
+{
+    [JsonPropertyName("events")] public List<AuditEvent>? Events { get; set; }
+    [JsonPropertyName("next_cursor")] public string? NextCursor { get; set; }
+}
+
 public sealed class ProblemDetails
 {
     [JsonPropertyName("type")] public string? Type { get; set; }
@@ -160,6 +263,18 @@ public sealed class ProblemDetails
 [JsonSerializable(typeof(RepositoryInfo))]
 [JsonSerializable(typeof(SearchPage))]
 [JsonSerializable(typeof(ProblemDetails))]
+[JsonSerializable(typeof(RepositoryPage))]
+[JsonSerializable(typeof(UpdateRepositoryRequest))]
+[JsonSerializable(typeof(CreateOrganizationRequest))]
+[JsonSerializable(typeof(SetMemberRequest))]
+[JsonSerializable(typeof(OrganizationInfo))]
+[JsonSerializable(typeof(OrganizationList))]
+[JsonSerializable(typeof(MemberList))]
+[JsonSerializable(typeof(ChangePasswordRequest))]
+[JsonSerializable(typeof(RegistryCredentialInfo))]
+[JsonSerializable(typeof(RegistryCredentialList))]
+[JsonSerializable(typeof(CreateRegistryCredentialRequest))]
+[JsonSerializable(typeof(AuditPage))]
 [JsonSerializable(typeof(Registry.TokenResponse))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(string))]

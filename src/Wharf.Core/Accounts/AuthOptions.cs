@@ -37,6 +37,17 @@ public sealed class AuthOptions
     /// <summary>Visibility of a repository created by its first push: <c>Private</c> (default) or <c>Public</c>.</summary>
     public RepositoryVisibility DefaultVisibility { get; set; } = RepositoryVisibility.Private;
 
+    /// <summary>
+    /// Whether repositories of the reserved <c>library</c> namespace and one-component names (<c>busybox</c>), which only
+    /// administrators may create, start public, as Docker Hub's official images are: other users' builds can then say
+    /// <c>FROM HOST/library/busybox</c>. Default true; false gives them <see cref="DefaultVisibility"/> too.
+    /// </summary>
+    public bool PublicLibrary { get; set; } = true;
+
+    /// <summary>The visibility a new repository gets when its creator names none.</summary>
+    public RepositoryVisibility DefaultVisibilityFor(string repository) =>
+        PublicLibrary && AccountName.NamespaceOf(repository) is null or "library" ? RepositoryVisibility.Public : DefaultVisibility;
+
     /// <summary>The <c>service</c> of the token flow and the audience of issued tokens. Default <c>wharf</c>.</summary>
     public string Service { get; set; } = "wharf";
 

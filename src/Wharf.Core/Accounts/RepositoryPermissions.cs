@@ -52,7 +52,7 @@ public sealed class RepositoryPermissions(IAccountStore store, AuthOptions optio
             entry = await store.GetVisibilityAsync(repository, cancellationToken);
             _visibility.Set(repository, entry, options.CredentialCacheTtl);
         }
-        return (entry.Exists, entry.Visibility ?? options.DefaultVisibility);
+        return (entry.Exists, entry.Visibility ?? options.DefaultVisibilityFor(repository));
     }
 
     public async ValueTask<IReadOnlyDictionary<string, OrganizationRole>> GetMembershipsAsync(string username, CancellationToken cancellationToken)

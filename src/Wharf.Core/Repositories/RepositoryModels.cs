@@ -38,7 +38,9 @@ public sealed record SearchHit(
     RepositoryVisibility Visibility,
     string? Description,
     long PullCount,
-    DateTimeOffset? LastPushedAt);
+    DateTimeOffset? LastPushedAt,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? UpdatedAt);
 
 /// <summary>Where a page of a browse listing (most pulled first) starts: after the repository with these pulls and this name.</summary>
 public sealed record BrowsePosition(long PullCount, string Name);

@@ -24,7 +24,8 @@ public sealed class RepositoryService(
     RepositoryVisibility defaultVisibility,
     RegistryEvents events,
     RepositoryPermissions? permissions = null,
-    IReadmeCheck? readmeCheck = null)
+    IReadmeCheck? readmeCheck = null,
+    Func<string, RepositoryVisibility>? defaultVisibilityFor = null)
 {
     public RepositoryOptions Options => options;
 
@@ -50,7 +51,7 @@ public sealed class RepositoryService(
                 ? $"Only administrators may create one-component names such as '{name}'; create {access.Username ?? "NAMESPACE"}/{name} instead."
                 : $"You may not create repositories in '{@namespace}'.");
         }
-        var change = new RepositoryCreated(repository, visibility ?? defaultVisibility, Actor(origin), events.Now);
+        var change = new RepositoryCreated(repository, visibility ?? defaultVisibilityFor?.Invoke(repository) ?? defaultVisibility, Actor(origin), events.Now);
         var outcome = await store.CreateAsync(repository, change.Visibility, description, readme, change, cancellationToken);
         if (outcome == CreateRepositoryOutcome.Exists) return new RepositoryError(RepositoryProblem.Conflict, $"The repository '{repository}' already exists.");
         permissions?.InvalidateRepository(repository);

@@ -30,7 +30,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
 
     private const string HitColumns =
         "r.name AS Name, r.namespace AS Namespace, COALESCE(r.visibility, @defaultVisibility) AS Visibility, r.description AS Description, " +
-        "r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt";
+        "r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt, r.created_at AS CreatedAt, r.updated_at AS UpdatedAt";
 
     private const string ReadableFilter =
         "(@isAdmin = 1 OR (@seesPublic = 1 AND COALESCE(r.visibility, @defaultVisibility) = 'public') OR r.namespace IN @readable)";

@@ -4,7 +4,7 @@ using Wharf.Core.Events;
 namespace Wharf.Server.Accounts;
 
 /// <summary>
-/// Subscribes to pushes: a repository created by its first push gets <c>Wharf:Auth:DefaultVisibility</c> (one created
+/// Subscribes to pushes: a repository created by its first push gets its default visibility (<see cref="AuthOptions.DefaultVisibilityFor"/>: <c>Wharf:Auth:DefaultVisibility</c>, public for the library) (one created
 /// through the API already has its own). A failure is logged; the repository then reads as the default anyway.
 /// </summary>
 public sealed partial class DefaultVisibilityOnPush(IAccountStore store, AuthOptions options, ILogger<DefaultVisibilityOnPush> logger) : IRegistryChangeHandler
@@ -14,7 +14,7 @@ public sealed partial class DefaultVisibilityOnPush(IAccountStore store, AuthOpt
         if (change is not ManifestPushed) return;
         try
         {
-            await store.SetVisibilityIfUnsetAsync(change.Repository, options.DefaultVisibility, cancellationToken);
+            await store.SetVisibilityIfUnsetAsync(change.Repository, options.DefaultVisibilityFor(change.Repository), cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

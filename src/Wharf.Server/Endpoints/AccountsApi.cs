@@ -27,7 +27,9 @@ public static class AccountsApi
         api.MapGet("/sessions", ListSessionsAsync).WithSummary("List your sessions (refresh tokens: docker login, wharf login)");
         api.MapDelete("/sessions/{id}", RevokeSessionAsync).WithSummary("Revoke a session ('current': the one this request uses)");
         api.MapPost("/orgs", CreateOrganizationAsync).WithSummary("Create an organization (you become its owner)");
+        api.MapGet("/orgs", ListOrganizationsAsync).WithSummary("The organizations you belong to, with your role");
         api.MapGet("/orgs/{org}", GetOrganizationAsync).WithSummary("An organization and its members");
+        api.MapGet("/orgs/{org}/members", ListMembersAsync).WithSummary("An organization's members and their roles (members and administrators)");
         api.MapPut("/orgs/{org}/members/{user}", SetMemberAsync).WithSummary("Add a member or change their role");
         api.MapDelete("/orgs/{org}/members/{user}", RemoveMemberAsync).WithSummary("Remove a member");
         app.MapTokenApi();
@@ -133,6 +135,25 @@ public static class AccountsApi
     {
         var result = await accounts.GetOrganizationAsync(Origin(context), org, ct);
         return result.IsOk ? TypedResults.Ok(AccountResponses.Organization(result.Value!)) : ApiProblems.From(result.Error!);
+    }
+
+    /// <summary><c>GET /api/v1/orgs</c>: the organizations the caller belongs to, with the caller's role in each, by name.</summary>
+    private static async Task<IResult> ListOrganizationsAsync(HttpContext context, RepositoryPermissions permissions, CancellationToken ct)
+    {
+        if (context.User.Username() is not { } name) return ApiProblems.Unauthenticated();
+        var memberships = await permissions.GetMembershipsAsync(name, ct);
+        return TypedResults.Json(new OrganizationListResponse([.. memberships.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => new MembershipResponse(o.Key, AccountText.Format(o.Value)))]),
+            AccountsJsonContext.Default.OrganizationListResponse);
+    }
+
+    /// <summary><c>GET /api/v1/orgs/{org}/members</c>: its members and their roles, for its members and administrators (others: 404).</summary>
+    private static async Task<IResult> ListMembersAsync(HttpContext context, string org, AccountService accounts, CancellationToken ct)
+    {
+        if (context.User.Username() is null) return ApiProblems.Unauthenticated();
+        var result = await accounts.GetOrganizationAsync(Origin(context), org, ct);
+        if (!result.IsOk) return ApiProblems.From(result.Error!);
+        var details = AccountResponses.Organization(result.Value!);
+        return TypedResults.Json(new MemberListResponse(details.Name, details.Members), AccountsJsonContext.Default.MemberListResponse);
     }
 
     private static async Task<Results<Ok<OrganizationResponse>, ProblemHttpResult>> SetMemberAsync(HttpContext context, string org, string user, AccountService accounts, CancellationToken ct)

@@ -18,6 +18,9 @@ public sealed record TokenResponse(long Id, string Name, string Prefix, List<str
 public sealed record TokenListResponse(List<TokenResponse> Tokens);
 public sealed record MemberResponse(string Username, string Role, DateTimeOffset AddedAt);
 public sealed record OrganizationResponse(string Name, DateTimeOffset CreatedAt, List<MemberResponse> Members);
+public sealed record OrganizationListResponse(List<MembershipResponse> Organizations);
+public sealed record MemberListResponse(string Organization, List<MemberResponse> Members);
+public sealed record RepositoryVisibilityResponse(string Namespace, string Name, string Repository, string Visibility);
 public sealed record AuditEventResponse(long Id, DateTimeOffset At, string? Actor, string? ClientAddress, string Action, string? Target, bool Success, string? Detail);
 public sealed record AuditPageResponse(List<AuditEventResponse> Events, string? NextCursor);
 /// <summary>The token endpoint's answer; <c>refresh_token</c> and <c>scope</c> are left out when there are none.</summary>
@@ -44,6 +47,9 @@ public sealed record UserDeletionResponse(string Username, long RepositoriesKept
 [JsonSerializable(typeof(TokenResponse))]
 [JsonSerializable(typeof(TokenListResponse))]
 [JsonSerializable(typeof(OrganizationResponse))]
+[JsonSerializable(typeof(OrganizationListResponse))]
+[JsonSerializable(typeof(MemberListResponse))]
+[JsonSerializable(typeof(RepositoryVisibilityResponse))]
 [JsonSerializable(typeof(AuditPageResponse))]
 [JsonSerializable(typeof(RegistryTokenResponse))]
 [JsonSerializable(typeof(SessionListResponse))]

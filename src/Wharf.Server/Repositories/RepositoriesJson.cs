@@ -26,12 +26,14 @@ public sealed record RepositoryResponse(
     }
 }
 
-public sealed record RepositorySummary(string Namespace, string Name, string FullName, string Visibility, string? Description, long PullCount, DateTimeOffset? LastPushedAt)
+public sealed record RepositorySummary(
+    string Namespace, string Name, string FullName, string Visibility, string? Description, long PullCount, DateTimeOffset? LastPushedAt,
+    DateTimeOffset CreatedAt, DateTimeOffset? UpdatedAt)
 {
     public static RepositorySummary From(SearchHit hit)
     {
         var (ns, name) = RepositoryResponse.Split(hit.Name);
-        return new(ns, name, hit.Name, RepositoriesJson.Format(hit.Visibility), hit.Description, hit.PullCount, hit.LastPushedAt);
+        return new(ns, name, hit.Name, RepositoriesJson.Format(hit.Visibility), hit.Description, hit.PullCount, hit.LastPushedAt, hit.CreatedAt, hit.UpdatedAt);
     }
 }
 

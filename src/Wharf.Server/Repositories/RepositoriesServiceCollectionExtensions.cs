@@ -37,7 +37,8 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private,
             sp.GetRequiredService<RegistryEvents>(),
             sp.GetService<RepositoryPermissions>(),
-            sp.GetRequiredService<IReadmeCheck>()));
+            sp.GetRequiredService<IReadmeCheck>(),
+            sp.GetService<AuthOptions>() is { } auth ? auth.DefaultVisibilityFor : null));
         return services;
     }
 }
