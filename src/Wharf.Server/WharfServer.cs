@@ -9,6 +9,7 @@ using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
+using Wharf.Server.Operations;
 using Wharf.Storage.FileSystem;
 
 namespace Wharf.Server;
@@ -49,9 +50,12 @@ public static class WharfServer
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // blobs are streamed to disk; manifests are bounded by Registry:MaxManifestBytes
         });
+        AddConsoleLogging(builder.Logging, builder.Configuration);
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
         var app = builder.Build();
+        app.UseWharfRequestId();
+        app.UseWharfMetrics();
         app.UseWharfAccounts();
         app.MapDistributionApi();
         app.MapAccountsApi();
@@ -59,13 +63,29 @@ public static class WharfServer
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
-        app.MapGet("/healthz", () => TypedResults.Ok("ok"));
-        app.MapGet("/readyz", async (IRegistryStore store, CancellationToken ct) =>
-        {
-            await store.RepositoryExistsAsync("readyz", ct);
-            return TypedResults.Ok("ready");
-        });
+        app.MapWharfHealth();
         return app;
+    }
+
+    /// <summary>
+    /// The console logger with all the framework's formatters (the slim builder brings only the simple one), so
+    /// <c>Logging:Console:FormatterName=json</c> writes one JSON object per line. JSON lines carry their scopes (the
+    /// request id among them) and a UTC timestamp unless <c>Logging:Console:FormatterOptions</c> says otherwise.
+    /// </summary>
+    private static void AddConsoleLogging(ILoggingBuilder logging, IConfiguration configuration)
+    {
+        logging.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(json =>
+        {
+            json.IncludeScopes = true;
+            json.UseUtcTimestamp = true;
+            json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+        });
+        logging.AddConsole();
+        // The slim builder pins FormatterName to "simple" after reading configuration: read it again.
+        if (configuration["Logging:Console:FormatterName"] is { Length: > 0 } formatter)
+        {
+            logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(console => console.FormatterName = formatter);
+        }
     }
 
     /// <summary>Registers Wharf's services from configuration; throws <see cref="WharfConfigurationException"/> on an invalid value.</summary>
@@ -85,6 +105,7 @@ public static class WharfServer
         {
             errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
         }
+        errors.AddRange(services.AddWharfOperations(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 

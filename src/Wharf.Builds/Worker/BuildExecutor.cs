@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Wharf.Builds.Sources;
 using Wharf.Core.Builds;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Builds.Worker;
 
@@ -19,6 +20,7 @@ public sealed partial class BuildExecutor(
     RegistryTargets targets,
     BuildCancellationRegistry cancellations,
     TimeProvider time,
+    WharfMetrics metrics,
     ILogger<BuildExecutor> logger)
 {
     private enum StopReason
@@ -49,6 +51,7 @@ public sealed partial class BuildExecutor(
         await using var log = await BuildLogWriter.OpenAsync(store, leased.Id, time, CancellationToken.None);
         var build = leased with { Engine = engine.Name, LocalImage = leased.LocalImage ?? $"wharf-build-{leased.Id:N}" };
         LogStarted(logger, build.Id, build.Image, build.Attempts);
+        if (build.Attempts == 1 && build.StartedAt is { } started) metrics.BuildStarted(started - build.CreatedAt);
         var current = new BuildBox(build);
         try
         {
@@ -97,6 +100,7 @@ public sealed partial class BuildExecutor(
             await renewal.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         LogFinished(logger, build.Id, build.State.ToWire());
+        if (build.State.IsFinished()) metrics.BuildFinished(build.State.ToWire());
     }
 
     private async Task<BuildRecord> ExecuteAsync(BuildBox current, string workerId, BuildLogWriter log, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Wharf.Core.Access;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Core.Builds;
 
@@ -55,7 +56,8 @@ public sealed partial class BuildService(
     IRegistryCredentialStore credentials,
     IBuildQueueSignal signal,
     IBuildCancellation cancellation,
-    TimeProvider time)
+    TimeProvider time,
+    WharfMetrics? metrics = null)
 {
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]{0,127}\z", RegexOptions.CultureInvariant)]
     private static partial Regex BuildArgName();
@@ -179,6 +181,7 @@ public sealed partial class BuildService(
         var after = await store.CancelAsync(id, cancellationToken);
         if (after is null) return new BuildProblem(BuildProblemKind.NotFound, $"No build {id}.");
         if (after.State == BuildState.Running) cancellation.Cancel(id);
+        else if (after.State == BuildState.Cancelled) metrics?.BuildFinished(after.State.ToWire());
         return after;
     }
 

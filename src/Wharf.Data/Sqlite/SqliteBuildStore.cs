@@ -210,6 +210,20 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
         return rows.Select(r => new BuildLogLine(r.seq, DateTimeOffset.FromUnixTimeMilliseconds(r.at), r.line)).ToList();
     }
 
+    public async Task<BuildQueueCounts> CountActiveAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string State, long Count)>(new CommandDefinition(
+            "SELECT state, COUNT(*) FROM builds WHERE state IN ('queued', 'running') GROUP BY state", cancellationToken: cancellationToken));
+        long queued = 0, running = 0;
+        foreach (var (state, count) in rows)
+        {
+            if (state == "queued") queued = count;
+            else running = count;
+        }
+        return new BuildQueueCounts(queued, running);
+    }
+
     public async Task<long> LastLogSequenceAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);

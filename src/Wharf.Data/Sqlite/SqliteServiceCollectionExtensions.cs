@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wharf.Core.Registry;
 
 namespace Wharf.Data.Sqlite;
@@ -8,7 +9,8 @@ public static class SqliteServiceCollectionExtensions
     /// <summary>
     /// Registers the SQLite metadata store for the database file at <paramref name="databasePath"/>
     /// (its folder is created): <see cref="SqliteConnectionFactory"/>, <see cref="IRegistryStore"/> and
-    /// <see cref="IMetadataMigrator"/>, all singletons sharing one writer gate.
+    /// <see cref="IMetadataMigrator"/>, all singletons sharing one writer gate; and the readiness check <c>database</c>
+    /// (<see cref="SqliteHealthCheck"/>, tagged <c>ready</c>).
     /// </summary>
     public static IServiceCollection AddSqliteMetadata(this IServiceCollection services, string databasePath)
     {
@@ -32,6 +34,7 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
+        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("database", HealthStatus.Unhealthy, SqliteHealthCheck.Tags);
         return services;
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text;
 using Wharf.Core.Access;
 using Wharf.Core.Accounts;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Server.Accounts;
 
@@ -23,14 +24,16 @@ public readonly record struct CredentialCheck(CredentialOutcome Outcome, ClaimsP
 /// client address; a verified Basic credential is cached briefly (keyed by its hash) so clients that send Basic on
 /// every request do not pay PBKDF2 each time. Logins and failures are audited (not cache hits).
 /// </summary>
-public sealed class CredentialAuthenticator(
+public sealed partial class CredentialAuthenticator(
     AccountService accounts,
     RegistryTokenService tokens,
     LoginRateLimiter limiter,
     IAuditLog audit,
     CredentialChanges changes,
     AuthOptions options,
-    TimeProvider time)
+    TimeProvider time,
+    WharfMetrics metrics,
+    ILogger<CredentialAuthenticator> logger)
 {
     private readonly ExpiringCache<string, (ClaimsPrincipal Principal, long Generation)> _basicCache = new(time);
 
@@ -77,7 +80,12 @@ public sealed class CredentialAuthenticator(
             return new CredentialCheck(CredentialOutcome.Authenticated, cached.Principal);
         }
 
-        if (limiter.RetryAfter(username, clientAddress) is { } wait) return new CredentialCheck(CredentialOutcome.RateLimited, RetryAfter: wait);
+        if (limiter.RetryAfter(username, clientAddress) is { } wait)
+        {
+            metrics.LoginFailed(LoginFailure.RateLimited);
+            LogRateLimited(logger, username ?? "(access token)", clientAddress ?? "unknown", (int)Math.Ceiling(wait.TotalSeconds));
+            return new CredentialCheck(CredentialOutcome.RateLimited, RetryAfter: wait);
+        }
 
         // An internal credential: a signed token limited to one repository (the build worker's pushes).
         if (username is not null && secret.Count(c => c == '.') == 2 && tokens.Verify(secret, internalOnly: true) is { } internalPrincipal)
@@ -111,6 +119,8 @@ public sealed class CredentialAuthenticator(
     private async ValueTask<CredentialCheck> FailAsync(string? username, string? clientAddress, CancellationToken cancellationToken)
     {
         limiter.RecordFailure(username, clientAddress);
+        metrics.LoginFailed(LoginFailure.InvalidCredentials);
+        LogLoginFailed(logger, username ?? "(access token)", clientAddress ?? "unknown");
         await audit.AppendAsync(new AuditEntry(username, clientAddress, AuditActions.Login, username, Success: false), cancellationToken);
         return new CredentialCheck(CredentialOutcome.Invalid);
     }
@@ -129,4 +139,11 @@ public sealed class CredentialAuthenticator(
         }
         return new ClaimsPrincipal(new ClaimsIdentity(claims, user.Method == Caller.AccessToken ? "AccessToken" : "Password", WharfClaims.Subject, null));
     }
+
+    // The secret itself is never a parameter: only who tried, and from where.
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Login failed for {User} from {ClientAddress}")]
+    private static partial void LogLoginFailed(ILogger logger, string user, string clientAddress);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Login refused for {User} from {ClientAddress}: too many failures, retry in {RetryAfterSeconds} s")]
+    private static partial void LogRateLimited(ILogger logger, string user, string clientAddress, int retryAfterSeconds);
 }

@@ -9,6 +9,9 @@ using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
 using Wharf.Core.References;
 using Wharf.Core.Registry;
+using Wharf.Core.Storage;
+using Wharf.Core.Telemetry;
+using Wharf.Server.Operations;
 using Wharf.Server.Errors;
 
 namespace Wharf.Server.Endpoints;
@@ -183,6 +186,7 @@ public static partial class DistributionApi
         if (HttpMethods.IsGet(context.Request.Method))
         {
             Registry(context).RecordPull(route.Name, reference);
+            Metrics(context).Pulled(MediaTypes.IsIndex(manifest.MediaType) ? ContentKind.Index : ContentKind.Manifest);
             await response.Body.WriteAsync(manifest.Content, ct);
         }
         return null;
@@ -200,6 +204,8 @@ public static partial class DistributionApi
         var result = await registry.PutManifestAsync(route.Name, reference, content, context.Request.ContentType, extraTags, ct);
         if (!result.IsOk) return result.Error;
         var pushed = result.Value!;
+        Metrics(context).Pushed(pushed.IsIndex ? ContentKind.Index : ContentKind.Manifest);
+        RegistryLog.ManifestPushed(Logger(context), route.Name, route.Argument, pushed.Digest.ToString(), RegistryLog.Actor(context));
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;
         response.Headers.Location = $"/v2/{route.Name}/manifests/{pushed.Digest}";
@@ -249,6 +255,7 @@ public static partial class DistributionApi
         if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
         var result = await Registry(context).DeleteManifestAsync(route.Name, reference, ct);
         if (!result.IsOk) return result.Error;
+        RegistryLog.Deleted(Logger(context), $"{route.Name}{(reference.IsDigest ? "@" : ":")}{route.Argument}", RegistryLog.Actor(context));
         if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}{(reference.IsDigest ? "@" : ":")}{route.Argument}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
@@ -294,6 +301,12 @@ public static partial class DistributionApi
             var result = TypedResults.Stream(content, MediaTypes.OctetStream, enableRangeProcessing: true,
                 entityTag: new EntityTagHeaderValue($"\"{digestText}\""));
             await result.ExecuteAsync(context);
+            if (response.StatusCode is StatusCodes.Status200OK or StatusCodes.Status206PartialContent)
+            {
+                var metrics = Metrics(context);
+                metrics.Pulled(ContentKind.Blob);
+                if (response.ContentLength is { } served and > 0) metrics.BlobServed(served);
+            }
         }
         return null;
     }
@@ -303,6 +316,7 @@ public static partial class DistributionApi
         if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
         var result = await Blobs(context).DeleteAsync(route.Name, digest, ct);
         if (!result.IsOk) return result.Error;
+        RegistryLog.Deleted(Logger(context), $"{route.Name}@{digest}", RegistryLog.Actor(context));
         if (Events(context) is { } events) await events.DeletedAsync(context.User, context.Connection.RemoteIpAddress?.ToString(), $"{route.Name}@{digest}", ct);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
@@ -334,6 +348,7 @@ public static partial class DistributionApi
                 && await Policy(context).CheckAsync(context.User, RegistryScope.ForRepository(from, RegistryActions.Pull), ct) == AccessDecision.Allowed
                 && await blobs.TryMountAsync(route.Name, from, mountDigest, ct))
             {
+                Metrics(context).Pushed(ContentKind.Blob);
                 BlobCreated(context, route.Name, mountDigest);
                 return null;
             }
@@ -343,8 +358,13 @@ public static partial class DistributionApi
         if (!string.IsNullOrEmpty(digestText))
         {
             if (!TryParseDigest(digestText, out var digest, out var digestError)) return digestError;
-            var whole = await blobs.UploadWholeAsync(route.Name, digest, context.Request.Body, context.Request.ContentLength, ct);
+            RegistryResult<BlobInfo> whole;
+            using (Metrics(context).UploadStarted())
+            {
+                whole = await blobs.UploadWholeAsync(route.Name, digest, context.Request.Body, context.Request.ContentLength, ct);
+            }
             if (!whole.IsOk) return whole.Error;
+            BlobStored(context, whole.Value!);
             BlobCreated(context, route.Name, digest);
             return null;
         }
@@ -368,7 +388,11 @@ public static partial class DistributionApi
         if (!Guid.TryParse(route.Argument, out var id)) return RegistryError.BlobUploadUnknown();
         if (!TryParseContentRange(context.Request.Headers.ContentRange.ToString(), out var range, out var rangeError)) return rangeError;
         var blobs = Blobs(context);
-        var result = await blobs.AppendAsync(route.Name, id, context.Request.Body, range, context.Request.ContentLength, ct);
+        RegistryResult<UploadSession> result;
+        using (Metrics(context).UploadStarted())
+        {
+            result = await blobs.AppendAsync(route.Name, id, context.Request.Body, range, context.Request.ContentLength, ct);
+        }
         if (!result.IsOk) return await WithUploadStateAsync(context, route, id, result.Error!, ct);
         UploadAccepted(context, route.Name, id, result.Value!.Offset, StatusCodes.Status202Accepted);
         return null;
@@ -381,8 +405,13 @@ public static partial class DistributionApi
         if (!TryParseContentRange(context.Request.Headers.ContentRange.ToString(), out var range, out var rangeError)) return rangeError;
         var request = context.Request;
         var hasBody = request.ContentLength > 0 || (request.ContentLength is null && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true);
-        var result = await Blobs(context).CompleteUploadAsync(route.Name, id, digest, hasBody ? request.Body : null, range, request.ContentLength, ct);
+        RegistryResult<BlobInfo> result;
+        using (Metrics(context).UploadStarted())
+        {
+            result = await Blobs(context).CompleteUploadAsync(route.Name, id, digest, hasBody ? request.Body : null, range, request.ContentLength, ct);
+        }
         if (!result.IsOk) return await WithUploadStateAsync(context, route, id, result.Error!, ct);
+        BlobStored(context, result.Value!);
         BlobCreated(context, route.Name, result.Value!.Digest);
         return null;
     }
@@ -421,6 +450,14 @@ public static partial class DistributionApi
         response.Headers.Location = $"/v2/{name}/blobs/uploads/{id:D}";
         response.Headers[UploadUuidHeader] = id.ToString("D");
         response.Headers.Range = string.Create(CultureInfo.InvariantCulture, $"0-{Math.Max(offset - 1, 0)}");
+    }
+
+    /// <summary>Counts a blob whose upload was verified and stored.</summary>
+    private static void BlobStored(HttpContext context, BlobInfo blob)
+    {
+        var metrics = Metrics(context);
+        metrics.Pushed(ContentKind.Blob);
+        metrics.BlobUploaded(blob.Size);
     }
 
     private static void BlobCreated(HttpContext context, string name, Digest digest)
@@ -585,6 +622,7 @@ public static partial class DistributionApi
 
     private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
     private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
+    private static WharfMetrics Metrics(HttpContext context) => context.RequestServices.GetRequiredService<WharfMetrics>();
     private static IRegistryEvents? Events(HttpContext context) => context.RequestServices.GetService<IRegistryEvents>();
     private static IRegistryAccessPolicy Policy(HttpContext context) => context.RequestServices.GetRequiredService<IRegistryAccessPolicy>();
     private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DistributionApi));
