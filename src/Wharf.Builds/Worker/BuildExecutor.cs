@@ -100,7 +100,6 @@ public sealed partial class BuildExecutor(
             await renewal.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         LogFinished(logger, build.Id, build.State.ToWire());
-        if (build.State.IsFinished()) metrics.BuildFinished(build.State.ToWire());
     }
 
     private async Task<BuildRecord> ExecuteAsync(BuildBox current, string workerId, BuildLogWriter log, CancellationToken cancellationToken)
@@ -202,7 +201,7 @@ public sealed partial class BuildExecutor(
             PushStatus = build.PushStatus == PhaseStatus.InProgress ? PhaseStatus.Failed : build.PushStatus,
             FinishedAt = time.GetUtcNow(),
         };
-        await store.UpdateAsync(ended, workerId, CancellationToken.None);
+        if (await store.UpdateAsync(ended, workerId, CancellationToken.None)) metrics.BuildFinished(state.ToWire());
         return ended;
     }
 
