@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Wharf.Builds;
 using Wharf.Core.Access;
 using Wharf.Core.Registry;
-using Wharf.Data.Sqlite;
+using Wharf.Data;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Endpoints;
@@ -96,15 +96,11 @@ public static class WharfServer
         var registry = configuration.GetSection($"{WharfOptions.Section}:{RegistryOptions.Section}").Get<RegistryOptions>() ?? new RegistryOptions();
         var errors = registry.Validate().ToList();
         var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
         if (!StorageOptions.Types.Contains(storage.Type, StringComparer.OrdinalIgnoreCase))
         {
             errors.Add($"Wharf:Storage:Type '{storage.Type}' is not known; allowed values: {string.Join(", ", StorageOptions.Types)}.");
         }
-        if (!DatabaseOptions.Types.Contains(database.Type, StringComparer.OrdinalIgnoreCase))
-        {
-            errors.Add($"Wharf:Database:Type '{database.Type}' is not known; allowed values: {string.Join(", ", DatabaseOptions.Types)}.");
-        }
+        errors.AddRange(services.AddWharfData(configuration, dataDir));
         errors.AddRange(services.AddWharfOperations(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
@@ -117,7 +113,6 @@ public static class WharfServer
             Path = Path.GetFullPath(storage.Path ?? dataDir),
             UploadIdleTimeout = registry.UploadIdleTimeout,
         });
-        services.AddSqliteMetadata(Path.GetFullPath(database.Path ?? Path.Combine(dataDir, "wharf.db")));
         services.AddSingleton<ManifestCache>();
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();

@@ -33,6 +33,9 @@ public sealed class WharfCli(TempDirectory home)
 
     public string DockerConfigPath => Path.Combine(DockerConfigDirectory, "config.json");
 
+    /// <summary>The folder the CLI runs in (relative paths such as <c>--data-dir data</c> resolve against it); the test's own by default.</summary>
+    public string? WorkingDirectory { get; set; }
+
     public Task<CliResult> RunAsync(params string[] args) => RunAsync(args, null, CancellationToken.None);
 
     public async Task<CliResult> RunAsync(string[] args, string? stdin, CancellationToken ct)
@@ -48,7 +51,7 @@ public sealed class WharfCli(TempDirectory home)
             ["TERM"] = "dumb",
         };
         foreach (var (key, value) in Environment) env[key] = value;
-        var result = await ExternalTool.RunAsync("dotnet", [Dll, .. args], new ToolRunOptions { Environment = env, StandardInput = stdin, Timeout = TimeSpan.FromMinutes(4) }, ct);
+        var result = await ExternalTool.RunAsync("dotnet", [Dll, .. args], new ToolRunOptions { Environment = env, StandardInput = stdin, WorkingDirectory = WorkingDirectory, Timeout = TimeSpan.FromMinutes(4) }, ct);
         return new CliResult(result.ExitCode, result.StandardOutput, result.StandardError, "wharf " + string.Join(' ', args));
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Wharf.Builds.Sources;
 using Wharf.Core.Builds;
+using Wharf.Core.Signals;
 using Wharf.Core.Telemetry;
 
 namespace Wharf.Builds.Worker;
@@ -19,6 +20,7 @@ public sealed partial class BuildExecutor(
     BuildOptions options,
     RegistryTargets targets,
     BuildCancellationRegistry cancellations,
+    ISignalBus signals,
     TimeProvider time,
     WharfMetrics metrics,
     ILogger<BuildExecutor> logger)
@@ -48,7 +50,7 @@ public sealed partial class BuildExecutor(
         if (leased.CancelRequested) StopFor(StopReason.Cancelled);
         using var renewalStop = new CancellationTokenSource();
         var renewal = RenewAsync(leased.Id, workerId, () => StopFor(StopReason.LeaseLost), () => StopFor(StopReason.Cancelled), renewalStop.Token);
-        await using var log = await BuildLogWriter.OpenAsync(store, leased.Id, time, CancellationToken.None);
+        await using var log = await BuildLogWriter.OpenAsync(store, signals, leased.Id, time, CancellationToken.None);
         var build = leased with { Engine = engine.Name, LocalImage = leased.LocalImage ?? $"wharf-build-{leased.Id:N}" };
         LogStarted(logger, build.Id, build.Image, build.Attempts);
         if (build.Attempts == 1 && build.StartedAt is { } started) metrics.BuildStarted(started - build.CreatedAt);
@@ -78,6 +80,7 @@ public sealed partial class BuildExecutor(
                 default:
                     // The worker is stopping: give the build back so it is taken up again at once.
                     await store.ReleaseAsync(build.Id, workerId, CancellationToken.None);
+                    signals.Publish(SignalTopic.BuildQueued, "");
                     LogReleased(logger, build.Id);
                     break;
             }
@@ -185,6 +188,7 @@ public sealed partial class BuildExecutor(
         {
             throw new LeaseLostException();
         }
+        signals.Publish(SignalTopic.BuildChanged, build.Id.ToString("D"));
         return build;
     }
 
@@ -202,6 +206,7 @@ public sealed partial class BuildExecutor(
             FinishedAt = time.GetUtcNow(),
         };
         if (await store.UpdateAsync(ended, workerId, CancellationToken.None)) metrics.BuildFinished(state.ToWire());
+        signals.Publish(SignalTopic.BuildChanged, ended.Id.ToString("D"));
         return ended;
     }
 

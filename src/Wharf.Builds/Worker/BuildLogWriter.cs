@@ -1,11 +1,13 @@
 using System.Threading.Channels;
 using Wharf.Core.Builds;
+using Wharf.Core.Signals;
 
 namespace Wharf.Builds.Worker;
 
 /// <summary>
 /// Timestamps and numbers a build's log lines and stores them in small batches (every 200 ms or 200 lines), so
-/// followers see them live and a build's output costs few write transactions.
+/// followers see them live and a build's output costs few write transactions. Each stored batch is signalled
+/// (<see cref="SignalTopic.BuildChanged"/>), so followers on any node read it at once.
 /// </summary>
 internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
 {
@@ -14,11 +16,13 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
     private readonly IBuildStore _store;
     private readonly Guid _buildId;
     private readonly TimeProvider _time;
+    private readonly ISignalBus _signals;
     private readonly Task _pump;
     private long _sequence;
 
-    private BuildLogWriter(IBuildStore store, Guid buildId, long lastSequence, TimeProvider time)
+    private BuildLogWriter(IBuildStore store, ISignalBus signals, Guid buildId, long lastSequence, TimeProvider time)
     {
+        _signals = signals;
         _store = store;
         _buildId = buildId;
         _sequence = lastSequence;
@@ -26,8 +30,8 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
         _pump = PumpAsync();
     }
 
-    public static async Task<BuildLogWriter> OpenAsync(IBuildStore store, Guid buildId, TimeProvider time, CancellationToken cancellationToken) =>
-        new(store, buildId, await store.LastLogSequenceAsync(buildId, cancellationToken), time);
+    public static async Task<BuildLogWriter> OpenAsync(IBuildStore store, ISignalBus signals, Guid buildId, TimeProvider time, CancellationToken cancellationToken) =>
+        new(store, signals, buildId, await store.LastLogSequenceAsync(buildId, cancellationToken), time);
 
     public ValueTask WriteAsync(string line, CancellationToken cancellationToken)
     {
@@ -67,6 +71,7 @@ internal sealed class BuildLogWriter : IBuildLog, IAsyncDisposable
                 try
                 {
                     await _store.AppendLogAsync(_buildId, batch, CancellationToken.None);
+                    _signals.Publish(SignalTopic.BuildChanged, _buildId.ToString("D"));
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {

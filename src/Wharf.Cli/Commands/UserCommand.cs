@@ -8,7 +8,7 @@ namespace Wharf.Cli.Commands;
 /// <summary><c>wharf user add NAME --password-stdin [--admin]</c>: creates an account directly in the database (admin verb).</summary>
 public static class UserCommand
 {
-    public static Command Create(string[] rawArgs)
+    public static Command Create()
     {
         var user = new Command("user", "Manage accounts directly in the database (administrators).");
         var add = new Command("add", "Create a user; the password is read from standard input.") { TreatUnmatchedTokensAsErrors = false };
@@ -18,7 +18,8 @@ public static class UserCommand
         add.Arguments.Add(name);
         add.Options.Add(passwordStdin);
         add.Options.Add(admin);
-        add.Options.Add(new Option<string>("--data-dir") { Description = "Folder for the database (default ./data)." });
+        var dataDir = new Option<string>("--data-dir") { Description = "Folder for the database (default ./data)." };
+        add.Options.Add(dataDir);
         add.SetAction(async (parse, cancellationToken) =>
         {
             if (!parse.GetValue(passwordStdin))
@@ -27,7 +28,9 @@ public static class UserCommand
                 return 2;
             }
             var password = (await Console.In.ReadToEndAsync(cancellationToken)).TrimEnd('\r', '\n');
-            var args = rawArgs.SkipWhile(a => a != "add").Skip(1).Where(a => a is not "--password-stdin" and not "--admin" && a != parse.GetValue(name)).ToArray();
+            // The server sees the data folder and any configuration keys (--Wharf:…=…) the parser did not take itself;
+            // the name and this verb's own flags are not configuration, whatever their text.
+            string[] args = [.. parse.GetValue(dataDir) is { } folder ? ["--data-dir", folder] : Array.Empty<string>(), .. parse.UnmatchedTokens];
             try
             {
                 await using var app = WharfServer.Build(args);

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Wharf.Core.Access;
+using Wharf.Core.Signals;
 using Wharf.Core.Telemetry;
 
 namespace Wharf.Core.Builds;
@@ -56,6 +57,7 @@ public sealed partial class BuildService(
     IRegistryCredentialStore credentials,
     IBuildQueueSignal signal,
     IBuildCancellation cancellation,
+    ISignalBus signals,
     TimeProvider time,
     WharfMetrics? metrics = null)
 {
@@ -181,7 +183,11 @@ public sealed partial class BuildService(
         var after = await store.CancelAsync(id, cancellationToken);
         if (after is null) return new BuildProblem(BuildProblemKind.NotFound, $"No build {id}.");
         if (after.State == BuildState.Running) cancellation.Cancel(id);
-        else if (after.State == BuildState.Cancelled) metrics?.BuildFinished(after.State.ToWire());
+        else
+        {
+            signals.Publish(SignalTopic.BuildChanged, id.ToString("D"));
+            if (after.State == BuildState.Cancelled) metrics?.BuildFinished(after.State.ToWire());
+        }
         return after;
     }
 

@@ -36,13 +36,13 @@ public interface IBuildSourceStore
     Task DeleteAsync(Guid buildId, CancellationToken cancellationToken);
 }
 
-/// <summary>Wakes idle workers when a build is queued.</summary>
+/// <summary>Wakes idle workers (on every node) when a build is queued.</summary>
 public interface IBuildQueueSignal
 {
     void Notify();
 }
 
-/// <summary>Stops a build running in this process at once (a cancel request).</summary>
+/// <summary>Stops a running build at once (a cancel request), on whichever node runs it.</summary>
 public interface IBuildCancellation
 {
     void Cancel(Guid buildId);

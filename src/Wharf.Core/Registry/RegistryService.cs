@@ -22,10 +22,11 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
         }
         else if (!cache.TryGetTag(repository, reference.Tag!, out digest))
         {
+            var version = cache.Version;
             var resolved = await store.ResolveTagAsync(repository, reference.Tag!, cancellationToken);
             if (resolved is null) return RegistryError.ManifestUnknown(reference.ToString());
             digest = resolved.Value;
-            cache.SetTag(repository, reference.Tag!, digest);
+            cache.SetTag(repository, reference.Tag!, digest, version);
         }
         if (cache.TryGetManifest(repository, digest, out var cached)) return cached;
         var manifest = await store.GetManifestAsync(repository, digest, cancellationToken);

@@ -26,8 +26,20 @@ public interface IRepositoryStore
     /// <summary>Repository names the filter lets the caller read, in ASCII order after <paramref name="after"/> (the catalog).</summary>
     Task<IReadOnlyList<string>> ListNamesAsync(ReadFilter filter, string? after, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Ranked full-text search; <paramref name="query"/> is already turned into safe FTS terms.</summary>
+    /// <summary>
+    /// Ranked full-text search over names, namespaces, descriptions and labels, every word of <paramref name="query"/>
+    /// required as a whole word or a prefix. Ranking, the same on every provider: the exact name (or full name) first,
+    /// then names starting with the query, then the rest; within a tier by relevance (name &gt; namespace &gt;
+    /// description &gt; labels, whole words above prefixes, shorter documents first), or, when the query matches more
+    /// than the provider's relevance-ranking limit, by pulls; ties by name.
+    /// </summary>
     Task<IReadOnlyList<SearchHit>> SearchAsync(Search.SearchQuery query, ReadFilter filter, string? @namespace, RepositoryVisibility? visibility, int offset, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Every repository the filter lets the caller read (optionally of one namespace and visibility), most pulled
+    /// first, ties by name: a page after <paramref name="after"/>, at most <paramref name="limit"/>.
+    /// </summary>
+    Task<IReadOnlyList<SearchHit>> BrowseAsync(ReadFilter filter, string? @namespace, RepositoryVisibility? visibility, BrowsePosition? after, int limit, CancellationToken cancellationToken);
 
     /// <summary>Counts the search's matches (for Docker's <c>num_results</c>).</summary>
     Task<int> CountSearchAsync(Search.SearchQuery query, ReadFilter filter, CancellationToken cancellationToken);

@@ -40,6 +40,9 @@ public sealed record SearchHit(
     long PullCount,
     DateTimeOffset? LastPushedAt);
 
+/// <summary>Where a page of a browse listing (most pulled first) starts: after the repository with these pulls and this name.</summary>
+public sealed record BrowsePosition(long PullCount, string Name);
+
 /// <summary>What a listing may show: the SQL-friendly form of <see cref="CallerAccess"/>, with the default visibility of repositories that have none stored.</summary>
 public sealed record ReadFilter(CallerAccess Access, RepositoryVisibility DefaultVisibility);
 

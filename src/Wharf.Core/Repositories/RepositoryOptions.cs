@@ -26,16 +26,8 @@ public sealed class RepositoryOptions
     /// <summary>Longest README, in characters. Default 100,000.</summary>
     public int MaxReadmeLength { get; set; } = 100_000;
 
-    /// <summary>
-    /// Above this many full-text matches a search is "broad" (a word found in nearly every repository): results are then
-    /// ordered by exact and prefix name matches first and by popularity (pulls) within each tier, instead of by bm25
-    /// relevance, which would have to score every match and is meaningless for a word that is everywhere. Default 5,000.
-    /// </summary>
-    public int RelevanceRankedMatches { get; set; } = 5_000;
-
     public IEnumerable<string> Validate()
     {
-        if (RelevanceRankedMatches < 0) yield return "Wharf:Repositories:RelevanceRankedMatches must not be negative.";
         if (CounterFlushInterval <= TimeSpan.Zero || CounterFlushInterval > TimeSpan.FromHours(1)) yield return $"Wharf:Repositories:CounterFlushInterval must be between 00:00:00 and 01:00:00 (exclusive of 0), not {CounterFlushInterval}.";
         if (MaxConfigBytes < 0) yield return "Wharf:Repositories:MaxConfigBytes must not be negative.";
         if (MaxPageSize < 1) yield return "Wharf:Repositories:MaxPageSize must be at least 1.";

@@ -117,20 +117,36 @@ public sealed class RepositoryService(
         return names.Count > size ? (names.Take(size).ToList(), true) : (names, false);
     }
 
-    /// <summary>Ranked search; the cursor is the offset of the next page.</summary>
+    /// <summary>
+    /// Ranked search; the cursor is the offset of the next page. Without words (<paramref name="q"/> missing or blank)
+    /// it browses instead: every repository the caller may read, most pulled first, with a keyset cursor.
+    /// </summary>
     public async ValueTask<RepositoryResult<CursorPage<SearchHit>>> SearchAsync(
         ClaimsPrincipal caller, string? q, string? @namespace, RepositoryVisibility? visibility, int? limit, string? cursor, CancellationToken cancellationToken)
     {
-        var query = SearchQuery.Parse(q);
-        if (query.IsEmpty) return Invalid("q is required: one or more words of letters or digits.");
         var size = Math.Min(limit ?? options.DefaultPageSize, options.MaxPageSize);
         if (limit is < 1) return Invalid("limit must be at least 1.");
+        if (string.IsNullOrWhiteSpace(q)) return await BrowseAsync(caller, @namespace, visibility, size, cursor, cancellationToken);
+        var query = SearchQuery.Parse(q);
+        if (query.IsEmpty) return Invalid("q has no words to search for: use letters or digits, or leave q out to list every repository.");
         var offset = 0;
         if (!string.IsNullOrEmpty(cursor) && !TryDecodeOffset(cursor, out offset)) return Invalid("cursor is not one this server issued.");
         var filter = await FilterAsync(caller, cancellationToken);
         var hits = await store.SearchAsync(query, filter, NullIfEmpty(@namespace), visibility, offset, size + 1, cancellationToken);
         if (hits.Count <= size) return new CursorPage<SearchHit>(hits, null);
         return new CursorPage<SearchHit>(hits.Take(size).ToList(), EncodeOffset(offset + size));
+    }
+
+    private async ValueTask<RepositoryResult<CursorPage<SearchHit>>> BrowseAsync(
+        ClaimsPrincipal caller, string? @namespace, RepositoryVisibility? visibility, int size, string? cursor, CancellationToken cancellationToken)
+    {
+        BrowsePosition? after = null;
+        if (!string.IsNullOrEmpty(cursor) && !TryDecodeBrowsePosition(cursor, out after)) return Invalid("cursor is not one this server issued.");
+        var filter = await FilterAsync(caller, cancellationToken);
+        var hits = await store.BrowseAsync(filter, NullIfEmpty(@namespace), visibility, after, size + 1, cancellationToken);
+        if (hits.Count <= size) return new CursorPage<SearchHit>(hits, null);
+        var last = hits[size - 1];
+        return new CursorPage<SearchHit>(hits.Take(size).ToList(), EncodeBrowsePosition(new BrowsePosition(last.PullCount, last.Name)));
     }
 
     /// <summary>Docker Hub's v1 search: one page (1-based) of <paramref name="pageSize"/> hits, and the number of matches.</summary>
@@ -203,6 +219,32 @@ public sealed class RepositoryService(
             return text.StartsWith("o:", StringComparison.Ordinal)
                 && int.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out offset)
                 && offset <= 100_000;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    private static string EncodeBrowsePosition(BrowsePosition position) =>
+        Base64Url.Encode(Encoding.UTF8.GetBytes("b:" + position.PullCount.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + position.Name));
+
+    private static bool TryDecodeBrowsePosition(string cursor, out BrowsePosition? position)
+    {
+        position = null;
+        try
+        {
+            var text = Encoding.UTF8.GetString(Base64Url.Decode(cursor));
+            if (!text.StartsWith("b:", StringComparison.Ordinal)) return false;
+            var colon = text.IndexOf(':', 2);
+            if (colon < 0
+                || !long.TryParse(text.AsSpan(2, colon - 2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pulls)
+                || !RepositoryName.IsValid(text[(colon + 1)..]))
+            {
+                return false;
+            }
+            position = new BrowsePosition(pulls, text[(colon + 1)..]);
+            return true;
         }
         catch (FormatException)
         {

@@ -3,10 +3,11 @@ using System.Text;
 namespace Wharf.Core.Search;
 
 /// <summary>
-/// User search text turned into something safe for a full-text engine: the words (runs of letters and digits,
-/// lower-cased, as FTS5's unicode61 tokenizer splits text) and an FTS5 MATCH expression that asks for every word
-/// as a whole term or a prefix. Quotes, operators and column filters in the input are just separators, so no
-/// input can make the expression invalid. <see cref="Text"/> (trimmed, lower-cased) ranks exact and prefix name matches first.
+/// User search text, neutral of any search engine: the words (runs of letters and digits, lower-cased, at most
+/// <see cref="MaxWords"/>) and the trimmed, lower-cased <see cref="Text"/>. Every word is to be found as a whole word or
+/// as the start of a longer one; quotes, operators and column filters in the input are only separators. Each metadata
+/// provider turns this into its own full-text dialect (FTS5 MATCH on SQLite, a tsquery on PostgreSQL), so no input can
+/// make a provider's query invalid. <see cref="Text"/> ranks exact and prefix name matches first.
 /// </summary>
 public sealed record SearchQuery(string Text, IReadOnlyList<string> Words)
 {
@@ -18,38 +19,38 @@ public sealed record SearchQuery(string Text, IReadOnlyList<string> Words)
 
     public bool IsEmpty => Words.Count == 0;
 
-    /// <summary>
-    /// The FTS5 MATCH expression: every word required, as a whole term or a prefix (<c>("w" OR "w"*)</c>), so a
-    /// document holding the whole word scores both and ranks above one that only has a longer word starting with it.
-    /// </summary>
-    public string MatchExpression => string.Join(" AND ", Words.Select(w => "(\"" + w + "\" OR \"" + w + "\"*)"));
-
-    /// <summary>The same expression limited to the <c>name</c> column: the matches that can be exact or prefix name matches.</summary>
-    public string NameMatchExpression => "name : (" + MatchExpression + ")";
-
     public static SearchQuery Parse(string? text)
     {
         var trimmed = (text ?? "").Trim();
         if (trimmed.Length > MaxLength) trimmed = trimmed[..MaxLength];
         trimmed = trimmed.ToLowerInvariant();
         var words = new List<string>();
+        foreach (var word in Tokenize(trimmed))
+        {
+            if (words.Count == MaxWords) break;
+            if (!words.Contains(word)) words.Add(word);
+        }
+        return new SearchQuery(trimmed, words);
+    }
+
+    /// <summary>
+    /// The words of a text as a query sees them: runs of letters and digits, lower-cased. A provider whose full-text
+    /// engine splits text differently indexes documents through this, so documents and queries agree.
+    /// </summary>
+    public static IEnumerable<string> Tokenize(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) yield break;
         var word = new StringBuilder();
-        foreach (var rune in trimmed.EnumerateRunes())
+        foreach (var rune in text.EnumerateRunes())
         {
             if (Rune.IsLetterOrDigit(rune))
             {
-                word.Append(rune.ToString());
+                word.Append(Rune.ToLowerInvariant(rune).ToString());
                 continue;
             }
-            Flush();
-        }
-        Flush();
-        return new SearchQuery(trimmed, words);
-
-        void Flush()
-        {
-            if (word.Length > 0 && words.Count < MaxWords && !words.Contains(word.ToString())) words.Add(word.ToString());
+            if (word.Length > 0) yield return word.ToString();
             word.Clear();
         }
+        if (word.Length > 0) yield return word.ToString();
     }
 }

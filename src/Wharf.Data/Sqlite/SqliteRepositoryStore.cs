@@ -37,7 +37,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
     private readonly TimeProvider _time;
     private readonly int _relevanceRankedMatches;
 
-    /// <param name="relevanceRankedMatches">See <see cref="RepositoryOptions.RelevanceRankedMatches"/>.</param>
+    /// <param name="relevanceRankedMatches">See <see cref="DatabaseOptions.RelevanceRankedMatches"/>.</param>
     public SqliteRepositoryStore(SqliteConnectionFactory connections, TimeProvider? timeProvider = null, int relevanceRankedMatches = 5_000)
     {
         ArgumentNullException.ThrowIfNull(connections);
@@ -171,13 +171,13 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
         await using var connection = await _connections.OpenAsync(cancellationToken);
         // Counting the raw full-text matches is cheap (no ranking, no join) and tells a narrow query from a broad one.
         var matches = await connection.ExecuteScalarAsync<long>(Command(
-            "SELECT COUNT(*) FROM repository_search WHERE repository_search MATCH @match", new { match = query.MatchExpression }, null, cancellationToken));
+            "SELECT COUNT(*) FROM repository_search WHERE repository_search MATCH @match", new { match = SqliteSearchExpression.Match(query) }, null, cancellationToken));
         var broad = matches > _relevanceRankedMatches;
         var filters = $"""
             {(@namespace is null ? "" : "AND r.namespace = @namespace")}
             {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
             """;
-        var args = (DynamicParameters)FilterArgs(filter, new { text = query.Text, match = query.MatchExpression, nameMatch = query.NameMatchExpression, @namespace, visibility = visibility is { } v ? Format(v) : null, limit, offset });
+        var args = (DynamicParameters)FilterArgs(filter, new { text = query.Text, match = SqliteSearchExpression.Match(query), nameMatch = SqliteSearchExpression.NameMatch(query), @namespace, visibility = visibility is { } v ? Format(v) : null, limit, offset });
         if (broad) return await BroadSearchAsync(connection, filters, args, offset, limit, cancellationToken);
         // Exact name matches first, then names that start with the query, then the rest, each tier by bm25.
         var rows = await connection.QueryAsync<HitRow>(Command(
@@ -228,6 +228,24 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
         return hits;
     }
 
+    public async Task<IReadOnlyList<SearchHit>> BrowseAsync(ReadFilter filter, string? @namespace, RepositoryVisibility? visibility, BrowsePosition? after, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        // Walks ix_repositories_pulls (pull_count DESC, name) from the keyset position: a page reads a page of rows.
+        var rows = await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns} FROM repositories r
+            WHERE {ReadableFilter}
+            {(@namespace is null ? "" : "AND r.namespace = @namespace")}
+            {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
+            {(after is null ? "" : "AND (r.pull_count < @afterPulls OR (r.pull_count = @afterPulls AND r.name > @afterName))")}
+            ORDER BY r.pull_count DESC, r.name COLLATE BINARY LIMIT @limit
+            """, FilterArgs(filter, new { @namespace, visibility = visibility is { } v ? Format(v) : null, afterPulls = after?.PullCount, afterName = after?.Name, limit }),
+            null, cancellationToken));
+        return rows.Select(ToHit).ToList();
+    }
+
     public async Task<int> CountSearchAsync(SearchQuery query, ReadFilter filter, CancellationToken cancellationToken)
     {
         if (query.IsEmpty) return 0;
@@ -236,7 +254,7 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             $"""
             SELECT COUNT(*) FROM repository_search s JOIN repositories r ON r.id = s.rowid
             WHERE repository_search MATCH @match AND {ReadableFilter}
-            """, FilterArgs(filter, new { match = query.MatchExpression }), null, cancellationToken));
+            """, FilterArgs(filter, new { match = SqliteSearchExpression.Match(query) }), null, cancellationToken));
     }
 
     public Task RecordPushAsync(string repository, Digest digest, ManifestDetails details, bool tagged, DateTimeOffset at, CancellationToken cancellationToken) =>

@@ -1,18 +1,24 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Wharf.Core.Accounts;
+using Wharf.Core.Builds;
 using Wharf.Core.Registry;
+using Wharf.Core.Repositories;
+using Wharf.Core.Signals;
 
 namespace Wharf.Data.Sqlite;
 
 public static class SqliteServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the SQLite metadata store for the database file at <paramref name="databasePath"/>
-    /// (its folder is created): <see cref="SqliteConnectionFactory"/>, <see cref="IRegistryStore"/> and
-    /// <see cref="IMetadataMigrator"/>, all singletons sharing one writer gate; and the readiness check <c>database</c>
+    /// Registers the SQLite metadata store for the database file at <paramref name="databasePath"/> (its folder is
+    /// created): <see cref="SqliteConnectionFactory"/>, every store (<see cref="IRegistryStore"/>,
+    /// <see cref="IRepositoryStore"/>, <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>,
+    /// <see cref="IRegistryCredentialStore"/>), <see cref="IMetadataMigrator"/> and an in-process
+    /// <see cref="ISignalBus"/> (one file, one node), all singletons sharing one writer gate; and the readiness check <c>database</c>
     /// (<see cref="SqliteHealthCheck"/>, tagged <c>ready</c>).
     /// </summary>
-    public static IServiceCollection AddSqliteMetadata(this IServiceCollection services, string databasePath)
+    public static IServiceCollection AddSqliteMetadata(this IServiceCollection services, string databasePath, int relevanceRankedMatches = 5_000)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
@@ -24,16 +30,19 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<SqliteRegistryStore>(sp => new SqliteRegistryStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IRegistryStore>(sp => sp.GetRequiredService<SqliteRegistryStore>());
+        services.AddSingleton<IRepositoryStore>(sp => new SqliteRepositoryStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>(), relevanceRankedMatches));
         services.AddSingleton<SqliteAccountStore>(sp => new SqliteAccountStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
-        services.AddSingleton<Wharf.Core.Accounts.IAccountStore>(sp => sp.GetRequiredService<SqliteAccountStore>());
-        services.AddSingleton<Wharf.Core.Accounts.IAuditLog>(sp => sp.GetRequiredService<SqliteAccountStore>());
-        services.AddSingleton<Wharf.Core.Builds.IBuildStore>(sp => new SqliteBuildStore(
+        services.AddSingleton<IAccountStore>(sp => sp.GetRequiredService<SqliteAccountStore>());
+        services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<SqliteAccountStore>());
+        services.AddSingleton<IBuildStore>(sp => new SqliteBuildStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
-        services.AddSingleton<Wharf.Core.Builds.IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
+        services.AddSingleton<IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
+        services.AddSingleton<ISignalBus>(sp => SignalBusLogging.Logged(new InProcessSignalBus(), sp));
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>("database", HealthStatus.Unhealthy, SqliteHealthCheck.Tags);
         return services;
     }

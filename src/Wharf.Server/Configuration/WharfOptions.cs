@@ -21,16 +21,3 @@ public sealed class StorageOptions
     /// <summary>Root folder of the file-system store. Default: the data folder.</summary>
     public string? Path { get; set; }
 }
-
-/// <summary>Section <c>Wharf:Database</c>: where metadata lives.</summary>
-public sealed class DatabaseOptions
-{
-    public const string Section = "Wharf:Database";
-    public static readonly string[] Types = ["Sqlite"];
-
-    /// <summary>The metadata store provider. Default <c>Sqlite</c>.</summary>
-    public string Type { get; set; } = "Sqlite";
-
-    /// <summary>SQLite file path. Default: <c>wharf.db</c> in the data folder.</summary>
-    public string? Path { get; set; }
-}

@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Wharf.Core.Accounts;
 using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
-using Wharf.Data.Sqlite;
 
 namespace Wharf.Server.Repositories;
 
@@ -10,7 +9,7 @@ public static class RepositoriesServiceCollectionExtensions
 {
     /// <summary>
     /// Repositories, counters and search: options from <c>Wharf:Repositories</c> (validated: throws
-    /// <see cref="WharfConfigurationException"/>), the SQLite repository store, the registry activity hook (pull
+    /// <see cref="WharfConfigurationException"/>), the registry activity hook (pull
     /// counts in memory, push details), the background flush of pull counts and <see cref="RepositoryService"/>.
     /// Who may see what comes from <see cref="ICallerAccess"/> (everything until accounts register theirs).
     /// </summary>
@@ -20,7 +19,6 @@ public static class RepositoriesServiceCollectionExtensions
         var problems = options.Validate().ToList();
         if (problems.Count > 0) throw new WharfConfigurationException(problems);
         services.AddSingleton(options);
-        services.AddSqliteRepositories();
         services.AddSingleton<PullCounter>();
         services.AddSingleton<IRegistryActivity, RepositoryActivity>();
         services.AddSingleton<PullCountFlushService>();

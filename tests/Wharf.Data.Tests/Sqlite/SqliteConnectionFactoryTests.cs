@@ -15,6 +15,16 @@ public sealed class SqliteConnectionFactoryTests : IAsyncLifetime
     public async Task DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
+    public async Task The_bundled_sqlite_is_3_53_or_newer()
+    {
+        // Microsoft.Data.Sqlite 10 brings SQLite 3.53 (RETURNING, UPSERT, math functions, current FTS5); the
+        // earlier Microsoft.Data.Sqlite.Core 6 + bundle_e_sqlite3 2.0.6 pair gave 3.35 from 2021.
+        await using var connection = await _database.Connections.OpenAsync(Ct);
+        var version = Version.Parse(await connection.ExecuteScalarAsync<string>("SELECT sqlite_version()") ?? "0.0");
+        Assert.True(version >= new Version(3, 53), $"SQLite {version} is older than 3.53.");
+    }
+
+    [Fact]
     public async Task Writes_wait_for_the_writer_gate()
     {
         var store = new SqliteRegistryStore(_database.Connections);

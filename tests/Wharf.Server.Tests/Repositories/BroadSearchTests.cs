@@ -11,7 +11,7 @@ namespace Wharf.Server.Tests.Repositories;
 /// </summary>
 public sealed class BroadSearchTests : RegistryTestBase
 {
-    protected override string[] ServerArgs => ["--Wharf:Repositories:RelevanceRankedMatches=2", "--Wharf:Repositories:CounterFlushInterval=00:00:00.100"];
+    protected override string[] ServerArgs => ["--Wharf:Database:RelevanceRankedMatches=2", "--Wharf:Repositories:CounterFlushInterval=00:00:00.100"];
 
     private async Task CreateAsync(string ns, string name, string description)
     {

@@ -106,9 +106,10 @@ public sealed class SearchTests : RegistryTestBase
     }
 
     [Theory]
-    [InlineData("api/v1/search")]
-    [InlineData("api/v1/search?q=")]
     [InlineData("api/v1/search?q=%20%22%20")]
+    [InlineData("api/v1/search?limit=0")]
+    [InlineData("api/v1/search?cursor=bm9wZQ")]
+    [InlineData("api/v1/search?cursor=YjoxOmJhZCBuYW1l")]
     [InlineData("api/v1/search?q=redis&limit=-1")]
     [InlineData("api/v1/search?q=redis&limit=x")]
     [InlineData("api/v1/search?q=redis&visibility=hidden")]
@@ -211,6 +212,11 @@ public sealed class SearchVisibilityTests : IAsyncLifetime
         Assert.Empty(await NamesAsync("api/v1/search?q=secret", "bob", "results", "full_name"));
         Assert.Empty(await NamesAsync("api/v1/search?q=widget&visibility=private&namespace=alice", "bob", "results", "full_name"));
         Assert.Equal(["alice/open-widget"], await NamesAsync("v1/search?q=widget", null, "results", "name"));
+        // Browsing (no q) shows the same: nothing private of others, in the same order for everyone (pulls, then name).
+        Assert.Equal(["alice/open-widget", "bob/bob-widget"], await NamesAsync("api/v1/search", "bob", "results", "full_name"));
+        Assert.Equal(["alice/open-widget", "alice/secret-widget"], await NamesAsync("api/v1/search", "alice", "results", "full_name"));
+        Assert.Equal(["alice/open-widget"], await NamesAsync("api/v1/search", null, "results", "full_name"));
+        Assert.Equal(["alice/open-widget", "alice/secret-widget", "bob/bob-widget"], await NamesAsync("api/v1/search", "boss", "results", "full_name"));
         var count = await OkJsonAsync(await SendAsync(HttpMethod.Get, "v1/search?q=widget", null));
         Assert.Equal(1, count.GetProperty("num_results").GetInt32());
     }

@@ -5,6 +5,7 @@ using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Wharf.Core.Builds;
+using Wharf.Core.Signals;
 
 namespace Wharf.Server.Endpoints.Builds;
 
@@ -133,7 +134,7 @@ public static class BuildsApi
             {
                 _ = long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out after);
             }
-            return TypedResults.ServerSentEvents(FollowAsync(builds, user, buildId, after, cancellationToken));
+            return TypedResults.ServerSentEvents(FollowAsync(builds, context.RequestServices.GetRequiredService<ISignalBus>(), user, buildId, after, cancellationToken));
         }
         return TypedResults.Stream(async body =>
         {
@@ -150,10 +151,18 @@ public static class BuildsApi
         }, "text/plain; charset=utf-8");
     }
 
-    /// <summary>Log lines as they are stored (event <c>log</c>, id = sequence), then one <c>end</c> event with the final state.</summary>
-    private static async IAsyncEnumerable<SseItem<string>> FollowAsync(BuildService builds, ClaimsPrincipal user, Guid id, long after,
+    /// <summary>How long a follower waits for a signal before it reads anyway (the fallback when a signal is missed).</summary>
+    private static readonly TimeSpan FollowFallback = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Log lines as they are stored (event <c>log</c>, id = sequence), then one <c>end</c> event with the final state.
+    /// It reads again when the worker, on whichever node, signals new lines or a new state (<see cref="SignalTopic.BuildChanged"/>).
+    /// </summary>
+    private static async IAsyncEnumerable<SseItem<string>> FollowAsync(BuildService builds, ISignalBus signals, ClaimsPrincipal user, Guid id, long after,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // Subscribed before the first read, so a batch stored between a read and the wait still wakes the next wait.
+        using var changed = new SignalWaiter(signals, SignalTopic.BuildChanged, id.ToString("D"));
         while (!cancellationToken.IsCancellationRequested)
         {
             var build = (await builds.GetAsync(user, id, cancellationToken)).Value;
@@ -173,7 +182,7 @@ public static class BuildsApi
                 yield return new SseItem<string>(build?.State.ToWire() ?? "unknown", "end");
                 yield break;
             }
-            await Task.Delay(200, cancellationToken);
+            await changed.WaitAsync(FollowFallback, cancellationToken);
         }
     }
 
