@@ -10,7 +10,7 @@ using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Server.Operations;
-using Wharf.Storage.FileSystem;
+using Wharf.Storage;
 
 namespace Wharf.Server;
 
@@ -18,7 +18,10 @@ namespace Wharf.Server;
 public static class WharfServer
 {
     /// <summary>Builds the server from command-line style arguments (<c>--urls</c>, <c>--data-dir</c>, any <c>--Wharf:…=</c> key).</summary>
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="args">The arguments.</param>
+    /// <param name="configure">Runs on the builder before Wharf's services are added.</param>
+    /// <param name="overrideServices">Runs after Wharf's services are added (tests decorate a provider with it).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         // Defaults with the lowest precedence: ASP.NET Core's per-request Information lines would cost more than
@@ -53,6 +56,7 @@ public static class WharfServer
         AddConsoleLogging(builder.Logging, builder.Configuration);
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
+        overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseWharfRequestId();
         app.UseWharfMetrics();
@@ -95,11 +99,7 @@ public static class WharfServer
         var dataDir = Path.GetFullPath(wharf.DataDir);
         var registry = configuration.GetSection($"{WharfOptions.Section}:{RegistryOptions.Section}").Get<RegistryOptions>() ?? new RegistryOptions();
         var errors = registry.Validate().ToList();
-        var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        if (!StorageOptions.Types.Contains(storage.Type, StringComparer.OrdinalIgnoreCase))
-        {
-            errors.Add($"Wharf:Storage:Type '{storage.Type}' is not known; allowed values: {string.Join(", ", StorageOptions.Types)}.");
-        }
+        errors.AddRange(services.AddWharfStorage(configuration, dataDir));
         errors.AddRange(services.AddWharfData(configuration, dataDir));
         errors.AddRange(services.AddWharfOperations(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
@@ -108,11 +108,6 @@ public static class WharfServer
         Directory.CreateDirectory(dataDir);
         services.AddSingleton(registry);
         services.AddSingleton(TimeProvider.System);
-        services.AddFileSystemStorage(new FileSystemStorageOptions
-        {
-            Path = Path.GetFullPath(storage.Path ?? dataDir),
-            UploadIdleTimeout = registry.UploadIdleTimeout,
-        });
         services.AddSingleton<ManifestCache>();
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
@@ -121,9 +116,9 @@ public static class WharfServer
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>
-    public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null)
+    public static async Task<WebApplication> StartAsync(string[] args, CancellationToken cancellationToken, Action<WebApplicationBuilder>? configure = null, Action<IServiceCollection>? overrideServices = null)
     {
-        var app = Build(args, configure);
+        var app = Build(args, configure, overrideServices);
         await MigrateAsync(app.Services, cancellationToken);
         await app.StartAsync(cancellationToken);
         return app;

@@ -4,38 +4,86 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Wharf.Core.Digests;
 using Wharf.Core.Storage;
+using Microsoft.Extensions.Configuration;
 using Wharf.Storage.FileSystem;
+using Wharf.Storage.Uploads;
 using static Wharf.Storage.Tests.TestData;
 
 namespace Wharf.Storage.Tests;
 
-/// <summary>The contract tests on the filesystem provider, plus what is specific to it (layout on disk, monolithic writes, expiry service, DI).</summary>
-public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
+/// <summary>Stores over one temp folder; each call to <see cref="Create"/> is another process on the same folder.</summary>
+public sealed class FileSystemStorage : IDisposable
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-
-    private readonly TempFolder _folder = new();
     private readonly List<FileSystemBlobStore> _stores = [];
 
-    protected override (IBlobStore Blobs, IUploadStore Uploads) CreateStore(TimeProvider time)
-    {
-        var store = NewStore(time);
-        return (store, store);
-    }
+    public TempFolder Folder { get; } = new();
 
-    private FileSystemBlobStore NewStore(TimeProvider? time = null)
+    public FileSystemBlobStore Create(TimeProvider time)
     {
-        var store = new FileSystemBlobStore(new FileSystemStorageOptions { Path = _folder.Path }, time ?? Time);
+        var store = new FileSystemBlobStore(new FileSystemStorageOptions { Path = Folder.Path }, time);
         _stores.Add(store);
         return store;
     }
 
-    protected override void Dispose(bool disposing)
+    public void Dispose()
     {
         foreach (var store in _stores) store.Dispose();
-        _folder.Dispose();
+        Folder.Dispose();
+    }
+}
+
+public sealed class FileSystemBlobStoreContractTests : BlobStoreContractTests
+{
+    private readonly FileSystemStorage _storage = new();
+
+    protected override bool HandsOutDownloadUrls => false;
+
+    protected override (IBlobStore Blobs, IUploadStore Uploads) CreateStore(TimeProvider time)
+    {
+        var store = _storage.Create(time);
+        return (store, store);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        _storage.Dispose();
         base.Dispose(disposing);
     }
+}
+
+public sealed class FileSystemUploadStoreContractTests : UploadStoreContractTests
+{
+    private readonly FileSystemStorage _storage = new();
+
+    protected override (IBlobStore Blobs, IUploadStore Uploads) CreateStore(TimeProvider time)
+    {
+        var store = _storage.Create(time);
+        return (store, store);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        _storage.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>What is specific to the file-system provider: layout on disk, monolithic writes, expiry service, DI.</summary>
+public sealed class FileSystemBlobStoreTests : IDisposable
+{
+    private const string Repo = "library/alpine";
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    private readonly FileSystemStorage _storage = new();
+    private readonly TempFolder _folder;
+
+    public FileSystemBlobStoreTests() => _folder = _storage.Folder;
+
+    private ManualTimeProvider Time { get; } = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    private FileSystemBlobStore NewStore() => _storage.Create(Time);
+
+    public void Dispose() => _storage.Dispose();
 
     private string UploadDir(Guid id) => Path.Combine(_folder.Path, "uploads", id.ToString("D"));
 
@@ -93,7 +141,7 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
     }
 
     [Fact]
-    public async Task A_blob_already_stored_is_not_rewritten()
+    public async Task A_blob_already_stored_keeps_its_file_and_counts_as_just_uploaded()
     {
         var store = NewStore();
         var content = Bytes(100);
@@ -102,12 +150,17 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
         var blobPath = Path.Combine(_folder.Path, "blobs", "sha256", digest.Hex[..2], digest.Hex);
         var writtenAt = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
         File.SetLastWriteTimeUtc(blobPath, writtenAt);
+        var inode = Inode(blobPath);
 
         var session = await store.StartAsync(Repo, Digest.Sha256, None);
         await store.AppendAsync(session.Id, Repo, Body(content), 0, content.Length, None);
         Assert.True((await store.CommitAsync(session.Id, Repo, digest, None)).IsOk);
 
-        Assert.Equal(writtenAt, File.GetLastWriteTimeUtc(blobPath));
+        // The same file (not replaced by the upload's copy), its time moved to now so that garbage collection's grace
+        // period counts from this upload.
+        var stored = await store.StatAsync(digest, None);
+        Assert.Equal(inode, Inode(blobPath));
+        Assert.True(stored!.LastModified > DateTimeOffset.UtcNow.AddMinutes(-5), stored.LastModified.ToString("O"));
         Assert.False(Directory.Exists(UploadDir(session.Id)));
     }
 
@@ -128,12 +181,13 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
 
         var ok = await store.WriteBlobAsync(Body(content), digest, content.Length, None);
         Assert.True(ok.IsOk);
-        Assert.Equal(new BlobInfo(digest, content.Length), ok.Blob);
+        Assert.Equal((digest, (long)content.Length), (ok.Blob!.Digest, ok.Blob.Size));
         Assert.True((await store.WriteBlobAsync(Body(content), digest, null, None)).IsOk);
 
         var sha512 = Sha512(content);
         Assert.True((await store.WriteBlobAsync(Body(content), sha512, null, None)).IsOk);
-        Assert.Equal(new BlobInfo(sha512, content.Length), await store.StatAsync(sha512, None));
+        var stat = await store.StatAsync(sha512, None);
+        Assert.Equal((sha512, (long)content.Length), (stat!.Digest, stat.Size));
 
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_folder.Path, "tmp")));
     }
@@ -166,7 +220,7 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
         var listed = new List<BlobInfo>();
         await foreach (var blob in store.ListAsync(None)) listed.Add(blob);
 
-        Assert.Equal([new BlobInfo(digest, content.Length)], listed);
+        Assert.Equal([(digest, (long)content.Length)], listed.Select(b => (b.Digest, b.Size)));
     }
 
     [Fact]
@@ -198,8 +252,7 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
     public async Task The_expiry_service_removes_idle_sessions()
     {
         var store = NewStore();
-        var options = new FileSystemStorageOptions { Path = _folder.Path, UploadIdleTimeout = TimeSpan.FromHours(1) };
-        var service = new UploadExpiryService(store, options, NullLogger<UploadExpiryService>.Instance, Time);
+        var service = new UploadExpiryService(store, new UploadExpiryOptions(TimeSpan.FromHours(1), TimeSpan.FromMinutes(1)), NullLogger<UploadExpiryService>.Instance, Time);
         var session = await store.StartAsync(Repo, Digest.Sha256, None);
 
         Assert.Equal(0, await service.ExpireOnceAsync(None));
@@ -214,8 +267,7 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
         var store = NewStore();
         var session = await store.StartAsync(Repo, Digest.Sha256, None);
         Time.Advance(TimeSpan.FromDays(2));
-        var options = new FileSystemStorageOptions { Path = _folder.Path };
-        using var service = new UploadExpiryService(store, options, NullLogger<UploadExpiryService>.Instance, Time);
+        using var service = new UploadExpiryService(store, UploadExpiryOptions.Default, NullLogger<UploadExpiryService>.Instance, Time);
 
         await service.StartAsync(None);
         for (var i = 0; i < 100 && await store.GetAsync(session.Id, None) is not null; i++) await Task.Delay(50);
@@ -225,28 +277,61 @@ public sealed class FileSystemBlobStoreTests : BlobStoreContractTests
     }
 
     [Fact]
-    public void AddFileSystemStorage_registers_one_store_for_both_interfaces()
+    public void The_storage_switch_registers_one_file_system_store_for_both_interfaces_and_the_expiry()
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddFileSystemStorage(new FileSystemStorageOptions { Path = _folder.Path });
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Wharf:Storage:Type"] = "filesystem",
+            ["Wharf:Storage:Path"] = _folder.Path,
+            ["Wharf:Registry:UploadIdleTimeout"] = "02:00:00",
+        }).Build();
+        Assert.Empty(services.AddWharfStorage(configuration, "/nonexistent-data-dir"));
         using var provider = services.BuildServiceProvider();
 
         var blobs = provider.GetRequiredService<IBlobStore>();
         var uploads = provider.GetRequiredService<IUploadStore>();
 
-        Assert.IsType<FileSystemBlobStore>(blobs);
+        var store = Assert.IsType<FileSystemBlobStore>(blobs);
         Assert.Same(blobs, uploads);
-        Assert.Same(blobs, provider.GetRequiredService<FileSystemBlobStore>());
+        Assert.Equal(_folder.Path, store.RootPath);
         Assert.Contains(provider.GetServices<IHostedService>(), s => s is UploadExpiryService);
+        Assert.Equal(TimeSpan.FromHours(2), provider.GetRequiredService<UploadExpiryOptions>().IdleTimeout);
+    }
+
+    [Fact]
+    public void The_storage_switch_lists_every_problem_and_registers_nothing()
+    {
+        var services = new ServiceCollection();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Wharf:Storage:Type"] = "Tape",
+            ["Wharf:Storage:UploadExpiryInterval"] = "00:00:00",
+        }).Build();
+
+        var problems = services.AddWharfStorage(configuration, _folder.Path);
+
+        Assert.Equal(2, problems.Count);
+        Assert.Contains(problems, p => p.Contains("Wharf:Storage:Type 'Tape'", StringComparison.Ordinal) && p.Contains("FileSystem", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Wharf:Storage:UploadExpiryInterval", StringComparison.Ordinal));
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(IBlobStore));
     }
 
     [Fact]
     public void Invalid_options_are_refused()
     {
         Assert.Throws<InvalidOperationException>(() => new FileSystemBlobStore(new FileSystemStorageOptions { Path = " " }));
-        Assert.Throws<InvalidOperationException>(() => new ServiceCollection().AddFileSystemStorage(
-            new FileSystemStorageOptions { Path = _folder.Path, UploadIdleTimeout = TimeSpan.Zero }));
+    }
+
+    /// <summary>The file's inode number (GNU stat): the same number means the same file, not a replacement.</summary>
+    private static string Inode(string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;
+        var output = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        Assert.Equal(0, stat.ExitCode);
+        return output;
     }
 }
 

@@ -58,6 +58,22 @@ public sealed class GeneratingStream(long length, ulong seed = 0x9E3779B97F4A7C1
     }
 }
 
+/// <summary>The next <c>count</c> bytes of another stream, which stays open: one chunk of a longer body.</summary>
+public sealed class LimitedStream(Stream inner, long count) : ReadOnlyTestStream
+{
+    private long _left = count;
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (_left == 0) return 0;
+        var n = inner.Read(buffer[..(int)Math.Min(buffer.Length, _left)]);
+        _left -= n;
+        return n;
+    }
+}
+
 /// <summary>Yields the given bytes, then fails as a dropped client connection does.</summary>
 public sealed class FailingStream(byte[] before, Func<Exception> failure) : ReadOnlyTestStream
 {

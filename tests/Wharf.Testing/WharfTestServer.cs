@@ -16,11 +16,13 @@ public sealed class WharfTestServer : IAsyncDisposable
     private readonly bool _ownsDataDir;
     private readonly string[] _extraArgs;
     private readonly RequestLog? _requests;
+    private readonly Action<IServiceCollection>? _services;
     private WebApplication _app;
 
-    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null)
+    private WharfTestServer(WebApplication app, string dataDir, bool ownsDataDir, string[] extraArgs, RequestLog? requests = null, Action<IServiceCollection>? services = null)
     {
         _requests = requests;
+        _services = services;
         _app = app;
         DataDir = dataDir;
         _ownsDataDir = ownsDataDir;
@@ -59,6 +61,18 @@ public sealed class WharfTestServer : IAsyncDisposable
         return new WharfTestServer(app, dataDir, owns, args);
     }
 
+    /// <summary>
+    /// Starts a server in <see cref="AuthMode.Open"/> whose services <paramref name="services"/> may replace or decorate
+    /// after Wharf's own registrations (the last registration of a service wins): for tests that watch a provider.
+    /// </summary>
+    public static async Task<WharfTestServer> StartWithServicesAsync(Action<IServiceCollection> services, params string[] extraArgs)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
+        string[] args = [$"--Wharf:Auth:Mode={AuthMode.Open}", .. extraArgs];
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, services);
+        return new WharfTestServer(app, dataDir, true, args, null, services);
+    }
+
     /// <summary>Like <see cref="StartAsync"/>, and records every request (method and path) in <see cref="Requests"/>.</summary>
     public static Task<WharfTestServer> StartRecordingAsync(params string[] extraArgs) => StartRecordingAsync(AuthMode.Open, extraArgs);
 
@@ -80,16 +94,17 @@ public sealed class WharfTestServer : IAsyncDisposable
         var url = BaseUrl;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _app = await StartAppAsync(DataDir, url, _extraArgs, _requests);
+        _app = await StartAppAsync(DataDir, url, _extraArgs, _requests, _services);
     }
 
-    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs, RequestLog? requests = null) =>
+    private static Task<WebApplication> StartAppAsync(string dataDir, string url, string[] extraArgs, RequestLog? requests = null, Action<IServiceCollection>? services = null) =>
         WharfServer.StartAsync(["--urls", url, "--data-dir", dataDir, .. extraArgs], CancellationToken.None,
             builder =>
             {
                 builder.Logging.SetMinimumLevel(LogLevel.Warning);
                 if (requests is not null) builder.Services.AddSingleton<IStartupFilter>(new RequestLog.Filter(requests));
-            });
+            },
+            services);
 
     public async ValueTask DisposeAsync()
     {

@@ -15,22 +15,27 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
         public long Length => End - Start + 1;
     }
 
+    /// <summary>A blob that a repository links (only <see cref="StatAsync"/> makes one): what reads go through.</summary>
+    public readonly record struct LinkedBlob(Digest Digest, long Size);
+
     /// <summary>The size of a blob the repository links.</summary>
-    public async ValueTask<RegistryResult<BlobInfo>> StatAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    public async ValueTask<RegistryResult<LinkedBlob>> StatAsync(string repository, Digest digest, CancellationToken cancellationToken)
     {
         var size = await store.GetLinkedBlobSizeAsync(repository, digest, cancellationToken);
         if (size is null) return RegistryError.BlobUnknown(digest.ToString());
-        return new BlobInfo(digest, size.Value);
+        return new LinkedBlob(digest, size.Value);
     }
 
-    /// <summary>Opens a blob the repository links, for reading.</summary>
-    public async ValueTask<RegistryResult<(BlobInfo Info, Stream Content)>> OpenAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    /// <summary>Where the client may download a linked blob itself (a presigned URL), or null when Wharf serves it.</summary>
+    public ValueTask<Uri?> GetDownloadUrlAsync(LinkedBlob blob, CancellationToken cancellationToken) =>
+        blobs.GetDownloadUrlAsync(blob.Digest, cancellationToken);
+
+    /// <summary>Opens <paramref name="length"/> bytes of a linked blob from <paramref name="offset"/> (a ranged read; the caller has checked the range).</summary>
+    public async ValueTask<RegistryResult<Stream>> OpenAsync(LinkedBlob blob, long offset, long length, CancellationToken cancellationToken)
     {
-        var stat = await StatAsync(repository, digest, cancellationToken);
-        if (!stat.IsOk) return stat.Error!;
-        var stream = await blobs.OpenReadAsync(digest, cancellationToken);
-        if (stream is null) return RegistryError.BlobUnknown(digest.ToString());
-        return (stat.Value!, stream);
+        var stream = await blobs.OpenReadAsync(blob.Digest, offset, length, cancellationToken);
+        if (stream is null) return RegistryError.BlobUnknown(blob.Digest.ToString());
+        return stream;
     }
 
     public async ValueTask<RegistryResult<bool>> DeleteAsync(string repository, Digest digest, CancellationToken cancellationToken)

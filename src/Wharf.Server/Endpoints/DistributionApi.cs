@@ -278,36 +278,52 @@ public static partial class DistributionApi
     {
         if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
         var blobs = Blobs(context);
+        var request = context.Request;
         var response = context.Response;
+        var stat = await blobs.StatAsync(route.Name, digest, ct);
+        if (!stat.IsOk) return stat.Error;
+        var blob = stat.Value;
         var digestText = digest.ToString();
-        if (HttpMethods.IsHead(context.Request.Method))
+        var entityTag = string.Concat("\"", digestText, "\"");
+        response.Headers[DigestHeader] = digestText;
+        if (HttpMethods.IsGet(request.Method) && await blobs.GetDownloadUrlAsync(blob, ct) is { } url)
         {
-            var stat = await blobs.StatAsync(route.Name, digest, ct);
-            if (!stat.IsOk) return stat.Error;
-            response.Headers[DigestHeader] = digestText;
-            response.Headers.ETag = $"\"{digestText}\"";
-            response.Headers.AcceptRanges = "bytes";
-            response.ContentType = MediaTypes.OctetStream;
-            response.ContentLength = stat.Value!.Size;
+            response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+            response.Headers.Location = url.AbsoluteUri;
+            response.ContentLength = 0;
             return null;
         }
-        var opened = await blobs.OpenAsync(route.Name, digest, ct);
-        if (!opened.IsOk) return opened.Error;
-        var (_, content) = opened.Value;
-        await using (content)
+        response.Headers.ETag = entityTag;
+        response.Headers.AcceptRanges = "bytes";
+        response.Headers.CacheControl = "max-age=31536000";
+        if (BlobDownload.ClientHasIt(request, entityTag))
         {
-            response.Headers[DigestHeader] = digestText;
-            response.Headers.CacheControl = "max-age=31536000";
-            var result = TypedResults.Stream(content, MediaTypes.OctetStream, enableRangeProcessing: true,
-                entityTag: new EntityTagHeaderValue($"\"{digestText}\""));
-            await result.ExecuteAsync(context);
-            if (response.StatusCode is StatusCodes.Status200OK or StatusCodes.Status206PartialContent)
-            {
-                var metrics = Metrics(context);
-                metrics.Pulled(ContentKind.Blob);
-                if (response.ContentLength is { } served and > 0) metrics.BlobServed(served);
-            }
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return null;
         }
+        if (HttpMethods.IsHead(request.Method))
+        {
+            response.ContentType = MediaTypes.OctetStream;
+            response.ContentLength = blob.Size;
+            return null;
+        }
+        var selection = BlobDownload.Select(request, blob.Size, entityTag);
+        if (selection.Status == StatusCodes.Status416RangeNotSatisfiable)
+        {
+            response.Headers.ContentRange = BlobDownload.ContentRange(selection, blob.Size);
+            return RegistryError.SizeInvalid($"The range '{request.Headers.Range}' is outside the blob's {blob.Size} bytes.") with { Status = StatusCodes.Status416RangeNotSatisfiable };
+        }
+        var opened = await blobs.OpenAsync(blob, selection.Offset, selection.Length, ct);
+        if (!opened.IsOk) return opened.Error;
+        await using var content = opened.Value!;
+        response.StatusCode = selection.Status;
+        response.ContentType = MediaTypes.OctetStream;
+        response.ContentLength = selection.Length;
+        if (selection.Status == StatusCodes.Status206PartialContent) response.Headers.ContentRange = BlobDownload.ContentRange(selection, blob.Size);
+        await BlobDownload.CopyAsync(content, response, selection.Length, ct);
+        var metrics = Metrics(context);
+        metrics.Pulled(ContentKind.Blob);
+        metrics.BlobServed(selection.Length);
         return null;
     }
 

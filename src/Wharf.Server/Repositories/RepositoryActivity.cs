@@ -70,7 +70,7 @@ public sealed partial class RepositoryActivity(
 
     private async Task<byte[]?> ReadBoundedAsync(Digest digest, int size, CancellationToken cancellationToken)
     {
-        await using var stream = await blobs.OpenReadAsync(digest, cancellationToken);
+        await using var stream = await blobs.OpenReadAsync(digest, 0, size, cancellationToken);
         if (stream is null) return null;
         var buffer = new byte[size];
         var read = 0;

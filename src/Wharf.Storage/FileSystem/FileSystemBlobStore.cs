@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 using Wharf.Core.Digests;
 using Wharf.Core.Storage;
 
@@ -63,24 +64,36 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     public ValueTask<BlobInfo?> StatAsync(Digest digest, CancellationToken cancellationToken)
     {
         var file = new FileInfo(BlobPath(digest));
-        return ValueTask.FromResult(file.Exists ? new BlobInfo(digest, file.Length) : (BlobInfo?)null);
+        return ValueTask.FromResult(file.Exists ? Info(digest, file) : (BlobInfo?)null);
     }
 
-    public ValueTask<Stream?> OpenReadAsync(Digest digest, CancellationToken cancellationToken)
+    public ValueTask<Stream?> OpenReadAsync(Digest digest, long offset, long? length, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (length is { } l) ArgumentOutOfRangeException.ThrowIfNegative(l, nameof(length));
         var path = BlobPath(digest);
+        SafeFileHandle handle;
         try
         {
             // FileShare.Delete: GC may unlink a blob while a slow client still reads it.
-            Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete,
-                bufferSize: 4096, FileOptions.Asynchronous | FileOptions.SequentialScan);
-            return ValueTask.FromResult<Stream?>(stream);
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return ValueTask.FromResult<Stream?>(null);
         }
+        var size = RandomAccess.GetLength(handle);
+        if (offset > size)
+        {
+            handle.Dispose();
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"The blob has {size} bytes.");
+        }
+        var end = length is { } count ? Math.Min(size, offset + count) : size;
+        return ValueTask.FromResult<Stream?>(new FileRangeStream(handle, offset, end));
     }
+
+    /// <summary>Always null: the file system has no URL of its own; Wharf serves its blobs.</summary>
+    public ValueTask<Uri?> GetDownloadUrlAsync(Digest digest, CancellationToken cancellationToken) => ValueTask.FromResult<Uri?>(null);
 
     public ValueTask<bool> DeleteAsync(Digest digest, CancellationToken cancellationToken)
     {
@@ -114,16 +127,9 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
                     var name = System.IO.Path.GetFileName(file);
                     if (!name.StartsWith(prefix, StringComparison.Ordinal) || prefix.Length != 2) continue;
                     if (!Digest.TryParse(string.Concat(algorithm, ":", name), out var digest)) continue;
-                    long length;
-                    try
-                    {
-                        length = new FileInfo(file).Length;
-                    }
-                    catch (FileNotFoundException)
-                    {
-                        continue; // deleted while listing
-                    }
-                    yield return new BlobInfo(digest, length);
+                    var info = new FileInfo(file);
+                    if (!info.Exists) continue; // deleted while listing
+                    yield return Info(digest, info);
                 }
             }
         }
@@ -157,8 +163,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
                 actual = FinishHash(hash, digest.Algorithm);
             }
             if (actual != digest) return new UploadResult(UploadStatus.DigestMismatch, ActualDigest: actual);
-            MoveIntoPlace(temp, target);
-            return new UploadResult(UploadStatus.Ok, Blob: new BlobInfo(digest, written));
+            return new UploadResult(UploadStatus.Ok, Blob: Info(digest, MoveIntoPlace(temp, target)));
         }
         finally
         {
@@ -291,10 +296,10 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
             if (actual != digest)
                 return new UploadResult(UploadStatus.DigestMismatch, ToSession(id, info, length), ActualDigest: actual);
 
-            MoveIntoPlace(dataPath, target);
+            var stored = MoveIntoPlace(dataPath, target);
             DeleteSessionDirectory(dir);
             Forget(id, state, UploadStatus.Ok);
-            return new UploadResult(UploadStatus.Ok, Blob: new BlobInfo(digest, length));
+            return new UploadResult(UploadStatus.Ok, Blob: Info(digest, stored));
         }, cancellationToken);
     }
 
@@ -561,14 +566,15 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
 
     /// <summary>
     /// Renames a complete, fsynced file to its blob path. When the blob is already stored (or another
-    /// writer stores it first) the source is simply deleted: identical content is never written twice.
+    /// writer stores it first) the source is simply deleted and the stored copy's time is moved to now, so that
+    /// its last-modified time says it was just uploaded again: identical content is never written twice.
     /// </summary>
-    private static void MoveIntoPlace(string source, string target)
+    private static FileInfo MoveIntoPlace(string source, string target)
     {
         if (File.Exists(target))
         {
             File.Delete(source);
-            return;
+            return Touch(target);
         }
         var dir = System.IO.Path.GetDirectoryName(target)!;
         var created = !Directory.Exists(dir);
@@ -580,11 +586,21 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
         catch (IOException) when (File.Exists(target))
         {
             File.Delete(source);
-            return;
+            return Touch(target);
         }
         DirectorySync.Flush(dir);
         if (created) DirectorySync.Flush(System.IO.Path.GetDirectoryName(dir)!);
+        return new FileInfo(target);
     }
+
+    private static FileInfo Touch(string path)
+    {
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+        return new FileInfo(path);
+    }
+
+    private static BlobInfo Info(Digest digest, FileInfo file) =>
+        new(digest, file.Length, new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
 
     private static async Task<UploadInfo?> ReadInfoAsync(string dir, CancellationToken cancellationToken)
     {

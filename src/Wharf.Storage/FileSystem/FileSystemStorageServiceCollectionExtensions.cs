@@ -8,10 +8,10 @@ namespace Wharf.Storage.FileSystem;
 public static class FileSystemStorageServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers one <see cref="FileSystemBlobStore"/> (singleton) as <see cref="IBlobStore"/> and
-    /// <see cref="IUploadStore"/>, the options, <see cref="UploadExpiryService"/> as a hosted service, and the readiness
-    /// check <c>storage</c> (<see cref="FileSystemHealthCheck"/>, tagged <c>ready</c>).
-    /// Uses a registered <see cref="TimeProvider"/> when there is one.
+    /// Registers one <see cref="FileSystemBlobStore"/> (singleton) as <see cref="IBlobStore"/> and <see cref="IUploadStore"/>,
+    /// with its options, and the readiness check <c>storage</c> (<see cref="FileSystemHealthCheck"/>, tagged <c>ready</c>).
+    /// Uses a registered <see cref="TimeProvider"/> when there is one. Called by
+    /// <see cref="StorageServiceCollectionExtensions.AddWharfStorage"/> for <c>Type=FileSystem</c>.
     /// </summary>
     public static IServiceCollection AddFileSystemStorage(this IServiceCollection services, FileSystemStorageOptions options)
     {
@@ -24,11 +24,6 @@ public static class FileSystemStorageServiceCollectionExtensions
         services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
         services.AddSingleton<IUploadStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
         services.AddHealthChecks().AddCheck<FileSystemHealthCheck>("storage", HealthStatus.Unhealthy, FileSystemHealthCheck.Tags);
-        services.AddHostedService(sp => new UploadExpiryService(
-            sp.GetRequiredService<IUploadStore>(),
-            options,
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<UploadExpiryService>>(),
-            sp.GetRequiredService<TimeProvider>()));
         return services;
     }
 }

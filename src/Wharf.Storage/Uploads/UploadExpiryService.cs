@@ -2,21 +2,30 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Wharf.Core.Storage;
 
-namespace Wharf.Storage.FileSystem;
+namespace Wharf.Storage.Uploads;
+
+/// <summary>How long an idle upload session lives, and how often idle ones are looked for.</summary>
+/// <param name="IdleTimeout">A session with no activity for this long is removed (<c>Wharf:Registry:UploadIdleTimeout</c>, 24 hours).</param>
+/// <param name="Interval">Time between sweeps (<c>Wharf:Storage:UploadExpiryInterval</c>, 1 minute).</param>
+public sealed record UploadExpiryOptions(TimeSpan IdleTimeout, TimeSpan Interval)
+{
+    public static UploadExpiryOptions Default { get; } = new(TimeSpan.FromHours(24), TimeSpan.FromMinutes(1));
+}
 
 /// <summary>
-/// Removes upload sessions idle for longer than <see cref="FileSystemStorageOptions.UploadIdleTimeout"/>:
-/// once at start (sessions left over from before a restart) and then every
-/// <see cref="FileSystemStorageOptions.UploadExpiryInterval"/>.
+/// Removes upload sessions idle for longer than <see cref="UploadExpiryOptions.IdleTimeout"/>, whatever the provider:
+/// once at start (sessions left over from before a restart) and then every <see cref="UploadExpiryOptions.Interval"/>.
+/// The store decides what "idle" means for its sessions and frees their storage (files, multipart uploads); several
+/// nodes may sweep the same store at once.
 /// </summary>
 public sealed partial class UploadExpiryService : BackgroundService
 {
     private readonly IUploadStore _uploads;
-    private readonly FileSystemStorageOptions _options;
+    private readonly UploadExpiryOptions _options;
     private readonly ILogger<UploadExpiryService> _logger;
     private readonly TimeProvider _time;
 
-    public UploadExpiryService(IUploadStore uploads, FileSystemStorageOptions options, ILogger<UploadExpiryService> logger, TimeProvider? timeProvider = null)
+    public UploadExpiryService(IUploadStore uploads, UploadExpiryOptions options, ILogger<UploadExpiryService> logger, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(options);
@@ -29,7 +38,7 @@ public sealed partial class UploadExpiryService : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(_options.UploadExpiryInterval, _time);
+        using var timer = new PeriodicTimer(_options.Interval, _time);
         try
         {
             do
@@ -44,12 +53,12 @@ public sealed partial class UploadExpiryService : BackgroundService
     }
 
     /// <summary>One sweep; failures are logged, not thrown, so the next tick tries again.</summary>
-    internal async Task<int> ExpireOnceAsync(CancellationToken cancellationToken)
+    public async Task<int> ExpireOnceAsync(CancellationToken cancellationToken)
     {
         try
         {
-            var removed = await _uploads.ExpireIdleAsync(_options.UploadIdleTimeout, cancellationToken);
-            if (removed > 0) LogExpired(removed, _options.UploadIdleTimeout);
+            var removed = await _uploads.ExpireIdleAsync(_options.IdleTimeout, cancellationToken);
+            if (removed > 0) LogExpired(removed, _options.IdleTimeout);
             return removed;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
