@@ -64,7 +64,7 @@ public sealed class WharfMetrics
         _pushes = meter.CreateCounter<long>("wharf.pushes", "{push}", "Manifests, indexes and blobs pushed (blobs: uploads committed and mounts).");
         _pulls = meter.CreateCounter<long>("wharf.pulls", "{pull}", "Manifests, indexes and blobs served by GET.");
         _uploadedBytes = meter.CreateCounter<long>("wharf.blob.uploaded", "By", "Bytes of blobs uploaded and verified.");
-        _servedBytes = meter.CreateCounter<long>("wharf.blob.served", "By", "Bytes of blobs served (ranges count their length).");
+        _servedBytes = meter.CreateCounter<long>("wharf.blob.served", "By", "Bytes of blobs served (ranges count their length), counted as each response starts.");
         _uploadsInProgress = meter.CreateUpDownCounter<long>("wharf.uploads.active", "{upload}", "Blob upload requests streaming data right now.");
         _buildsFinished = meter.CreateCounter<long>("wharf.builds.finished", "{build}", "Builds that ended, by final state.");
         _buildQueueWait = meter.CreateHistogram<double>("wharf.build.queue.wait", "s", "Time a build waited in the queue before a worker started it.",

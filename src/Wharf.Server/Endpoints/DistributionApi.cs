@@ -320,10 +320,11 @@ public static partial class DistributionApi
         response.ContentType = MediaTypes.OctetStream;
         response.ContentLength = selection.Length;
         if (selection.Status == StatusCodes.Status206PartialContent) response.Headers.ContentRange = BlobDownload.ContentRange(selection, blob.Size);
-        await BlobDownload.CopyAsync(content, response, selection.Length, ct);
+        // Counted as the body starts, so a client that has read it all sees the counters moved.
         var metrics = Metrics(context);
         metrics.Pulled(ContentKind.Blob);
         metrics.BlobServed(selection.Length);
+        await BlobDownload.CopyAsync(content, response, selection.Length, ct);
         return null;
     }
 
