@@ -81,6 +81,9 @@ public sealed record ImageReference(string? Registry, string Repository, string?
         return true;
     }
 
+    /// <summary><c>repository:tag</c> or <c>repository@sha256:…</c> (the tag defaulting to latest), without the registry.</summary>
+    public string RepositoryAndReference => Digest is { } d ? $"{Repository}@{d}" : $"{Repository}:{Tag ?? DefaultTag}";
+
     public override string ToString()
     {
         var name = Registry is null ? Repository : $"{Registry}/{Repository}";

@@ -32,6 +32,10 @@ public static class WharfServer
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                // `wharf serve` prints its own start-up banner and one line for a failed start (a busy port), instead
+                // of the host's "Now listening on" lines and a stack trace. A faulted background service stays Critical.
+                ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+                ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
             },
         });
         builder.Configuration.AddEnvironmentVariables();
@@ -124,11 +128,9 @@ public static class WharfServer
         return app;
     }
 
-    /// <summary>Applies pending metadata migrations.</summary>
-    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
-    {
-        await services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
-    }
+    /// <summary>Applies pending metadata migrations; returns how many it applied.</summary>
+    public static Task<int> MigrateAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetRequiredService<IMetadataMigrator>().MigrateAsync(cancellationToken);
 
     /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>
     public static IReadOnlyCollection<string> BoundAddresses(WebApplication app) =>

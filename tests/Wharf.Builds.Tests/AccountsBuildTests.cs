@@ -142,7 +142,11 @@ public sealed class AccountsBuildTests(AccountsBuildFixture fixture) : IClassFix
         Assert.Equal("legacy-alice\n", await BuildServer.ReadFileFromImageAsync(alice.Registry, "alice/legacy", "v1", "legacy.txt", Ct));
 
         using var anonymous = await LegacyBuildApiTests.BuildPushAsync(fixture.Anonymous.Http, Encoding.UTF8.GetBytes($"FROM {fixture.BaseImage}\n"), "legacy", "v2", Ct);
-        var refused = JsonNode.Parse(await anonymous.Content.ReadAsStringAsync(Ct))!;
+        var refusedText = await anonymous.Content.ReadAsStringAsync(Ct);
+        // Plain JSON text: the message reads as written, without \u003C or \u0027 escapes.
+        Assert.Contains("<user>/legacy:v2", refusedText, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u00", refusedText, StringComparison.Ordinal);
+        var refused = JsonNode.Parse(refusedText)!;
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(401, refused["status"]!.GetValue<int>());
         var message = refused["message"]!.GetValue<string>();

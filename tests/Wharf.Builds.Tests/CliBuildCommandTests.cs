@@ -10,9 +10,43 @@ public sealed class CliBuildCommandTests
 
     private CancellationToken Ct => _timeout.Token;
 
-    private static Task<ToolResult> WharfAsync(BuildServer server, params string[] args) =>
+    private static Task<ToolResult> WharfAsync(BuildServer server, params string[] args) => WharfInAsync(null, server, args);
+
+    private static Task<ToolResult> WharfInAsync(string? workingDirectory, BuildServer server, params string[] args) =>
         ExternalTool.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "wharf.dll"), .. args, "--server", server.Server.BaseUrl],
-            new ToolRunOptions { Timeout = TimeSpan.FromMinutes(3) });
+            new ToolRunOptions { Timeout = TimeSpan.FromMinutes(3), WorkingDirectory = workingDirectory });
+
+    [Fact]
+    public async Task Wharf_build_takes_a_Containerfile_when_there_is_no_Dockerfile_and_its_json_has_the_target_and_build_args()
+    {
+        await using var server = await BuildServer.StartAsync(Ct);
+        await using var dir = TempDirectory.Create("clc");
+        var context = dir.CreateSubdirectory("ctx");
+        await File.WriteAllTextAsync(Path.Combine(context, "Containerfile"),
+            "ARG BASE\nFROM ${BASE} AS base\nRUN echo from-the-containerfile > /from.txt\nFROM base AS final\nRUN echo final-stage-ran\n", Ct);
+
+        // With a context folder: its Containerfile, built to the target stage, as one JSON document.
+        var built = await WharfAsync(server, "build", "-t", "cli/cf:1", "--build-arg", $"BASE={server.BaseImage}", "--target", "base", "-o", "json", context);
+        Assert.True(built.Succeeded, built.Describe());
+        var json = System.Text.Json.Nodes.JsonNode.Parse(built.StandardOutput)!;
+        Assert.Equal("succeeded", json["state"]!.GetValue<string>());
+        Assert.Equal("base", json["target"]!.GetValue<string>());
+        Assert.Equal(server.BaseImage, json["build_args"]!["BASE"]!.GetValue<string>());
+        Assert.Equal("Containerfile", json["dockerfile_path"]!.GetValue<string>());
+        Assert.Equal("from-the-containerfile\n", await BuildServer.ReadFileFromImageAsync(server.Registry, "cli/cf", "1", "from.txt", Ct));
+        Assert.DoesNotContain("final-stage-ran", await server.LogsAsync(json["id"]!.GetValue<string>(), Ct), StringComparison.Ordinal);
+
+        // Without one: the Containerfile of the current folder is sent alone.
+        var alone = await WharfInAsync(context, server, "build", "-t", "cli/cf:2", "--build-arg", $"BASE={server.BaseImage}");
+        Assert.True(alone.Succeeded, alone.Describe());
+        Assert.Contains("final-stage-ran", alone.StandardOutput, StringComparison.Ordinal);
+
+        // Neither: the message names both.
+        var empty = dir.CreateSubdirectory("empty");
+        var missing = await WharfInAsync(empty, server, "build", "-t", "cli/cf:3");
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("No Dockerfile (nor Containerfile)", missing.StandardError, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task Wharf_build_uploads_a_context_follows_the_logs_and_the_other_verbs_show_retry_and_cancel()

@@ -73,6 +73,14 @@ public sealed class LegacyBuildApiTests
         var status = await WaitForLegacyEndAsync(server.Http, id, Ct);
         Assert.Equal("Failed", status["build_status"]!["build_status"]!.GetValue<string>());
         Assert.Equal("Pending", status["build_status"]!["push_status"]!.GetValue<string>());
+        // Beside the earlier service's fields: why it failed, and where to read the log.
+        Assert.Equal(["build_id", "build_status", "push_status"], status["build_status"]!.AsObject().Select(p => p.Key));
+        Assert.Equal("failed", status["state"]!.GetValue<string>());
+        Assert.Equal("build", status["error"]!["kind"]!.GetValue<string>());
+        Assert.False(string.IsNullOrWhiteSpace(status["error"]!["message"]!.GetValue<string>()));
+        var logUrl = status["log_url"]!.GetValue<string>();
+        Assert.Equal($"{server.Server.BaseUrl}/api/v1/builds/{id}/logs", logUrl);
+        Assert.Contains("about to fail", await server.Http.GetStringAsync(logUrl, Ct), StringComparison.Ordinal);
         var build = await server.GetBuildAsync(id, Ct);
         Assert.Equal("failed", build["state"]!.GetValue<string>());
         Assert.Equal("build", build["error"]!["kind"]!.GetValue<string>());
@@ -91,6 +99,32 @@ public sealed class LegacyBuildApiTests
         var again = await server.WaitForEndAsync(id, Ct);
         Assert.Equal("failed", again["state"]!.GetValue<string>());
         Assert.Equal(2, again["build_runs"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task While_the_client_is_rate_limited_build_push_answers_in_its_own_status_and_message_shape()
+    {
+        await using var server = await WharfTestServer.StartAsync(Wharf.Core.Accounts.AuthMode.Accounts, null, "--workers", "0", "--Wharf:Auth:MaxFailedLogins=2");
+        using var http = server.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("mallory:wrong-password")));
+        var dockerfile = Encoding.UTF8.GetBytes("FROM scratch\n");
+
+        HttpResponseMessage? limited = null;
+        for (var attempt = 0; attempt < 5 && limited is null; attempt++)
+        {
+            var response = await BuildPushAsync(http, dockerfile, "app", "v1", Ct);
+            var text = await response.Content.ReadAsStringAsync(Ct);
+            var json = JsonNode.Parse(text)!.AsObject();
+            // Refused or limited, the answer is {"status", "message"}, never problem details.
+            Assert.Equal(["status", "message"], json.Select(p => p.Key));
+            Assert.Equal((int)response.StatusCode, json["status"]!.GetValue<int>());
+            if (response.StatusCode == HttpStatusCode.TooManyRequests) limited = response;
+            else Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+        Assert.NotNull(limited);
+        Assert.True(limited!.Headers.RetryAfter is not null);
+        Assert.Contains("Too many failed logins", JsonNode.Parse(await limited.Content.ReadAsStringAsync(Ct))!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("application/json", limited.Content.Headers.ContentType!.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

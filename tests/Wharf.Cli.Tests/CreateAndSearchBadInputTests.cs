@@ -41,7 +41,6 @@ public sealed class CreateAndSearchBadInputTests : IAsyncLifetime
     [InlineData("alice/../etc", "'..'")]
     [InlineData("alice/my app", "white space")]
     [InlineData("alice//app", "cannot be empty")]
-    [InlineData("app", "no namespace")]
     [InlineData("alice/app:1", "give the repository alone")]
     public async Task Invalid_repository_names_are_refused_before_any_request(string name, string hint)
     {

@@ -45,6 +45,11 @@ public sealed class DaemonTests(DockerDaemonFixture docker) : IAsyncLifetime
         Assert.Equal(0, (int)again.Json["blobs_uploaded"]!);
         Assert.Equal(0, _server.Requests.BlobUploadRequests);
 
+        // Plain output says how much docker save wrote (it streams: no total is known beforehand).
+        var plain = (await _cli.RunAsync(["push", "alice/daemon-bb:1", "--server", _server.HostPort], null, cts.Token)).EnsureSuccess();
+        Assert.Matches(@"(?m)^docker save alice/daemon-bb:1: saved \([1-9][0-9.]* (KiB|MiB)\)$", plain.Output);
+        Assert.DoesNotContain("saved (0 B)", plain.Output);
+
         // Pull into the daemon under the registry's name, then run it.
         var name = $"{_server.HostPort}/alice/daemon-bb:1";
         await docker.DockerAsync(["rmi", "-f", name], cts.Token);

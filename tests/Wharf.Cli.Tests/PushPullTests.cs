@@ -32,9 +32,11 @@ public sealed class PushPullTests : IAsyncLifetime
         var digest = (string)push.Json["digest"]!;
         Assert.Equal(2, (int)push.Json["blobs_uploaded"]!); // config + one layer
 
-        (await _cli.RunAsync(["pull", "alice/busybox:1", "--to", _dir.Combine("layout"), .. Server])).EnsureSuccess();
+        var pulled = (await _cli.RunAsync(["pull", "alice/busybox:1", "--to", _dir.Combine("layout"), "-o", "json", .. Server])).EnsureSuccess();
+        Assert.Equal(digest, (string)pulled.Json["digest"]!);
+        // The layout holds the OCI manifest the Docker one stands for (an OCI layout names OCI media types only): same blobs.
         var layout = await TestImages.ReadOciLayoutAsync(_dir.Combine("layout"), "1", CancellationToken.None);
-        Assert.Equal(digest, layout.ManifestDigest);
+        Assert.Equal((string)pulled.Json["layout_digest"]!, layout.ManifestDigest);
         Assert.Equal(archive.ConfigDigest, layout.ConfigDigest);
         Assert.Equal(archive.DiffIds, layout.Layers.Select(l => l.DiffId));
 

@@ -73,9 +73,10 @@ public sealed class WharfAccountsEndToEndTests : IAsyncLifetime
         Assert.Equal(image.ManifestDigest, (string)pushedLayout.Json["digest"]!);
 
         // pull both back: same digests.
-        (await _alice.RunAsync("pull", "alice/app:1", "--to", _dir.Combine("back1"))).EnsureSuccess();
+        var pulled1 = (await _alice.RunAsync("pull", "alice/app:1", "--to", _dir.Combine("back1"), "-o", "json")).EnsureSuccess();
+        Assert.Equal((string)pushedArchive.Json["digest"]!, (string)pulled1.Json["digest"]!);
         var back1 = await TestImages.ReadOciLayoutAsync(_dir.Combine("back1"), "1", ct);
-        Assert.Equal((string)pushedArchive.Json["digest"]!, back1.ManifestDigest);
+        Assert.Equal((string)pulled1.Json["layout_digest"]!, back1.ManifestDigest);
         Assert.Equal(archive.ConfigDigest, back1.ConfigDigest);
         Assert.Equal(archive.DiffIds, back1.Layers.Select(l => l.DiffId));
         (await _alice.RunAsync("pull", "alice/app:2", "--to", _dir.Combine("back2"))).EnsureSuccess();

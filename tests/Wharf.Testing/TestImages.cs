@@ -178,6 +178,37 @@ public sealed class TestImage
         return new DockerArchive(Path.GetFullPath(archivePath), repoTag, ConfigDigest, [.. Layers.Select(l => l.DiffId)]);
     }
 
+    /// <summary>
+    /// Writes several images into one docker-archive, as <c>docker save IMAGE1 IMAGE2 …</c> does: one manifest.json entry
+    /// per image (with its RepoTags; null for an untagged one), layers shared by images stored once.
+    /// </summary>
+    public static async Task WriteDockerArchiveAsync(string archivePath, IReadOnlyList<(TestImage Image, string? RepoTag)> images, CancellationToken ct)
+    {
+        var manifest = new JsonArray();
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        await using var file = File.Create(archivePath);
+        await using var tar = new TarWriter(file, TarEntryFormat.Ustar, leaveOpen: false);
+        foreach (var (image, repoTag) in images)
+        {
+            var configName = BlobDigest.Hex(image.ConfigDigest) + ".json";
+            var layerNames = image.Layers.Select(l => BlobDigest.Hex(l.DiffId) + "/layer.tar").ToList();
+            for (var i = 0; i < image.Layers.Count; i++)
+            {
+                if (!written.Add(layerNames[i])) continue;
+                await TarBuilder.WriteDirectoryAsync(tar, BlobDigest.Hex(image.Layers[i].DiffId) + "/", ct);
+                await TarBuilder.WriteFileAsync(tar, layerNames[i], image.Layers[i].Tar, ct);
+            }
+            if (written.Add(configName)) await TarBuilder.WriteFileAsync(tar, configName, image.Config, ct);
+            manifest.Add(new JsonObject
+            {
+                ["Config"] = configName,
+                ["RepoTags"] = repoTag is null ? null : new JsonArray(repoTag),
+                ["Layers"] = new JsonArray([.. layerNames.Select(n => (JsonNode)n)]),
+            });
+        }
+        await TarBuilder.WriteFileAsync(tar, "manifest.json", Encoding.UTF8.GetBytes(manifest.ToJsonString()), ct);
+    }
+
     private static async Task WriteBlobAsync(string blobsDirectory, string digest, byte[] content, CancellationToken ct)
     {
         var path = Path.Combine(blobsDirectory, BlobDigest.Hex(digest));

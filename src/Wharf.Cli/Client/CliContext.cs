@@ -103,7 +103,10 @@ internal sealed class CliContext
         return exitCode;
     }
 
-    public void WriteJson(JsonNode node) => Console.Out.WriteLine(node.ToJsonString(Indented));
+    public void WriteJson(JsonNode node) => WriteJsonDocument(node);
+
+    /// <summary>One indented JSON document on stdout, with plain text (no <c>\u0027</c>-style escapes of quotes and brackets).</summary>
+    public static void WriteJsonDocument(JsonNode node) => Console.Out.WriteLine(node.ToJsonString(Indented));
 
     /// <summary>A line for people (not in JSON mode).</summary>
     public void Say(string text)
@@ -147,11 +150,5 @@ internal sealed class CliContext
         return table;
     }
 
-    public static string Size(long bytes) => bytes switch
-    {
-        < 1024 => $"{bytes} B",
-        < 1024 * 1024 => $"{bytes / 1024.0:0.#} KiB",
-        < 1024L * 1024 * 1024 => $"{bytes / (1024.0 * 1024):0.#} MiB",
-        _ => $"{bytes / (1024.0 * 1024 * 1024):0.##} GiB",
-    };
+    public static string Size(long bytes) => ByteSize.Format(bytes);
 }

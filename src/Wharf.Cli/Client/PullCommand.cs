@@ -88,12 +88,18 @@ internal static class PullCommand
                     ["platform"] = pulled.Platform?.ToString(),
                     ["written_to"] = where,
                     ["format"] = kind,
+                    ["layout_digest"] = kind is "oci" or "oci-archive" ? pulled.LayoutManifest?.Digest.ToString() : null,
+                    ["layout_media_type"] = kind is "oci" or "oci-archive" ? pulled.LayoutManifest?.MediaType : null,
                 });
             }
             else
             {
-                context.Say($"Pulled {host}/{reference.Repository}:{reference.ManifestReference}{(pulled.Platform is null ? "" : $" ({pulled.Platform})")} into {where}");
+                context.Say($"Pulled {host}/{reference.RepositoryAndReference}{(pulled.Platform is null ? "" : $" ({pulled.Platform})")} into {where}");
                 context.Say($"digest: {pulled.Root.Digest}");
+                if (kind is "oci" or "oci-archive" && pulled.Converted)
+                {
+                    context.Say($"written as OCI manifest {pulled.LayoutManifest!.Digest} (an OCI layout holds OCI manifests; skopeo converts the same way; every blob is unchanged)");
+                }
             }
             return ExitCodes.Ok;
         });

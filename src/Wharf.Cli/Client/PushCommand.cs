@@ -16,7 +16,8 @@ internal static class PushCommand
     {
         var name = new Argument<string>("NAME:TAG") { Description = "Where to push: namespace/repo:tag or host:port/namespace/repo:tag." };
         var from = new Option<string?>("--from", "-f") { Description = "Push this docker save archive, OCI layout folder or OCI archive instead of the Docker daemon's image." };
-        var command = new Command("push", "Push an image to Wharf, from the Docker daemon or from a file.") { name, from };
+        var image = new Option<string?>("--image") { Description = "Which image of a docker save archive holding several: one of its tags (e.g. busybox:1), or @N for the Nth from 0." };
+        var command = new Command("push", "Push an image to Wharf, from the Docker daemon or from a file.") { name, from, image };
         CliContext.SetAction(command, async context =>
         {
             var text = context.Parse.GetValue(name);
@@ -26,6 +27,10 @@ internal static class PushCommand
             var server = await context.ServerAsync(reference.Registry);
             var host = ServerAddress.HostKey(server);
             var path = context.Parse.GetValue(from);
+            if (path is null && context.Parse.GetValue(image) is not null)
+            {
+                throw new WharfClientException(ClientErrorKind.InvalidInput, "--image picks an image of a docker save archive: give the archive with --from.");
+            }
 
             using var client = await context.RegistryAsync(server);
             await context.EnsureReachableAsync(client);
@@ -34,7 +39,7 @@ internal static class PushCommand
             var result = await TransferDisplay.RunAsync(context, async observer =>
             {
                 await using var source = path is not null
-                    ? await ImageArchives.OpenAsync(path, tag, text, observer, context.CancellationToken)
+                    ? await ImageArchives.OpenAsync(path, tag, text, observer, context.CancellationToken, context.Parse.GetValue(image))
                     : await FromDaemonAsync(text!, $"{host}/{reference.Repository}:{tag}", observer, context.CancellationToken);
                 var pusher = new ImagePusher(client, observer) { MountSource = d => locations.Find(host, d, reference.Repository) };
                 var pushed = await pusher.PushAsync(source, reference.Repository, tag, context.CancellationToken);
@@ -98,7 +103,7 @@ internal static class PushCommand
             var progress = observer.Start("save", $"docker save {local}", 0);
             await docker.SaveImageAsync(local, archive, progress, cancellationToken);
             observer.Complete("save", "saved");
-            var source = await DockerArchiveSource.OpenAsync(archive, local, observer, cancellationToken);
+            var source = await DockerArchiveSource.OpenAsync(archive, local, observer, cancellationToken, shownPath: $"docker save {local}");
             File.Delete(archive); // the layers are compressed into the source's own folder
             return new DaemonSource(source, temp, local);
         }

@@ -44,7 +44,9 @@ internal static class RepositoryApiCommands
                 var host = ServerAddress.HostKey(server);
                 throw new WharfClientException(ClientErrorKind.Unauthorized, credential is null
                     ? $"Not logged in to {host}: run 'wharf login {host}' first. ({e.Message})"
-                    : $"{e.Message} Only the namespace's owner (or its organization's owners and maintainers) may create repositories in '{ns}'.");
+                    : ns.Length == 0
+                        ? e.Message
+                        : $"{e.Message} Only the namespace's owner (or its organization's owners and maintainers) may create repositories in '{ns}'.");
             }
             if (context.Json)
             {
@@ -119,12 +121,11 @@ internal static class RepositoryApiCommands
         {
             throw new WharfClientException(ClientErrorKind.InvalidInput, $"'{text}' names an image; give the repository alone, e.g. {reference.Repository}.");
         }
+        // A one-component name (no namespace) is the administrators', as with push: the server decides who may.
         var slash = reference.Repository.IndexOf('/');
-        if (slash < 0)
-        {
-            throw new WharfClientException(ClientErrorKind.InvalidInput, $"'{reference.Repository}' has no namespace: name it namespace/name, e.g. alice/{reference.Repository}.");
-        }
-        return (reference.Registry, reference.Repository[..slash], reference.Repository[(slash + 1)..]);
+        return slash < 0
+            ? (reference.Registry, "", reference.Repository)
+            : (reference.Registry, reference.Repository[..slash], reference.Repository[(slash + 1)..]);
     }
 
     private static async Task<string> ReadReadmeAsync(string path, CancellationToken cancellationToken)

@@ -107,7 +107,7 @@ internal static class RepositoryCommands
                 ? await client.DeleteManifestAsync(reference.Repository, d.ToString(), context.CancellationToken)
                 : await client.DeleteTagAsync(reference.Repository, reference.Tag!, context.CancellationToken);
             if (context.Json) context.WriteJson(new JsonObject { ["name"] = reference.Repository, ["reference"] = reference.ManifestReference, ["digest"] = digest.ToString(), ["deleted"] = true });
-            else context.Say($"Deleted {reference.Repository}:{reference.ManifestReference} ({digest})");
+            else context.Say($"Deleted {reference.RepositoryAndReference} ({digest})");
             return ExitCodes.Ok;
         });
         return command;
@@ -183,7 +183,7 @@ internal static class RepositoryCommands
                 context.WriteJson(json);
                 return ExitCodes.Ok;
             }
-            context.Say($"Name:        {ServerAddress.HostKey(server)}/{reference.Repository}:{reference.ManifestReference}");
+            context.Say($"Name:        {ServerAddress.HostKey(server)}/{reference.RepositoryAndReference}");
             context.Say($"Digest:      {root.Digest}");
             context.Say($"Media type:  {root.MediaType}");
             if (rootParsed?.IsIndex == true)

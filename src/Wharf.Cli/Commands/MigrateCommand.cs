@@ -16,8 +16,8 @@ public static class MigrateCommand
             try
             {
                 await using var app = WharfServer.Build(args);
-                await WharfServer.MigrateAsync(app.Services, cancellationToken);
-                Console.WriteLine("Migrations applied.");
+                var applied = await WharfServer.MigrateAsync(app.Services, cancellationToken);
+                Console.WriteLine(applied == 0 ? "The database is up to date: no migration was pending." : $"{applied} migration{(applied == 1 ? "" : "s")} applied.");
                 return 0;
             }
             catch (WharfConfigurationException e)

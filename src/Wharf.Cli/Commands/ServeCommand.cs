@@ -1,6 +1,10 @@
 using System.CommandLine;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Wharf.Server;
+using Wharf.Server.Configuration;
 
 namespace Wharf.Cli.Commands;
 
@@ -25,27 +29,62 @@ public static class ServeCommand
     }
 }
 
-/// <summary>Runs a server until it is stopped, turning configuration errors into a message and exit code 2.</summary>
-internal static class ServerHost
+/// <summary>
+/// Runs a server until it is stopped: prints what it runs on once it listens (<see cref="StartupBanner"/>), and turns the
+/// usual start-up failures into one line and exit code 2: invalid configuration, an address already in use.
+/// </summary>
+internal static partial class ServerHost
 {
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
+        WebApplication app;
         try
         {
-            var app = await WharfServer.StartAsync(args, cancellationToken);
-            await app.WaitForShutdownAsync(cancellationToken);
-            await app.DisposeAsync();
-            return 0;
+            app = WharfServer.Build(args);
         }
         catch (WharfConfigurationException e)
         {
             await Console.Error.WriteLineAsync(e.Message);
             return 2;
         }
-        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        await using (app)
         {
-            await Console.Error.WriteLineAsync($"Cannot listen: {e.Message}");
-            return 2;
+            var applied = await WharfServer.MigrateAsync(app.Services, cancellationToken);
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch (IOException e) when (ListenFailure(e) is { } reason)
+            {
+                await Console.Error.WriteLineAsync($"wharf serve: {reason}");
+                return 2;
+            }
+            foreach (var line in StartupBanner.Lines(app.Services, WharfServer.BoundAddresses(app), applied)) Console.WriteLine(line);
+            await app.WaitForShutdownAsync(cancellationToken);
+            Console.WriteLine("Wharf stopped.");
+            return 0;
         }
     }
+
+    /// <summary>One line for a socket that would not bind (address in use, no permission), or null for any other failure.</summary>
+    internal static string? ListenFailure(IOException e)
+    {
+        Exception? inner = e;
+        while (inner is not null and not SocketException) inner = inner.InnerException;
+        if (inner is not SocketException socket) return null;
+        var address = BindAddress().Match(e.Message) is { Success: true } m ? m.Groups[1].Value : "the configured address";
+        return socket.SocketErrorCode switch
+        {
+            SocketError.AddressAlreadyInUse =>
+                $"cannot listen on {address}: the port is already in use (another wharf, or another program). Stop it, or choose another address with --urls, e.g. --urls http://localhost:5001.",
+            SocketError.AccessDenied =>
+                $"cannot listen on {address}: permission denied (ports below 1024 need privileges). Choose another address with --urls, e.g. --urls http://localhost:5000.",
+            SocketError.AddressNotAvailable =>
+                $"cannot listen on {address}: this machine has no such address. Choose another with --urls, e.g. --urls http://0.0.0.0:5000.",
+            _ => $"cannot listen on {address}: {socket.Message}.",
+        };
+    }
+
+    [GeneratedRegex(@"bind to address (\S+?):? ", RegexOptions.CultureInvariant)]
+    private static partial Regex BindAddress();
 }

@@ -7,6 +7,8 @@ namespace Wharf.Client.Builds;
 public sealed class BuildInfo
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("owner")] public string? Owner { get; set; }
+    [JsonPropertyName("namespace")] public string? Namespace { get; set; }
     [JsonPropertyName("image")] public string? Image { get; set; }
     [JsonPropertyName("repository")] public string? Repository { get; set; }
     [JsonPropertyName("tag")] public string? Tag { get; set; }
@@ -17,6 +19,10 @@ public sealed class BuildInfo
     [JsonPropertyName("attempts")] public int? Attempts { get; set; }
     [JsonPropertyName("build_runs")] public int? BuildRuns { get; set; }
     [JsonPropertyName("push_attempts")] public int? PushAttempts { get; set; }
+    [JsonPropertyName("dockerfile_path")] public string? DockerfilePath { get; set; }
+    [JsonPropertyName("target")] public string? Target { get; set; }
+    [JsonPropertyName("platform")] public string? Platform { get; set; }
+    [JsonPropertyName("build_args")] public Dictionary<string, string>? BuildArgs { get; set; }
     [JsonPropertyName("created_at")] public DateTimeOffset? CreatedAt { get; set; }
     [JsonPropertyName("started_at")] public DateTimeOffset? StartedAt { get; set; }
     [JsonPropertyName("finished_at")] public DateTimeOffset? FinishedAt { get; set; }

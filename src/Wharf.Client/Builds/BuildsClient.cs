@@ -24,20 +24,20 @@ public sealed class BuildsClient(Uri server, RegistryCredential? credential, Htt
         {
             if (!Directory.Exists(directory)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"The context folder '{directory}' does not exist.");
             var root = Path.GetFullPath(directory);
-            var dockerfile = Path.GetFullPath(request.DockerfilePath ?? Path.Combine(root, "Dockerfile"), root);
+            var dockerfile = Path.GetFullPath(request.DockerfilePath ?? DefaultDockerfile(root), root);
             var relative = Path.GetRelativePath(root, dockerfile);
             if (relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative))
             {
                 throw new WharfClientException(ClientErrorKind.InvalidInput, $"The Dockerfile '{request.DockerfilePath}' must be inside the context folder '{directory}'.");
             }
-            if (!File.Exists(dockerfile)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"No Dockerfile at '{dockerfile}'.");
+            if (!File.Exists(dockerfile)) throw new WharfClientException(ClientErrorKind.InvalidInput, NoDockerfile(request.DockerfilePath, dockerfile));
             form.Add(new ContextTarContent(root), "context", "context.tar.gz");
             form.Add(new StringContent(relative.Replace('\\', '/')), "dockerfile_path");
         }
         else
         {
-            var dockerfile = request.DockerfilePath ?? "Dockerfile";
-            if (!File.Exists(dockerfile)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"No Dockerfile at '{dockerfile}'.");
+            var dockerfile = request.DockerfilePath ?? DefaultDockerfile(".");
+            if (!File.Exists(dockerfile)) throw new WharfClientException(ClientErrorKind.InvalidInput, NoDockerfile(request.DockerfilePath, Path.GetFullPath(dockerfile)));
             var part = new StreamContent(File.OpenRead(dockerfile));
             part.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
             form.Add(part, "dockerfile", "Dockerfile");
@@ -53,6 +53,18 @@ public sealed class BuildsClient(Uri server, RegistryCredential? credential, Htt
         using var response = await SendRawAsync(message, cancellationToken);
         return await ReadAsync(response, BuildsJsonContext.Default.BuildInfo, cancellationToken);
     }
+
+    /// <summary>The folder's <c>Dockerfile</c>, else its <c>Containerfile</c> (as docker and podman accept), else the missing <c>Dockerfile</c>.</summary>
+    public static string DefaultDockerfile(string folder)
+    {
+        var dockerfile = Path.Combine(folder, "Dockerfile");
+        var containerfile = Path.Combine(folder, "Containerfile");
+        return !File.Exists(dockerfile) && File.Exists(containerfile) ? containerfile : dockerfile;
+    }
+
+    private static string NoDockerfile(string? given, string looked) => given is null
+        ? $"No Dockerfile (nor Containerfile) in '{Path.GetDirectoryName(looked)}': give one with -f."
+        : $"No Dockerfile at '{looked}'.";
 
     /// <summary><c>GET /api/v1/builds/{id}</c>.</summary>
     public Task<BuildInfo> GetAsync(string id, CancellationToken cancellationToken) =>

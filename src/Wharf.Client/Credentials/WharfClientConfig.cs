@@ -28,7 +28,8 @@ public sealed class WharfClientConfig(string path)
         else config["server"] = server;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         var temp = Path + ".tmp";
-        await File.WriteAllTextAsync(temp, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", Encoding.UTF8, cancellationToken);
+        // UTF-8 without a byte-order mark: JSON readers (jq, Go's encoding/json) reject one.
+        await File.WriteAllTextAsync(temp, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), cancellationToken);
         File.Move(temp, Path, overwrite: true);
     }
 

@@ -13,7 +13,7 @@ namespace Wharf.Client.Images;
 /// into a temp folder while being hashed (never held in memory), checked against the config's <c>diff_ids</c>, and pushed as a
 /// Docker schema2 manifest. The same archive always gives the same blobs, so a second push uploads nothing.
 /// </summary>
-public sealed class DockerArchiveSource : IImageSource
+public sealed partial class DockerArchiveSource : IImageSource
 {
     private const int BufferSize = 1024 * 1024;
     private readonly TempFolder _temp;
@@ -35,15 +35,21 @@ public sealed class DockerArchiveSource : IImageSource
 
     public IReadOnlyList<ImageManifest> Manifests { get; }
 
-    /// <summary>Reads <paramref name="archivePath"/> (a seekable tar file). <paramref name="wanted"/> picks among several images by RepoTags.</summary>
-    public static async Task<DockerArchiveSource> OpenAsync(string archivePath, string? wanted, ITransferObserver observer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads <paramref name="tarPath"/> (a seekable tar file; messages name <paramref name="shownPath"/>, the user's file, when
+    /// the tar is a temporary copy). An archive of several images takes the one <paramref name="pick"/> names (a RepoTag, or
+    /// <c>@N</c> for the Nth from 0), else the one tagged <paramref name="wanted"/>.
+    /// </summary>
+    public static async Task<DockerArchiveSource> OpenAsync(string tarPath, string? wanted, ITransferObserver observer, CancellationToken cancellationToken,
+        string? shownPath = null, string? pick = null)
     {
+        var archivePath = shownPath ?? tarPath;
         // Pass 1: names, links and manifest.json.
         var links = new Dictionary<string, string>(StringComparer.Ordinal);
         byte[]? manifestJson = null;
         try
         {
-            await using var file = OpenRead(archivePath);
+            await using var file = OpenRead(tarPath);
             await using var reader = new TarReader(file);
             while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
             {
@@ -63,7 +69,7 @@ public sealed class DockerArchiveSource : IImageSource
         }
         if (manifestJson is null) throw new WharfClientException(ClientErrorKind.InvalidInput, $"{archivePath} has no manifest.json: it is not a docker-archive (docker save) file.");
 
-        var (configName, layerNames) = ChooseImage(archivePath, manifestJson, wanted);
+        var (configName, layerNames) = ChooseImage(archivePath, manifestJson, wanted, pick);
         string Resolve(string name)
         {
             for (var hops = 0; hops < 16 && links.TryGetValue(name, out var target); hops++) name = target;
@@ -82,7 +88,7 @@ public sealed class DockerArchiveSource : IImageSource
             var wantedLayers = layerNames.ToHashSet(StringComparer.Ordinal);
             try
             {
-                await using var file = OpenRead(archivePath);
+                await using var file = OpenRead(tarPath);
                 await using var reader = new TarReader(file);
                 while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
                 {
@@ -125,7 +131,7 @@ public sealed class DockerArchiveSource : IImageSource
 
     private static FileStream OpenRead(string path) => new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
 
-    private static (string Config, List<string> Layers) ChooseImage(string archivePath, byte[] manifestJson, string? wanted)
+    private static (string Config, List<string> Layers) ChooseImage(string archivePath, byte[] manifestJson, string? wanted, string? pick)
     {
         try
         {
@@ -135,13 +141,7 @@ public sealed class DockerArchiveSource : IImageSource
                 throw new WharfClientException(ClientErrorKind.InvalidInput, $"{archivePath}: manifest.json lists no image.");
             }
             var images = doc.RootElement.EnumerateArray().ToList();
-            var chosen = images.Count == 1 ? images[0] : images.FirstOrDefault(i =>
-                i.TryGetProperty("RepoTags", out var tags) && tags.ValueKind == JsonValueKind.Array &&
-                tags.EnumerateArray().Any(t => wanted is not null && (t.GetString() == wanted || t.GetString()?.EndsWith("/" + wanted, StringComparison.Ordinal) == true)));
-            if (chosen.ValueKind != JsonValueKind.Object)
-            {
-                throw new WharfClientException(ClientErrorKind.InvalidInput, $"{archivePath} holds {images.Count} images and none is tagged {wanted}.");
-            }
+            var chosen = Choose(archivePath, images, wanted, pick);
             var config = chosen.GetProperty("Config").GetString() ?? throw new FormatException("Config is null");
             var layers = chosen.GetProperty("Layers").EnumerateArray().Select(l => l.GetString() ?? throw new FormatException("layer is null")).ToList();
             return (TarPaths.Normalize(config) ?? config, [.. layers.Select(l => TarPaths.Normalize(l) ?? l)]);
@@ -152,10 +152,60 @@ public sealed class DockerArchiveSource : IImageSource
         }
     }
 
+    private static JsonElement Choose(string archivePath, List<JsonElement> images, string? wanted, string? pick)
+    {
+        if (pick is { Length: > 1 } && pick[0] == '@')
+        {
+            if (int.TryParse(pick.AsSpan(1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index) && index < images.Count)
+            {
+                return images[index];
+            }
+            throw new WharfClientException(ClientErrorKind.InvalidInput, $"{archivePath} holds {images.Count} image{(images.Count == 1 ? "" : "s")}: {pick} is not one of @0 to @{images.Count - 1}.");
+        }
+        if (pick is not null)
+        {
+            var named = images.Where(i => Tagged(i, pick)).ToList();
+            if (named.Count > 0) return named[0];
+            throw new WharfClientException(ClientErrorKind.InvalidInput, $"{archivePath} has no image tagged {pick}; it holds {Listing(images)}.");
+        }
+        if (images.Count == 1) return images[0];
+        var matching = wanted is null ? [] : images.Where(i => Tagged(i, wanted)).ToList();
+        if (matching.Count > 0) return matching[0];
+        var example = RepoTags(images[0]).FirstOrDefault() ?? "@0";
+        throw new WharfClientException(ClientErrorKind.InvalidInput,
+            $"{archivePath} holds {images.Count} images: {Listing(images)}. Say which to push with --image, e.g. --image {example}.");
+    }
+
+    /// <summary>An image is tagged <paramref name="name"/> when a RepoTag is it, ends with "/name", or is it with ":latest".</summary>
+    private static bool Tagged(JsonElement image, string name)
+    {
+        var withTag = name.Contains(':', StringComparison.Ordinal) && name.LastIndexOf(':') > name.LastIndexOf('/') ? name : name + ":latest";
+        return RepoTags(image).Any(t => t == withTag || t.EndsWith("/" + withTag, StringComparison.Ordinal));
+    }
+
+    private static IEnumerable<string> RepoTags(JsonElement image) =>
+        image.TryGetProperty("RepoTags", out var tags) && tags.ValueKind == JsonValueKind.Array
+            ? tags.EnumerateArray().Select(t => t.GetString()).OfType<string>()
+            : [];
+
+    private static string Listing(List<JsonElement> images) =>
+        string.Join(", ", images.Select((image, i) => RepoTags(image).ToList() is { Count: > 0 } tags ? $"{string.Join(" ", tags)} (@{i})" : $"@{i} (untagged)"));
+
+    /// <summary>A layer's name for people: the first 12 characters of the hex digest in it ("blobs/sha256/HEX", "HEX/layer.tar", "HEX.tar").</summary>
+    private static string ShortName(string name)
+    {
+        var hex = LongHex().Match(name);
+        if (hex.Success) return hex.Value[..12];
+        return name.Length <= 16 ? name : "…" + name[^15..];
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("[0-9a-f]{64}", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex LongHex();
+
     private static async Task<(Digest Digest, long Size, Digest? DiffId)> CompressAsync(Stream input, long length, string path, string name, ITransferObserver observer,
         CancellationToken cancellationToken)
     {
-        var progress = observer.Start("compress:" + name, $"compressing {name}", length);
+        var progress = observer.Start("compress:" + name, $"gzip {ShortName(name)}", length);
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
@@ -192,7 +242,7 @@ public sealed class DockerArchiveSource : IImageSource
             }
             await hashing.FlushAsync(cancellationToken);
             if (done != length) throw new EndOfStreamException($"layer {name} ended after {done} of {length} bytes");
-            observer.Complete("compress:" + name, "compressed");
+            observer.Complete("compress:" + name, alreadyGzip ? $"already compressed ({ByteSize.Format(hashing.BytesWritten)})" : $"compressed {ByteSize.Format(length)} to {ByteSize.Format(hashing.BytesWritten)}");
             return (hashing.GetDigest(), hashing.BytesWritten, alreadyGzip ? null : Digest.FromHash(Digest.Sha256, diffHash.GetCurrentHash()));
         }
         finally

@@ -6,7 +6,11 @@ namespace Wharf.Client.Images;
 /// <summary>Opens whatever <c>--from</c> names: an OCI layout folder, an OCI archive, or a docker-archive (plain or gzipped).</summary>
 public static class ImageArchives
 {
-    public static async Task<IImageSource> OpenAsync(string path, string? tag, string? repoTag, ITransferObserver observer, CancellationToken cancellationToken)
+    /// <summary>
+    /// <paramref name="pick"/> chooses the image of a docker-archive that holds several (a RepoTag, or <c>@N</c>); without it
+    /// the one tagged <paramref name="repoTag"/> (the push target) is taken, or the only one.
+    /// </summary>
+    public static async Task<IImageSource> OpenAsync(string path, string? tag, string? repoTag, ITransferObserver observer, CancellationToken cancellationToken, string? pick = null)
     {
         if (Directory.Exists(path)) return await OciLayoutSource.OpenAsync(Path.GetFullPath(path), tag, cancellationToken);
         if (!File.Exists(path)) throw new WharfClientException(ClientErrorKind.InvalidInput, $"{path} does not exist; --from takes a docker save archive, an OCI layout folder or an OCI archive.");
@@ -33,7 +37,7 @@ public static class ImageArchives
             }
             var kind = await DetectAsync(tarPath, path, cancellationToken);
             IImageSource source = kind == ArchiveKind.DockerArchive
-                ? await DockerArchiveSource.OpenAsync(tarPath, repoTag, observer, cancellationToken)
+                ? await DockerArchiveSource.OpenAsync(tarPath, repoTag, observer, cancellationToken, shownPath: path, pick: pick)
                 : await OpenOciArchiveAsync(tarPath, path, tag, cancellationToken);
             return unzipped is null ? source : new OwningSource(source, unzipped);
         }

@@ -7,13 +7,23 @@ using Wharf.Core.Manifests;
 
 namespace Wharf.Client.Images;
 
-/// <summary>What a pull resolved: the root (maybe an index), the image manifest chosen, its parsed form.</summary>
-public sealed record PulledImage(RegistryManifest Root, RegistryManifest Image, ParsedManifest Parsed, Platform? Platform);
+/// <summary>
+/// What a pull resolved: the root (maybe an index), the image manifest chosen, its parsed form; after a pull into an OCI
+/// layout, the manifest the layout names (<see cref="LayoutManifest"/>: an OCI manifest, converted from Docker schema2).
+/// </summary>
+public sealed record PulledImage(RegistryManifest Root, RegistryManifest Image, ParsedManifest Parsed, Platform? Platform)
+{
+    public ImageManifest? LayoutManifest { get; init; }
+
+    /// <summary>The layout holds another manifest than the registry's (a Docker schema2 image written as OCI).</summary>
+    public bool Converted => LayoutManifest is { } m && m.Digest != Image.Digest;
+}
 
 /// <summary>
 /// Pulls one image into an OCI image layout folder: resolves the reference, picks the platform from an index, downloads the
 /// config and layers (each straight to a temp file in the layout, hashed while written, renamed only when the digest matches),
-/// then writes the manifest and an <c>index.json</c> entry named after the tag.
+/// then writes the manifest and an <c>index.json</c> entry named after the tag. A Docker schema2 manifest is written as the OCI
+/// manifest it stands for (<see cref="OciManifestConversion"/>), since a layout's index may name only OCI media types.
 /// </summary>
 public sealed class ImagePuller(RegistryClient client, ITransferObserver observer)
 {
@@ -42,10 +52,11 @@ public sealed class ImagePuller(RegistryClient client, ITransferObserver observe
         var blobs = image.Parsed.RequiredBlobs.DistinctBy(b => b.Digest).ToList();
         await Parallel.ForEachAsync(blobs.OrderByDescending(b => b.Size), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken },
             async (blob, ct) => await DownloadAsync(repository, blob, layoutPath, ct));
-        await WriteBlobAsync(layoutPath, image.Image.Digest, image.Image.Content, cancellationToken);
+        var manifest = OciManifestConversion.ForLayout(image.Image.Content, image.Image.MediaType);
+        await WriteBlobAsync(layoutPath, manifest.Digest, manifest.Content, cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(layoutPath, "oci-layout"), """{"imageLayoutVersion":"1.0.0"}""", cancellationToken);
-        await UpdateIndexAsync(layoutPath, image, refName, cancellationToken);
-        return image;
+        await UpdateIndexAsync(layoutPath, manifest, image.Platform, refName, cancellationToken);
+        return image with { LayoutManifest = manifest };
     }
 
     private async Task DownloadAsync(string repository, Descriptor blob, string layoutPath, CancellationToken cancellationToken)
@@ -101,7 +112,7 @@ public sealed class ImagePuller(RegistryClient client, ITransferObserver observe
         await File.WriteAllBytesAsync(path, content, cancellationToken);
     }
 
-    private static async Task UpdateIndexAsync(string layoutPath, PulledImage image, string? refName, CancellationToken cancellationToken)
+    private static async Task UpdateIndexAsync(string layoutPath, ImageManifest manifest, Platform? platform, string? refName, CancellationToken cancellationToken)
     {
         var indexPath = Path.Combine(layoutPath, "index.json");
         var index = File.Exists(indexPath)
@@ -118,11 +129,11 @@ public sealed class ImagePuller(RegistryClient client, ITransferObserver observe
         }
         var entry = new JsonObject
         {
-            ["mediaType"] = image.Image.MediaType,
-            ["digest"] = image.Image.Digest.ToString(),
-            ["size"] = image.Image.Content.Length,
+            ["mediaType"] = manifest.MediaType,
+            ["digest"] = manifest.Digest.ToString(),
+            ["size"] = manifest.Content.Length,
         };
-        if (image.Platform is { } platform)
+        if (platform is not null)
         {
             var p = new JsonObject { ["architecture"] = platform.Architecture, ["os"] = platform.Os };
             if (platform.Variant is not null) p["variant"] = platform.Variant;

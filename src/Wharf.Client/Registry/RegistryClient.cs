@@ -84,7 +84,7 @@ public sealed class RegistryClient : IDisposable
     {
         using var response = await SendAsync(() => Request(HttpMethod.Head, $"v2/{repository}/manifests/{reference}", ManifestAccept), PullScope(repository), cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
-        await EnsureSuccessAsync(response, $"{repository}:{reference}", cancellationToken);
+        await EnsureSuccessAsync(response, $"{repository}:{reference}", repository, Intent.Pull, cancellationToken);
         var digest = DigestHeader(response) ?? throw new WharfClientException(ClientErrorKind.Failure, "The registry answered HEAD without a Docker-Content-Digest header.");
         return new ManifestHead(digest, response.Content.Headers.ContentType?.MediaType ?? "", response.Content.Headers.ContentLength ?? 0);
     }
@@ -92,7 +92,7 @@ public sealed class RegistryClient : IDisposable
     public async Task<RegistryManifest> GetManifestAsync(string repository, string reference, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(() => Request(HttpMethod.Get, $"v2/{repository}/manifests/{reference}", ManifestAccept), PullScope(repository), cancellationToken);
-        await EnsureSuccessAsync(response, $"{repository}:{reference}", cancellationToken);
+        await EnsureSuccessAsync(response, $"{repository}:{reference}", repository, Intent.Pull, cancellationToken);
         if (response.Content.Headers.ContentLength > MaxManifestBytes)
         {
             throw new WharfClientException(ClientErrorKind.Failure, $"The manifest of {repository}:{reference} is larger than {MaxManifestBytes} bytes.");
@@ -116,7 +116,7 @@ public sealed class RegistryClient : IDisposable
             request.Content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
             return request;
         }, PushScope(repository), cancellationToken);
-        await EnsureSuccessAsync(response, $"{repository}:{reference}", cancellationToken);
+        await EnsureSuccessAsync(response, $"{repository}:{reference}", repository, Intent.Push, cancellationToken);
         return DigestHeader(response) ?? Digest.Compute(content);
     }
 
@@ -130,7 +130,7 @@ public sealed class RegistryClient : IDisposable
             digest = head.Digest;
         }
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, $"v2/{repository}/manifests/{digest}"), DeleteScope(repository), cancellationToken);
-        await EnsureSuccessAsync(response, $"{repository}@{digest}", cancellationToken);
+        await EnsureSuccessAsync(response, $"{repository}@{digest}", repository, Intent.Delete, cancellationToken);
         return digest;
     }
 
@@ -147,15 +147,20 @@ public sealed class RegistryClient : IDisposable
         {
             return await DeleteManifestAsync(repository, head.Digest.ToString(), cancellationToken);
         }
-        await EnsureSuccessAsync(response, $"{repository}:{tag}", cancellationToken);
+        await EnsureSuccessAsync(response, $"{repository}:{tag}", repository, Intent.Delete, cancellationToken);
         return head.Digest;
     }
 
-    public async Task<bool> BlobExistsAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    public Task<bool> BlobExistsAsync(string repository, Digest digest, CancellationToken cancellationToken) =>
+        BlobExistsAsync(repository, digest, Intent.Pull, cancellationToken);
+
+    /// <summary>HEAD of a blob; before a push it asks for the push scope at once, so a refusal is about pushing.</summary>
+    private async Task<bool> BlobExistsAsync(string repository, Digest digest, Intent intent, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, $"v2/{repository}/blobs/{digest}"), PullScope(repository), cancellationToken);
+        var scope = intent == Intent.Push ? PushScope(repository) : PullScope(repository);
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, $"v2/{repository}/blobs/{digest}"), scope, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return false;
-        await EnsureSuccessAsync(response, $"{repository}@{digest}", cancellationToken);
+        await EnsureSuccessAsync(response, $"{repository}@{digest}", repository, intent, cancellationToken);
         return true;
     }
 
@@ -166,7 +171,7 @@ public sealed class RegistryClient : IDisposable
             HttpCompletionOption.ResponseHeadersRead);
         try
         {
-            await EnsureSuccessAsync(response, $"{repository}@{digest}", cancellationToken);
+            await EnsureSuccessAsync(response, $"{repository}@{digest}", repository, Intent.Pull, cancellationToken);
             return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellationToken));
         }
         catch
@@ -184,7 +189,7 @@ public sealed class RegistryClient : IDisposable
     public async Task<BlobUploadOutcome> UploadBlobAsync(string repository, Digest digest, long size, Func<CancellationToken, Task<Stream>> open,
         string? mountFrom, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        if (await BlobExistsAsync(repository, digest, cancellationToken))
+        if (await BlobExistsAsync(repository, digest, Intent.Push, cancellationToken))
         {
             progress?.Report(size);
             return BlobUploadOutcome.Existed;
@@ -201,7 +206,7 @@ public sealed class RegistryClient : IDisposable
                 progress?.Report(size);
                 return BlobUploadOutcome.Mounted;
             }
-            await EnsureSuccessAsync(response, $"{repository} (blob upload)", cancellationToken);
+            await EnsureSuccessAsync(response, $"{repository} (blob upload)", repository, Intent.Push, cancellationToken);
             location = Location(response);
         }
 
@@ -214,16 +219,16 @@ public sealed class RegistryClient : IDisposable
                 var request = new HttpRequestMessage(HttpMethod.Patch, location) { Content = StreamBody(body, size) };
                 return request;
             }, PushScope(repository), cancellationToken);
-            await EnsureSuccessAsync(patch, $"{repository} (blob upload)", cancellationToken);
+            await EnsureSuccessAsync(patch, $"{repository} (blob upload)", repository, Intent.Push, cancellationToken);
             location = Location(patch);
             using var put = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)), PushScope(repository), cancellationToken);
-            await EnsureSuccessAsync(put, $"{repository}@{digest}", cancellationToken);
+            await EnsureSuccessAsync(put, $"{repository}@{digest}", repository, Intent.Push, cancellationToken);
         }
         else
         {
             using var put = await SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = StreamBody(body, size) },
                 PushScope(repository), cancellationToken);
-            await EnsureSuccessAsync(put, $"{repository}@{digest}", cancellationToken);
+            await EnsureSuccessAsync(put, $"{repository}@{digest}", repository, Intent.Push, cancellationToken);
         }
         return BlobUploadOutcome.Uploaded;
     }
@@ -237,7 +242,7 @@ public sealed class RegistryClient : IDisposable
         {
             var url = next;
             using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, url), PullScope(repository), cancellationToken);
-            await EnsureSuccessAsync(response, repository, cancellationToken);
+            await EnsureSuccessAsync(response, repository, repository, Intent.Pull, cancellationToken);
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
             var page = await JsonSerializer.DeserializeAsync(body, RegistryJsonContext.Default.TagList, cancellationToken);
             if (page?.Tags is { } pageTags) tags.AddRange(pageTags);
@@ -313,7 +318,21 @@ public sealed class RegistryClient : IDisposable
         }
     }
 
-    private async Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
+    /// <summary>What a request was for, so that a refusal says who may not do what to which repository.</summary>
+    private enum Intent
+    {
+        Pull,
+        Push,
+        Delete,
+    }
+
+    private Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken) =>
+        EnsureSuccessAsync(response, what, null, null, cancellationToken);
+
+    private Task EnsureSuccessAsync(HttpResponseMessage response, string what, string repository, Intent intent, CancellationToken cancellationToken) =>
+        EnsureSuccessAsync(response, what, repository, (Intent?)intent, cancellationToken);
+
+    private async Task EnsureSuccessAsync(HttpResponseMessage response, string what, string? repository, Intent? intent, CancellationToken cancellationToken)
     {
         if (response.IsSuccessStatusCode) return;
         string? code = null;
@@ -335,6 +354,10 @@ public sealed class RegistryClient : IDisposable
             }
         }
         var status = response.StatusCode;
+        if (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden && repository is not null && intent is { } wanted)
+        {
+            throw new RegistryException(status, code, Refusal(repository, wanted));
+        }
         var human = (status, code) switch
         {
             (HttpStatusCode.Unauthorized, _) => $"Not authorized for {what} on {Shown}: run 'wharf login {ServerAddress.HostKey(Server)}' with an account that may access it.",
@@ -344,6 +367,27 @@ public sealed class RegistryClient : IDisposable
             _ => $"The registry refused {what}: {(int)status} {code ?? status.ToString()}{(message is null ? "" : $": {message}")}",
         };
         throw new RegistryException(status, code, human);
+    }
+
+    /// <summary>
+    /// A refusal in words: without credentials, that a login is needed; with them, that this account may not do it, and
+    /// who may. It names the repository, not the blob or manifest the refused request happened to touch.
+    /// </summary>
+    private string Refusal(string repository, Intent intent)
+    {
+        var host = ServerAddress.HostKey(Server);
+        if (_auth.Credential is not { } credential)
+        {
+            var doing = intent switch { Intent.Push => "Pushing to", Intent.Delete => "Deleting from", _ => "Pulling" };
+            var why = intent == Intent.Pull ? " (it is private, or does not exist)" : "";
+            return $"{doing} {repository} on {host} needs a login{why}: run 'wharf login {host}'.";
+        }
+        return intent switch
+        {
+            Intent.Push => $"{credential.UserName} may not push to {repository} on {host}: only its namespace's owner, or its organization's owners and maintainers, may push there.",
+            Intent.Delete => $"{credential.UserName} may not delete from {repository} on {host}: only its namespace's owner, or its organization's owners and maintainers, may delete there.",
+            _ => $"{credential.UserName} may not pull {repository} on {host}: it is private to its namespace, or does not exist.",
+        };
     }
 
     private sealed class Progress(RegistryClient owner, IProgress<long>? inner) : IProgress<long>

@@ -27,16 +27,25 @@ public sealed class RepositoryService(
     public async ValueTask<RepositoryResult<RepositoryInfo>> CreateAsync(
         ClaimsPrincipal caller, string? @namespace, string? name, RepositoryVisibility? visibility, string? description, string? readme, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(@namespace) || @namespace.Contains('/') || !RepositoryName.IsValid(@namespace))
+        // No namespace: a one-component name such as 'busybox' (the root namespace), which a push creates too; only
+        // administrators may write there, so create and push agree on who may.
+        var root = string.IsNullOrEmpty(@namespace);
+        if (!root && (@namespace!.Contains('/') || !RepositoryName.IsValid(@namespace)))
         {
             return Invalid($"'{@namespace}' is not a valid namespace: lower-case letters and digits, optionally joined by '.', '_', '__' or '-'.");
         }
         if (string.IsNullOrEmpty(name) || !RepositoryName.IsValid(name)) return Invalid(NameProblem(name));
-        var repository = @namespace + "/" + name;
+        if (root && name.Contains('/')) return Invalid($"Give the namespace of '{name}' in namespace and the rest in name.");
+        var repository = root ? name : @namespace + "/" + name;
         if (!RepositoryName.IsValid(repository)) return Invalid(NameProblem(repository));
         if (TextProblem(description, readme) is { } problem) return problem;
         var access = await callerAccess.GetAsync(caller, cancellationToken);
-        if (!access.CanWrite(repository)) return Refuse(access, $"You may not create repositories in '{@namespace}'.");
+        if (!access.CanWrite(repository))
+        {
+            return Refuse(access, root
+                ? $"Only administrators may create one-component names such as '{name}'; create {access.Username ?? "NAMESPACE"}/{name} instead."
+                : $"You may not create repositories in '{@namespace}'.");
+        }
         var outcome = await store.CreateAsync(repository, visibility ?? defaultVisibility, description, readme, cancellationToken);
         if (outcome == CreateRepositoryOutcome.Exists) return new RepositoryError(RepositoryProblem.Conflict, $"The repository '{repository}' already exists.");
         permissions?.InvalidateRepository(repository);

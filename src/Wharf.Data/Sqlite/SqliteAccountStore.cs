@@ -191,8 +191,13 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
     public Task<bool> SetVisibilityAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
             await connection.ExecuteAsync(Command(
-                "UPDATE repositories SET visibility = @visibility WHERE name = @repository",
-                new { repository, visibility = AccountText.Format(visibility) }, transaction, cancellationToken)) > 0,
+                // A change of visibility is a change of the repository: updated_at moves (not when it stays the same).
+                """
+                UPDATE repositories SET updated_at = CASE WHEN visibility IS @visibility THEN updated_at ELSE @now END,
+                                        visibility = @visibility
+                WHERE name = @repository
+                """,
+                new { repository, visibility = AccountText.Format(visibility), now = Now() }, transaction, cancellationToken)) > 0,
             cancellationToken);
 
     public Task SetVisibilityIfUnsetAsync(string repository, RepositoryVisibility visibility, CancellationToken cancellationToken) =>

@@ -43,6 +43,9 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
         services.AddSingleton<ISignalBus>(sp => SignalBusLogging.Logged(new InProcessSignalBus(), sp));
+        var migrations = SqliteMigrator.LoadMigrations();
+        services.AddSingleton(new Wharf.Core.ProviderDescription("database",
+            $"SQLite {Path.GetFullPath(databasePath)} (schema {(migrations.Count == 0 ? "empty" : migrations[^1].Name)})"));
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>("database", HealthStatus.Unhealthy, SqliteHealthCheck.Tags);
         return services;
     }

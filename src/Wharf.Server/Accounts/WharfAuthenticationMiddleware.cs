@@ -68,6 +68,12 @@ public sealed class WharfAuthenticationMiddleware(RequestDelegate next, Credenti
             return;
         }
         if (status == StatusCodes.Status401Unauthorized) context.Response.Headers.WWWAuthenticate = $"Basic realm=\"{options.Service}\"";
+        if (Endpoints.Builds.LegacyBuildApi.IsLegacyPath(path))
+        {
+            // The earlier build service's clients read {"status", "message"}, also for a refused login.
+            await Endpoints.Builds.LegacyBuildApi.WriteErrorAsync(context, status, message);
+            return;
+        }
         await TypedResults.Problem(message, statusCode: status, title: status == 429 ? "Too many requests" : "Unauthorized").ExecuteAsync(context);
     }
 }

@@ -157,17 +157,40 @@ public static partial class DistributionApi
         var challenge = context.RequestServices.GetService<IRegistryChallenge>();
         if (decision == AccessDecision.Unauthenticated)
         {
-            if (challenge is not null) await challenge.ChallengeAsync(context, scope);
+            if (challenge is not null) await challenge.ChallengeAsync(context, ChallengeScopes(context, scope));
             return new RegistryError(RegistryErrorCode.Unauthorized, "authentication required", 401, scope.Repository is null ? null : new[] { new { Type = "repository", Class = "", Name = scope.Repository, Action = scope.ToString() } });
         }
         return new RegistryError(RegistryErrorCode.Denied, "requested access to the resource is denied", 403);
+    }
+
+    /// <summary>
+    /// The scopes a 401 names: the route's, and for a cross-repository mount (<c>POST …/uploads/?mount=D&amp;from=R</c>)
+    /// also <c>repository:R:pull</c>, as the reference registry asks, so a token-flow client that follows the challenge
+    /// gets a token that can mount instead of one that always falls back to a full upload.
+    /// </summary>
+    private static IReadOnlyList<RegistryScope> ChallengeScopes(HttpContext context, RegistryScope scope) =>
+        MountSource(context, scope.Repository) is { } from ? [scope, RegistryScope.ForRepository(from, RegistryActions.Pull)] : [scope];
+
+    /// <summary>The <c>from</c> repository of a mount request to <paramref name="target"/>, when it names another valid repository.</summary>
+    private static string? MountSource(HttpContext context, string? target)
+    {
+        if (target is null || !HttpMethods.IsPost(context.Request.Method)) return null;
+        var query = context.Request.Query;
+        if (string.IsNullOrEmpty(query["mount"].ToString())) return null;
+        var from = query["from"].ToString();
+        return RepositoryName.IsValid(from) && from != target ? from : null;
     }
 
     // ---- manifests ----
 
     private static async ValueTask<RegistryError?> GetManifestAsync(HttpContext context, DistributionRoute route, CancellationToken ct)
     {
-        if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
+        if (!TryParseReference(route.Argument, out var reference, out var referenceError))
+        {
+            // The spec lists only 404 for reading a manifest: no manifest can carry a malformed tag, so it is unknown.
+            // A malformed digest stays DIGEST_INVALID, and a PUT with a malformed tag stays 400 MANIFEST_INVALID.
+            return route.Argument.Contains(':') ? referenceError : UnknownMalformedTag(route.Argument);
+        }
         var result = await Registry(context).GetManifestAsync(route.Name, reference, ct);
         if (!result.IsOk) return result.Error;
         var manifest = result.Value!;
@@ -261,6 +284,9 @@ public static partial class DistributionApi
         context.Response.ContentLength = 0;
         return null;
     }
+
+    private static RegistryError UnknownMalformedTag(string text) =>
+        new(RegistryErrorCode.ManifestUnknown, $"manifest unknown: '{text}' is not a valid tag (at most 128 of [A-Za-z0-9_.-], not starting with '.' or '-'), so no manifest has it", 404, new { reference = text });
 
     private static bool TryParseReference(string text, out ManifestReference reference, out RegistryError? error)
     {
@@ -360,14 +386,25 @@ public static partial class DistributionApi
         if (!string.IsNullOrEmpty(mount))
         {
             if (!TryParseDigest(mount, out var mountDigest, out var mountError)) return mountError;
-            var from = query["from"].ToString();
-            if (RepositoryName.IsValid(from) && from != route.Name
-                && await Policy(context).CheckAsync(context.User, RegistryScope.ForRepository(from, RegistryActions.Pull), ct) == AccessDecision.Allowed
-                && await blobs.TryMountAsync(route.Name, from, mountDigest, ct))
+            if (MountSource(context, route.Name) is { } from)
             {
-                Metrics(context).Pushed(ContentKind.Blob);
-                BlobCreated(context, route.Name, mountDigest);
-                return null;
+                var source = RegistryScope.ForRepository(from, RegistryActions.Pull);
+                var policy = Policy(context);
+                var access = await policy.CheckAsync(context.User, source, ct);
+                if (access == AccessDecision.Allowed && await blobs.TryMountAsync(route.Name, from, mountDigest, ct))
+                {
+                    Metrics(context).Pushed(ContentKind.Blob);
+                    BlobCreated(context, route.Name, mountDigest);
+                    return null;
+                }
+                // A token without pull on the source, held by someone who may pull it: ask for a token that names both
+                // (401 insufficient_scope), as the reference registry does. Anyone else gets an ordinary upload, so a
+                // source one may not read neither leaks nor loops.
+                if (access == AccessDecision.Unauthenticated && context.User.Identity?.IsAuthenticated == true
+                    && await policy.CanPullAsync(context.User, from, ct))
+                {
+                    return await DenyAsync(context, RegistryScope.ForRepository(route.Name, RegistryActions.Pull | RegistryActions.Push), access);
+                }
             }
             // Not mountable (unknown source, no access, or blob absent): fall back to an ordinary upload session.
         }

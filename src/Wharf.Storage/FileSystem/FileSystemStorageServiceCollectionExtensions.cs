@@ -20,6 +20,7 @@ public static class FileSystemStorageServiceCollectionExtensions
         options.Validate();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(options);
+        services.AddSingleton(new Wharf.Core.ProviderDescription("blobs", $"file system under {Path.GetFullPath(options.Path)}"));
         services.AddSingleton(sp => new FileSystemBlobStore(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
         services.AddSingleton<IUploadStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());

@@ -295,20 +295,25 @@ public sealed class ManifestTests : RegistryTestBase
     [InlineData("-leading-dash")]
     [InlineData(".leading-dot")]
     [InlineData("has+plus")]
-    public async Task InvalidTagIs400(string tag)
+    public async Task Put_with_a_malformed_tag_is_400_but_get_and_head_are_404_manifest_unknown(string tag)
     {
         var (config, layer) = await PushBlobsAsync("lib/app");
         using var put = await Registry.PutManifestAsync("lib/app", tag, ImageManifest(config, [layer]));
         await AssertErrorAsync(put, HttpStatusCode.BadRequest, "MANIFEST_INVALID");
+        // The spec lists only 404 for GET and HEAD of a manifest (the OCI conformance suite checks it).
         using var get = await Http.GetAsync($"v2/lib/app/manifests/{tag}");
-        await AssertErrorAsync(get, HttpStatusCode.BadRequest, "MANIFEST_INVALID");
+        await AssertErrorAsync(get, HttpStatusCode.NotFound, "MANIFEST_UNKNOWN");
+        using var head = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"v2/lib/app/manifests/{tag}"));
+        Assert.Equal(HttpStatusCode.NotFound, head.StatusCode);
     }
 
     [Fact]
-    public async Task OverLongTagIs400()
+    public async Task Get_and_head_of_an_over_long_tag_are_404_manifest_unknown()
     {
         using var get = await Http.GetAsync($"v2/lib/app/manifests/{new string('t', 129)}");
-        await AssertErrorAsync(get, HttpStatusCode.BadRequest, "MANIFEST_INVALID");
+        await AssertErrorAsync(get, HttpStatusCode.NotFound, "MANIFEST_UNKNOWN");
+        using var head = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"v2/lib/app/manifests/{new string('t', 129)}"));
+        Assert.Equal(HttpStatusCode.NotFound, head.StatusCode);
     }
 
     [Fact]

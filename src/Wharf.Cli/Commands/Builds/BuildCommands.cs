@@ -221,15 +221,26 @@ public static class BuildCommands
         else Console.Error.WriteLine(line);
     }
 
+    /// <summary>Everything the server says about a build, under the API's own names.</summary>
     private static JsonObject ToJson(BuildInfo b) => new()
     {
         ["id"] = b.Id,
+        ["owner"] = b.Owner,
+        ["namespace"] = b.Namespace,
         ["image"] = b.Image,
+        ["registry"] = b.Registry,
+        ["repository"] = b.Repository,
+        ["tag"] = b.Tag,
         ["state"] = b.State,
         ["build_status"] = b.BuildStatus,
         ["push_status"] = b.PushStatus,
+        ["dockerfile_path"] = b.DockerfilePath,
+        ["target"] = b.Target,
+        ["platform"] = b.Platform,
+        ["build_args"] = b.BuildArgs is null ? null : new JsonObject(b.BuildArgs.Select(a => KeyValuePair.Create(a.Key, (JsonNode?)a.Value))),
         ["attempts"] = b.Attempts,
         ["build_runs"] = b.BuildRuns,
+        ["push_attempts"] = b.PushAttempts,
         ["created_at"] = b.CreatedAt,
         ["started_at"] = b.StartedAt,
         ["finished_at"] = b.FinishedAt,

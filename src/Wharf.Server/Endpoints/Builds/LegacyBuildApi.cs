@@ -9,10 +9,20 @@ namespace Wharf.Server.Endpoints.Builds;
 /// <summary>
 /// The earlier build service's endpoints, kept working as thin adapters over <see cref="BuildService"/>:
 /// <c>POST /build-push</c>, <c>GET /build-push-status</c>, <c>POST|GET /retry-build</c>. Errors keep that service's
-/// shape: <c>{"status": code, "message": "…"}</c> with the same HTTP status.
+/// shape: <c>{"status": code, "message": "…"}</c> with the same HTTP status, wherever they are written (here, or by the
+/// authentication middleware through <see cref="IsLegacyPath"/> and <see cref="WriteErrorAsync"/>).
 /// </summary>
 public static class LegacyBuildApi
 {
+    private static readonly string[] Paths = ["/build-push", "/build-push-status", "/retry-build"];
+
+    /// <summary>A request to one of the earlier service's endpoints, whose errors take its shape.</summary>
+    public static bool IsLegacyPath(PathString path) => Paths.Any(p => path.Equals(p, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Writes <c>{"status": code, "message": "…"}</c> with that HTTP status.</summary>
+    public static Task WriteErrorAsync(HttpContext context, int status, string message) =>
+        TypedResults.Json(new LegacyErrorDto(status, message), BuildsJsonContext.PlainText.LegacyErrorDto, statusCode: status).ExecuteAsync(context);
+
     private static readonly Dictionary<string, BuildSourceKind> FileFields = new(StringComparer.Ordinal) { ["file"] = BuildSourceKind.Dockerfile };
 
     public static IEndpointRouteBuilder MapLegacyBuildApi(this IEndpointRouteBuilder endpoints)
@@ -33,7 +43,7 @@ public static class LegacyBuildApi
             await sources.DeleteAsync(id, CancellationToken.None);
             return Error(problem);
         }
-        return TypedResults.Json(new LegacyStartedDto(200, "Build started", id), BuildsJsonContext.Default.LegacyStartedDto);
+        return TypedResults.Json(new LegacyStartedDto(200, "Build started", id), BuildsJsonContext.PlainText.LegacyStartedDto);
     }
 
     private static async Task<BuildResult<BuildRecord>> SubmitAsync(HttpContext context, Guid id, BuildService builds, IBuildSourceStore sources,
@@ -75,13 +85,16 @@ public static class LegacyBuildApi
     }
 
     private static async Task<Results<JsonHttpResult<LegacyStatusDto>, JsonHttpResult<LegacyErrorDto>>> StatusAsync(
-        ClaimsPrincipal user, BuildService builds, string? build_id, CancellationToken cancellationToken)
+        HttpContext context, ClaimsPrincipal user, BuildService builds, string? build_id, CancellationToken cancellationToken)
     {
         var found = await FindAsync(user, builds, build_id, cancellationToken);
         if (found.Problem is { } problem) return Error(problem);
         var build = found.Value!;
-        return TypedResults.Json(new LegacyStatusDto(200, new LegacyBuildStatusDto(build.Id, LegacyBuildStatus(build), build.PushStatus.ToLegacy())),
-            BuildsJsonContext.Default.LegacyStatusDto);
+        var request = context.Request;
+        var logUrl = $"{request.Scheme}://{request.Host}{request.PathBase}/api/v1/builds/{build.Id}/logs";
+        return TypedResults.Json(new LegacyStatusDto(200, new LegacyBuildStatusDto(build.Id, LegacyBuildStatus(build), build.PushStatus.ToLegacy()),
+                build.State.ToWire(), BuildDto.ErrorOf(build), logUrl),
+            BuildsJsonContext.PlainText.LegacyStatusDto);
     }
 
     /// <summary>Answers like <c>/build-push</c>: <c>{"status":200,"message":"Retry started","build_id"}</c>.</summary>
@@ -94,7 +107,7 @@ public static class LegacyBuildApi
         if (retried.Problem is { } retryProblem) return Error(retryProblem);
         var build = retried.Value!;
         var message = build.BuildStatus == PhaseStatus.Completed ? "Retry started: pushing again without rebuilding" : "Retry started";
-        return TypedResults.Json(new LegacyStartedDto(200, message, build.Id), BuildsJsonContext.Default.LegacyStartedDto);
+        return TypedResults.Json(new LegacyStartedDto(200, message, build.Id), BuildsJsonContext.PlainText.LegacyStartedDto);
     }
 
     private static async Task<BuildResult<BuildRecord>> FindAsync(ClaimsPrincipal user, BuildService builds, string? buildId, CancellationToken cancellationToken)
@@ -113,7 +126,7 @@ public static class LegacyBuildApi
     private static JsonHttpResult<LegacyErrorDto> Error(BuildProblem problem)
     {
         var status = BuildProblems.StatusCode(problem.Kind);
-        return TypedResults.Json(new LegacyErrorDto(status, problem.Message), BuildsJsonContext.Default.LegacyErrorDto, statusCode: status);
+        return TypedResults.Json(new LegacyErrorDto(status, problem.Message), BuildsJsonContext.PlainText.LegacyErrorDto, statusCode: status);
     }
 
     private static string Truncate(string text) => text.Length > 64 ? text[..64] + "…" : text;
