@@ -23,7 +23,8 @@ try
 {
     Console.WriteLine($"seeding {repositories:N0} repositories and {tagCount:N0} tags into {dataDir}");
     var seedTime = Stopwatch.StartNew();
-    await SeedAsync(dataDir, repositories, tagCount);
+    var seededAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    await SeedAsync(dataDir, repositories, tagCount, seededAt);
     Console.WriteLine($"seeded in {seedTime.Elapsed.TotalSeconds:F1} s");
 
     // Accounts mode, as `wharf serve` runs by default. Listings are requested anonymously (public repositories only:
@@ -85,11 +86,40 @@ try
     await MeasureAsync("/v2/_catalog?n=100&last=…", _ => $"v2/_catalog?n=100&last={Uri.EscapeDataString(RandomRepository())}", "random last; a signed-up user: public and own", visitor);
     await MeasureAsync("/api/v1/repositories?limit=100&cursor=…", _ => $"api/v1/repositories?limit=100&cursor={Cursor(RandomRepository())}", "random cursor; anonymous: public only");
 
+    // The web UI's pages (issue: under 50 ms each, every page under 200 KB before caching), as an anonymous visitor.
+    var pages = new List<(string Page, Stats Stats, long Bytes, string Note)>();
+    async Task MeasurePageAsync(string page, Func<int, string> url, string note)
+    {
+        for (var i = 0; i < 20; i++) await GetPageAsync(anonymous, url(i));
+        var times = new double[requests];
+        long largest = 0;
+        for (var i = 0; i < requests; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            largest = Math.Max(largest, await GetPageAsync(anonymous, url(i)));
+            times[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+        var stats = Stats.Of(times, 0);
+        pages.Add((page, stats, largest, note));
+        Console.WriteLine($"{page,-52} median {stats.Median,7:F2} ms  p95 {stats.P95,7:F2} ms  max {stats.Max,7:F2} ms  largest {largest / 1024.0,6:F1} KiB");
+    }
+    await MeasurePageAsync("/ (home)", _ => "", "recently pushed and most pulled public repositories");
+    await MeasurePageAsync("/search?q=kestrel", _ => "search?q=kestrel", "ranked, 25 a page");
+    await MeasurePageAsync("/search?q=service", _ => "search?q=service", "a word in every description");
+    await MeasurePageAsync("/search (all, most pulled first)", _ => "search", "browse without words");
+    await MeasurePageAsync("/u/team42", _ => "u/team42", "a namespace's repositories");
+    await MeasurePageAsync("/r/bench/many-tags", _ => "r/bench/many-tags", $"README and the 5 newest of {tagCount:N0} tags");
+    await MeasurePageAsync("/r/bench/many-tags/tags (newest first)", i => i % 2 == 0
+        ? "r/bench/many-tags/tags"
+        : $"r/bench/many-tags/tags?cursor={TagCursor(now: seededAt, tagCount, random.Next(tagCount))}", "first page and random keyset cursors, 25 a page");
+    await MeasurePageAsync("/r/bench/many-tags/tags?sort=name&filter=…", _ => $"r/bench/many-tags/tags?sort=name&filter=v0{random.Next(10)}", "a name filter matching 10 %");
+    await MeasurePageAsync("/r/bench/many-tags/tags/v000042", _ => "r/bench/many-tags/tags/v000042", "one tag's image details");
+
     await app.StopAsync();
     await app.DisposeAsync();
-    WriteMarkdown(markdown, repositories, tagCount, requests, results);
+    WriteMarkdown(markdown, repositories, tagCount, requests, results, pages);
     Console.WriteLine($"wrote {markdown}");
-    var slow = results.Where(r => r.Stats.Median >= 50).ToList();
+    var slow = results.Where(r => r.Stats.Median >= 50).Select(r => r.Workload).Concat(pages.Where(p => p.Stats.Median >= 50 || p.Bytes >= 200 * 1024).Select(p => p.Page)).ToList();
     return slow.Count == 0 ? 0 : 2;
 }
 finally
@@ -120,13 +150,24 @@ static async Task<long> GetAsync(HttpClient http, string url)
     return 0;
 }
 
-static async Task SeedAsync(string dataDir, int repositoryCount, int tagCount)
+// A keyset cursor of the tag table, newest first, just after tag i (its push time is seeded as now - (count - i) ms).
+static string TagCursor(long now, int count, int i) =>
+    Convert.ToBase64String(Encoding.UTF8.GetBytes($"0:{now - (count - i)}:{Tag(i)}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+static async Task<long> GetPageAsync(HttpClient http, string url)
+{
+    using var response = await http.GetAsync(url);
+    var body = await response.Content.ReadAsByteArrayAsync();
+    if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"GET /{url} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(body)[..Math.Min(body.Length, 500)]}");
+    return body.LongLength;
+}
+
+static async Task SeedAsync(string dataDir, int repositoryCount, int tagCount, long now)
 {
     var factory = new SqliteConnectionFactory(SqliteOptions.ForFile(Path.Combine(dataDir, "wharf.db")));
     await new SqliteMigrator(factory).MigrateAsync(CancellationToken.None);
     await using var scope = await factory.BeginWriteAsync(CancellationToken.None);
     var connection = scope.Connection;
-    var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     await using (var insert = connection.CreateCommand())
     {
         insert.Transaction = scope.Transaction;
@@ -152,7 +193,8 @@ static async Task SeedAsync(string dataDir, int repositoryCount, int tagCount)
     {
         setup.Transaction = scope.Transaction;
         setup.CommandText = """
-            INSERT INTO repositories (name, created_at, visibility, description) VALUES ('bench/many-tags', $now, 'public', 'Many tags');
+            INSERT INTO repositories (name, created_at, visibility, description, readme, last_pushed_at, push_count)
+            VALUES ('bench/many-tags', $now, 'public', 'Many tags', $readme, $now, 1);
             INSERT INTO manifests (repository_id, digest, media_type, content, size, pushed_at)
             VALUES (last_insert_rowid(), $digest, 'application/vnd.oci.image.manifest.v1+json', $content, $size, $now);
             INSERT INTO manifest_details (manifest_id, size, platforms) VALUES (last_insert_rowid(), 0, 'linux/amd64');
@@ -161,6 +203,7 @@ static async Task SeedAsync(string dataDir, int repositoryCount, int tagCount)
         setup.Parameters.AddWithValue("$digest", digest);
         setup.Parameters.AddWithValue("$content", manifest);
         setup.Parameters.AddWithValue("$size", manifest.Length);
+        setup.Parameters.AddWithValue("$readme", string.Concat(Enumerable.Repeat("## Usage\n\nRun `docker run bench/many-tags:v000001` and read the [docs](https://example.invalid/).\n\n| option | meaning |\n|---|---|\n| -p | port |\n\n", 40)));
         await setup.ExecuteNonQueryAsync();
     }
     await using (var tags = connection.CreateCommand())
@@ -168,13 +211,14 @@ static async Task SeedAsync(string dataDir, int repositoryCount, int tagCount)
         tags.Transaction = scope.Transaction;
         tags.CommandText = """
             INSERT INTO tags (repository_id, name, manifest_id, updated_at)
-            SELECT (SELECT id FROM repositories WHERE name = 'bench/many-tags'), $name, (SELECT max(id) FROM manifests), $now
+            SELECT (SELECT id FROM repositories WHERE name = 'bench/many-tags'), $name, (SELECT max(id) FROM manifests), $at
             """;
         var name = tags.Parameters.Add("$name", SqliteType.Text);
-        tags.Parameters.AddWithValue("$now", now);
+        var at = tags.Parameters.Add("$at", SqliteType.Integer);
         for (var i = 0; i < tagCount; i++)
         {
             name.Value = Tag(i);
+            at.Value = now - (tagCount - i);
             await tags.ExecuteNonQueryAsync();
         }
     }
@@ -187,7 +231,8 @@ static async Task SeedAsync(string dataDir, int repositoryCount, int tagCount)
     factory.Dispose();
 }
 
-static void WriteMarkdown(string path, int repositories, int tags, int requests, List<(string Workload, string Example, Stats Stats, string Note)> results)
+static void WriteMarkdown(string path, int repositories, int tags, int requests, List<(string Workload, string Example, Stats Stats, string Note)> results,
+    List<(string Page, Stats Stats, long Bytes, string Note)> pages)
 {
     var md = new StringBuilder();
     md.AppendLine("# Catalog, tags and search latency");
@@ -205,6 +250,18 @@ static void WriteMarkdown(string path, int repositories, int tags, int requests,
     foreach (var (workload, _, stats, note) in results)
     {
         md.AppendLine(CultureInfo.InvariantCulture, $"| `{workload}` | {stats.Median:F2} | {stats.P95:F2} | {stats.Max:F2} | {stats.Items:F0} | {note} |");
+    }
+    md.AppendLine();
+    md.AppendLine("## Web pages");
+    md.AppendLine();
+    md.AppendLine("The web UI's pages on the same data, as an anonymous visitor (server-rendered HTML; the stylesheet and script are");
+    md.AppendLine("separate, cached files of a few KB). Target: under 50 ms each, and every page's transfer under 200 KB before caching.");
+    md.AppendLine();
+    md.AppendLine("| page | median ms | p95 ms | max ms | largest page KiB | note |");
+    md.AppendLine("|---|---:|---:|---:|---:|---|");
+    foreach (var (page, stats, bytes, note) in pages)
+    {
+        md.AppendLine(CultureInfo.InvariantCulture, $"| `{page}` | {stats.Median:F2} | {stats.P95:F2} | {stats.Max:F2} | {bytes / 1024.0:F1} | {note} |");
     }
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     File.WriteAllText(path, md.ToString());

@@ -10,6 +10,7 @@ using Wharf.Server.Endpoints;
 using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Server.Operations;
+using Wharf.Server.Web;
 using Wharf.Storage;
 
 namespace Wharf.Server;
@@ -65,12 +66,14 @@ public static class WharfServer
         app.UseWharfRequestId();
         app.UseWharfMetrics();
         app.UseWharfAccounts();
+        app.UseWharfWebSessions();
         app.MapDistributionApi();
         app.MapAccountsApi();
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapWebUi();
         app.MapWharfHealth();
         return app;
     }
@@ -117,6 +120,7 @@ public static class WharfServer
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
+        services.AddWharfWebUi();
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>

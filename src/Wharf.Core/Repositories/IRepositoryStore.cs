@@ -20,6 +20,15 @@ public interface IRepositoryStore
     /// <summary>Tags in ASCII order after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A page of tags in <see cref="TagQuery.Sort"/> order after <see cref="TagQuery.After"/>, keeping those whose name
+    /// contains <see cref="TagQuery.NameContains"/> and whose platforms include <see cref="TagQuery.Platform"/>.
+    /// </summary>
+    Task<IReadOnlyList<TagDetails>> QueryTagsAsync(string repository, TagQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Repositories the filter lets the caller read (optionally of one visibility) that have been pushed to, most recently pushed first (the home page).</summary>
+    Task<IReadOnlyList<SearchHit>> ListRecentlyPushedAsync(ReadFilter filter, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken);
+
     /// <summary>Repositories the filter lets the caller read, in ASCII order after <paramref name="after"/>.</summary>
     Task<IReadOnlyList<SearchHit>> ListAsync(ReadFilter filter, string? @namespace, string? after, int limit, CancellationToken cancellationToken);
 

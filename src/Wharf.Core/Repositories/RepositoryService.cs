@@ -95,6 +95,38 @@ public sealed class RepositoryService(
         return Page(tags, size, t => t.Name);
     }
 
+    /// <summary>
+    /// A page of the tag table: sorted, filtered by a name substring and a platform, and paged with an opaque keyset
+    /// cursor (so a page costs the same at 100,000 tags as at ten).
+    /// </summary>
+    public async ValueTask<RepositoryResult<CursorPage<TagDetails>>> QueryTagsAsync(
+        ClaimsPrincipal caller, string repository, TagSort sort, string? nameContains, string? platform, int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        var size = Math.Min(limit ?? options.DefaultPageSize, options.MaxPageSize);
+        if (limit is < 1) return Invalid("limit must be at least 1.");
+        TagCursor? after = null;
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            if (!TagCursor.TryDecode(cursor, sort, out var decoded)) return Invalid("cursor is not one this server issued for this order.");
+            after = decoded;
+        }
+        if (nameContains is { Length: > RepositoryName.MaxTagLength }) return Invalid($"The tag filter is longer than {RepositoryName.MaxTagLength} characters.");
+        if (platform is { Length: > 100 }) return Invalid("The platform filter is longer than 100 characters.");
+        var (_, _, error) = await ReadableAsync(caller, repository, cancellationToken);
+        if (error is not null) return error;
+        var tags = await store.QueryTagsAsync(repository, new TagQuery(sort, NullIfEmpty(nameContains), NullIfEmpty(platform), after, size + 1), cancellationToken);
+        if (tags.Count <= size) return new CursorPage<TagDetails>(tags, null);
+        var last = tags[size - 1];
+        return new CursorPage<TagDetails>(tags.Take(size).ToList(), new TagCursor(sort, last.PushedAt.ToUnixTimeMilliseconds(), last.Name).Encode());
+    }
+
+    /// <summary>Repositories the caller may read (optionally of one visibility), most recently pushed first.</summary>
+    public async ValueTask<IReadOnlyList<SearchHit>> RecentlyPushedAsync(ClaimsPrincipal caller, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken)
+    {
+        var filter = await FilterAsync(caller, cancellationToken);
+        return await store.ListRecentlyPushedAsync(filter, visibility, Math.Clamp(limit, 1, options.MaxPageSize), cancellationToken);
+    }
+
     public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(ClaimsPrincipal caller, string repository, string tag, CancellationToken cancellationToken)
     {
         if (!RepositoryName.IsValidTag(tag)) return Invalid($"'{Shorten(tag)}' is not a valid tag: at most {RepositoryName.MaxTagLength} of [A-Za-z0-9_.-], not starting with '.' or '-'.");

@@ -113,12 +113,28 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             return digests;
         }, cancellationToken);
 
-    public async Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken) =>
+        QueryTagsAsync(repository, new TagQuery(TagSort.NameAscending, null, null, after is null ? null : new TagCursor(TagSort.NameAscending, 0, after), limit), cancellationToken);
+
+    public async Task<IReadOnlyList<TagDetails>> QueryTagsAsync(string repository, TagQuery query, CancellationToken cancellationToken)
     {
-        if (limit <= 0) return [];
+        if (query.Limit <= 0) return [];
+        // Each order walks ix_tags_pushed (or the primary key, for names) from the cursor and stops once the page is
+        // full; the filters are checked on the way. Row values keep the keyset comparison to one index range. CROSS JOIN
+        // keeps tags as the outer loop: the planner would otherwise start from a manifest shared by many tags and sort
+        // them all (100,000 tags on one image: 50 ms instead of under 1 ms).
+        var (order, seek) = query.Sort switch
+        {
+            TagSort.Oldest => ("t.updated_at ASC, t.name ASC", "(t.updated_at, t.name) > (@afterMs, @afterName)"),
+            TagSort.NameAscending => ("t.name ASC", "t.name > @afterName"),
+            TagSort.NameDescending => ("t.name DESC", "t.name < @afterName"),
+            _ => ("t.updated_at DESC, t.name DESC", "(t.updated_at, t.name) < (@afterMs, @afterName)"),
+        };
+        var filters = new StringBuilder();
+        if (query.After is not null) filters.Append(" AND ").Append(seek);
+        if (query.NameContains is not null) filters.Append(" AND instr(t.name, @nameContains) > 0");
+        if (query.Platform is not null) filters.Append(" AND instr(',' || d.platforms || ',', ',' || @platform || ',') > 0");
         await using var connection = await _connections.OpenAsync(cancellationToken);
-        // CROSS JOIN keeps tags as the outer loop: the planner would otherwise start from a manifest shared by many
-        // tags and sort them all (100,000 tags on one image: 50 ms instead of under 1 ms).
         var rows = await connection.QueryAsync<TagRow>(Command(
             $"""
             SELECT t.name AS Name, m.digest AS Digest, m.media_type AS MediaType, d.size AS Size, d.platforms AS Platforms,
@@ -126,17 +142,34 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             FROM tags t
             CROSS JOIN manifests m ON m.id = t.manifest_id
             LEFT JOIN manifest_details d ON d.manifest_id = m.id
-            WHERE t.repository_id = (SELECT id FROM repositories WHERE name = @repository)
-            {(after is null ? "" : "AND t.name > @after")}
-            ORDER BY t.name COLLATE BINARY LIMIT @limit
-            """, new { repository, after, limit }, null, cancellationToken));
-        var tags = new List<TagDetails>();
-        foreach (var row in rows)
-        {
-            tags.Add(new TagDetails(row.Name, Digest.Parse(row.Digest), row.MediaType, row.Size, SplitPlatforms(row.Platforms),
-                Time(row.PushedAt), TimeOrNull(row.LastPulledAt)));
-        }
-        return tags;
+            WHERE t.repository_id = (SELECT id FROM repositories WHERE name = @repository){filters}
+            ORDER BY {order} LIMIT @limit
+            """,
+            new
+            {
+                repository,
+                afterMs = query.After?.PushedAtMs,
+                afterName = query.After?.Name,
+                nameContains = query.NameContains,
+                platform = query.Platform,
+                limit = query.Limit,
+            }, null, cancellationToken));
+        return [.. rows.Select(row => new TagDetails(row.Name, Digest.Parse(row.Digest), row.MediaType, row.Size, SplitPlatforms(row.Platforms), Time(row.PushedAt), TimeOrNull(row.LastPulledAt)))];
+    }
+
+    public async Task<IReadOnlyList<SearchHit>> ListRecentlyPushedAsync(ReadFilter filter, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0) return [];
+        await using var connection = await _connections.OpenAsync(cancellationToken);
+        // Walks ix_repositories_pushed from the top, checking the read filter on the way: a page never sorts every row.
+        var rows = await connection.QueryAsync<HitRow>(Command(
+            $"""
+            SELECT {HitColumns} FROM repositories r
+            WHERE r.last_pushed_at IS NOT NULL AND {ReadableFilter}
+            {(visibility is null ? "" : "AND COALESCE(r.visibility, @defaultVisibility) = @visibility")}
+            ORDER BY r.last_pushed_at DESC, r.name LIMIT @limit
+            """, FilterArgs(filter, new { limit, visibility = visibility is { } v ? Format(v) : null }), null, cancellationToken));
+        return rows.Select(ToHit).ToList();
     }
 
     public async Task<IReadOnlyList<SearchHit>> ListAsync(ReadFilter filter, string? @namespace, string? after, int limit, CancellationToken cancellationToken)

@@ -90,6 +90,18 @@ internal sealed class BuildForm
         return form;
     }
 
+    /// <summary>
+    /// When the form carried no file, stores the text field <paramref name="field"/> as the Dockerfile (the web UI's
+    /// text box: a field, so the text can be shown again when the form is refused).
+    /// </summary>
+    public async Task UseDockerfileTextAsync(string field, Guid buildId, IBuildSourceStore sources, CancellationToken cancellationToken)
+    {
+        if (SourceKind is not null || Error is not null || Field(field) is not { Length: > 0 } text) return;
+        using var content = new MemoryStream(Encoding.UTF8.GetBytes(text), writable: false);
+        SourceKind = BuildSourceKind.Dockerfile;
+        Source = await sources.SaveDockerfileAsync(buildId, content, cancellationToken);
+    }
+
     /// <summary>build_args as a JSON object, or one or more <c>KEY=VALUE</c> fields.</summary>
     public bool TryGetBuildArgs(out Dictionary<string, string> args, out string? error)
     {

@@ -48,6 +48,12 @@ public static class BuildsApi
     private static async Task<BuildResult<BuildRecord>> SubmitFormAsync(HttpContext context, Guid id, BuildService builds, IBuildSourceStore sources, CancellationToken cancellationToken)
     {
         var form = await BuildForm.ReadAsync(context.Request, id, sources, FileFields, cancellationToken);
+        return await SubmitFormAsync(context.User, id, form, builds, cancellationToken);
+    }
+
+    /// <summary>Submits a build from a form already read (also the web UI's build form, after its antiforgery check).</summary>
+    internal static async Task<BuildResult<BuildRecord>> SubmitFormAsync(ClaimsPrincipal user, Guid id, BuildForm form, BuildService builds, CancellationToken cancellationToken)
+    {
         if (form.Error is { } error) return new BuildProblem(BuildProblemKind.Invalid, error);
         if (form.Source is { Succeeded: false } refused) return BuildProblems.FromSource(refused);
         if (form.SourceKind is not { } kind) return new BuildProblem(BuildProblemKind.Invalid, "Send a 'dockerfile' file or a 'context' archive.");
@@ -59,7 +65,7 @@ public static class BuildsApi
             if (!Guid.TryParse(credentialText, out var parsed)) return new BuildProblem(BuildProblemKind.Invalid, "registry_credential must be a credential id.");
             credential = parsed;
         }
-        return await builds.SubmitAsync(context.User, new BuildSubmission
+        return await builds.SubmitAsync(user, new BuildSubmission
         {
             Id = id,
             SourceKind = kind,

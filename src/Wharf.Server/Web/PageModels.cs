@@ -1,0 +1,54 @@
+using Wharf.Core.Accounts;
+using Wharf.Core.Builds;
+using Wharf.Core.Repositories;
+
+namespace Wharf.Server.Web;
+
+public sealed record ErrorModel(int Status, string Heading, string Message);
+
+public sealed record HomeModel(IReadOnlyList<SearchHit> Recent, IReadOnlyList<SearchHit> Popular);
+
+public sealed record SearchModel(string Query, IReadOnlyList<SearchHit> Hits, string? NextCursor, bool IsFirstPage, string? Error);
+
+public sealed record NamespaceModel(string Namespace, string? Kind, IReadOnlyList<SearchHit> Repositories, string? NextCursor, bool IsFirstPage,
+    IReadOnlyList<OrganizationMember>? Members, bool CanCreate);
+
+/// <summary>A row of the tag table: the tag, and for a multi-platform tag one entry per platform.</summary>
+public sealed record TagRow(TagDetails Tag, IReadOnlyList<ImagePlatform> Platforms);
+
+/// <summary>The repository tabs' common part.</summary>
+public sealed record RepositoryHeader(RepositoryInfo Info, bool CanWrite, string Tab);
+
+public sealed record RepositoryModel(RepositoryHeader Header, string? ReadmeHtml, (string Name, Wharf.Core.Digests.Digest Digest)? DefaultTag, IReadOnlyList<TagRow> RecentTags);
+
+public sealed record TagsModel(RepositoryHeader Header, IReadOnlyList<TagRow> Rows, TagSort Sort, string? Filter, string? Platform, string? Cursor, string? NextCursor, string? Error);
+
+public sealed record TagModel(RepositoryHeader Header, string Tag, ImageInspection Inspection, ImagePlatform? Selected);
+
+public sealed record RepositorySettingsModel(RepositoryHeader Header, string? Description, string? Readme, string Visibility, bool CanChangeVisibility, bool DeleteEnabled, string? Error);
+
+public sealed record NewRepositoryModel(IReadOnlyList<string> Namespaces, string? Namespace, string? Name, string Visibility, string? Description, string? Error);
+
+public sealed record LoginModel(string? Username, string ReturnUrl, string? Error);
+
+public sealed record SignUpModel(string? Username, string? Email, string? Error, string? Field);
+
+public sealed record SettingsModel(
+    string Tab,
+    UserAccount User,
+    IReadOnlyList<AccessTokenInfo> Tokens,
+    IReadOnlyDictionary<string, OrganizationRole> Organizations,
+    IReadOnlyList<StoredRegistryCredential> Credentials,
+    CreatedAccessToken? CreatedToken,
+    string? Error);
+
+public sealed record OrganizationModel(OrganizationDetails Details, bool IsOwner, string? Error);
+
+public sealed record BuildsModel(IReadOnlyList<BuildRecord> Builds, string? Repository, string? State, string? NextCursor, bool IsFirstPage, string? Error);
+
+public sealed record BuildModel(BuildRecord Build, IReadOnlyList<BuildLogLine> Log, bool LogTruncated, bool MayRetry, bool MayCancel);
+
+public sealed record NewBuildModel(string Source, string? Image, string? Dockerfile, string? BuildArgs, string? Target, string? Platform, string? DockerfilePath,
+    IReadOnlyList<StoredRegistryCredential> Credentials, string? Error);
+
+public sealed record AdminModel(string Tab, IReadOnlyList<AuditEvent> Audit, string? NextCursor, bool IsFirstPage);
