@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Wharf.Builds;
 using Wharf.Core.Access;
 using Wharf.Core.Registry;
@@ -11,6 +12,7 @@ using Wharf.Server.Repositories;
 using Wharf.Server.Endpoints.Builds;
 using Wharf.Server.Operations;
 using Wharf.Server.Web;
+using Wharf.Server.Webhooks;
 using Wharf.Storage;
 
 namespace Wharf.Server;
@@ -73,6 +75,7 @@ public static class WharfServer
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapWebhooksApi();
         app.MapWebUi();
         app.MapWharfHealth();
         return app;
@@ -109,12 +112,13 @@ public static class WharfServer
         errors.AddRange(services.AddWharfStorage(configuration, dataDir));
         errors.AddRange(services.AddWharfData(configuration, dataDir));
         errors.AddRange(services.AddWharfOperations(configuration));
+        errors.AddRange(services.AddWharfWebhooks(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         if (services.AddWharfBuilds(configuration, dataDir) is { Count: > 0 } buildProblems) throw new WharfConfigurationException(buildProblems);
 
         Directory.CreateDirectory(dataDir);
         services.AddSingleton(registry);
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ManifestCache>();
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();

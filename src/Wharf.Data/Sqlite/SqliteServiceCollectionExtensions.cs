@@ -37,7 +37,7 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<IAccountStore>(sp => sp.GetRequiredService<SqliteAccountStore>());
         services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<SqliteAccountStore>());
         services.AddSingleton<IBuildStore>(sp => new SqliteBuildStore(
-            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>(), sp.GetServices<ISqliteBuildJournal>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
@@ -46,6 +46,10 @@ public static class SqliteServiceCollectionExtensions
         var migrations = SqliteMigrator.LoadMigrations();
         services.AddSingleton(new Wharf.Core.ProviderDescription("database",
             $"SQLite {Path.GetFullPath(databasePath)} (schema {(migrations.Count == 0 ? "empty" : migrations[^1].Name)})"));
+        services.AddSingleton(sp => new SqliteWebhookOutbox(sp.GetRequiredService<Wharf.Core.Webhooks.WebhookSource>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<ISqliteBuildJournal>(sp => sp.GetRequiredService<SqliteWebhookOutbox>());
+        services.AddSingleton<Wharf.Core.Webhooks.IWebhookStore>(sp => new SqliteWebhookStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddHealthChecks().AddCheck<SqliteHealthCheck>("database", HealthStatus.Unhealthy, SqliteHealthCheck.Tags);
         return services;
     }

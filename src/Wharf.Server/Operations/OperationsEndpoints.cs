@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Wharf.Core.Webhooks;
 
 namespace Wharf.Server.Operations;
 
@@ -11,12 +12,20 @@ public static class OperationsEndpoints
 
     /// <summary>
     /// Every response carries <c>X-Request-Id</c>: the request's <see cref="HttpContext.TraceIdentifier"/>, which
-    /// ASP.NET Core also puts in the logging scope of every line written for the request (<c>RequestId</c>).
+    /// ASP.NET Core also puts in the logging scope of every line written for the request (<c>RequestId</c>). Requests
+    /// other than GET and HEAD also set <see cref="ChangeRequest.Current"/> for the webhook outbox.
     /// </summary>
     public static IApplicationBuilder UseWharfRequestId(this IApplicationBuilder app) =>
         app.Use(static (context, next) =>
         {
             context.Response.Headers[RequestIdHeader] = context.TraceIdentifier;
+            var request = context.Request;
+            if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+            {
+                // Only requests that may change something pay for this: the webhook envelope reports who asked.
+                var remote = context.Connection.RemoteIpAddress is { } address ? $"{address}:{context.Connection.RemotePort}" : null;
+                ChangeRequest.Current = new ChangeRequest(context.TraceIdentifier, remote, request.Host.Value, request.Method, request.Headers.UserAgent.ToString());
+            }
             return next(context);
         });
 
