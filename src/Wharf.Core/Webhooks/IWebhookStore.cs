@@ -11,8 +11,11 @@ public interface IWebhookStore
 
     Task<Webhook?> GetAsync(Guid id, CancellationToken cancellationToken);
 
-    /// <summary>Webhooks created by <paramref name="owner"/>, or every one (configured endpoints too) when <paramref name="owner"/> is null.</summary>
-    Task<IReadOnlyList<Webhook>> ListAsync(string? owner, CancellationToken cancellationToken);
+    /// <summary>
+    /// The webhooks of <paramref name="namespaces"/> (namespace webhooks and those of their repositories), oldest first;
+    /// every one, configured endpoints too, when <paramref name="namespaces"/> is null.
+    /// </summary>
+    Task<IReadOnlyList<Webhook>> ListAsync(IReadOnlyCollection<string>? namespaces, CancellationToken cancellationToken);
 
     Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken);
 

@@ -31,7 +31,8 @@ public sealed record NewWebhook(string? Url, string? Secret, IReadOnlyList<strin
 
 /// <summary>
 /// Webhooks as their owners manage them: a repository's or a namespace's webhooks are created, listed and removed by
-/// the owners of that namespace (the user it is named after, an owner of the organization, or an administrator).
+/// the owners of that namespace (the user it is named after, any owner of the organization, or an administrator);
+/// to anyone else they do not exist (404).
 /// Targets pass <see cref="WebhookTargets"/>; the secret is kept encrypted and never shown again.
 /// </summary>
 public sealed class WebhookService(
@@ -81,13 +82,21 @@ public sealed class WebhookService(
         return webhook;
     }
 
-    /// <summary>The caller's webhooks; an administrator sees every one, configured endpoints too.</summary>
+    /// <summary>
+    /// The webhooks of every namespace the caller owns (their own and the organizations they are an owner of), whoever
+    /// of its owners added them; an administrator sees every one, configured endpoints too.
+    /// </summary>
     public async Task<WebhookResult<IReadOnlyList<Webhook>>> ListAsync(ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if (Caller(caller) is { } refused) return refused;
-        var all = Open || caller.IsAdmin();
-        var list = await store.ListAsync(all ? null : caller.Username(), cancellationToken);
-        return new WebhookResult<IReadOnlyList<Webhook>>(list, null);
+        if (Open || caller.IsAdmin()) return new WebhookResult<IReadOnlyList<Webhook>>(await store.ListAsync(null, cancellationToken), null);
+        var user = caller.Username()!;
+        var owned = new List<string> { user };
+        if (permissions is not null)
+        {
+            owned.AddRange((await permissions.GetMembershipsAsync(user, cancellationToken)).Where(m => m.Value == OrganizationRole.Owner).Select(m => m.Key));
+        }
+        return new WebhookResult<IReadOnlyList<Webhook>>(await store.ListAsync(owned, cancellationToken), null);
     }
 
     public async Task<WebhookResult<Webhook>> GetAsync(ClaimsPrincipal caller, Guid id, CancellationToken cancellationToken)
@@ -144,7 +153,8 @@ public sealed class WebhookService(
     {
         if (Open || caller.IsAdmin()) return true;
         if (webhook.ScopeKind == WebhookScopeKind.Global) return false;
-        if (webhook.Owner == caller.Username()) return true;
+        // Ownership of the namespace now decides, not who added the webhook: an owner who leaves the organization
+        // loses its webhooks to the owners who stay.
         var ns = webhook.ScopeKind == WebhookScopeKind.Namespace ? webhook.Scope : AccountName.NamespaceOf(webhook.Scope);
         return await OwnsAsync(caller, ns, cancellationToken);
     }

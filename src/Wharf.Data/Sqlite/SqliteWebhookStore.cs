@@ -43,14 +43,20 @@ public sealed class SqliteWebhookStore(SqliteConnectionFactory connections, Time
         return row?.ToWebhook();
     }
 
-    public async Task<IReadOnlyList<Webhook>> ListAsync(string? owner, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<Webhook>> ListAsync(IReadOnlyCollection<string>? namespaces, CancellationToken cancellationToken)
     {
+        if (namespaces is { Count: 0 }) return [];
         await using var connection = await connections.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<WebhookRow>(new CommandDefinition(
-            owner is null
+            namespaces is null
                 ? $"SELECT {WebhookColumns} FROM webhooks ORDER BY created_at, id"
-                : $"SELECT {WebhookColumns} FROM webhooks WHERE owner = @owner ORDER BY created_at, id",
-            new { owner }, cancellationToken: cancellationToken));
+                : $"""
+                  SELECT {WebhookColumns} FROM webhooks
+                  WHERE (scope_kind = 'namespace' AND scope IN @namespaces)
+                     OR (scope_kind = 'repository' AND instr(scope, '/') > 0 AND substr(scope, 1, instr(scope, '/') - 1) IN @namespaces)
+                  ORDER BY created_at, id
+                  """,
+            new { namespaces }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToWebhook()).ToList();
     }
 
