@@ -18,6 +18,12 @@ public sealed class WebhookCliTests
         await using var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, "--Wharf:Builds:Workers=0",
             $"--Wharf:Webhooks:AllowedTargets:0=127.0.0.1:{receiver.Port}", "--Wharf:Webhooks:PollInterval=00:00:00.200");
         var cli = new WharfCli(home);
+        // The first account is the administrator (who may add webhooks anywhere); alice is an ordinary user.
+        using (var http = server.CreateClient())
+        using (var admin = await http.PostAsync("api/v1/users", new StringContent("""{"username":"boss","password":"boss-password"}""", Encoding.UTF8, "application/json"), ct))
+        {
+            Assert.True(admin.IsSuccessStatusCode, await admin.Content.ReadAsStringAsync(ct));
+        }
         (await cli.RunAsync(["signup", "--server", server.HostPort, "-u", "alice", "--password-stdin"], "alices-password", ct)).EnsureSuccess();
         (await cli.RunAsync(["login", server.HostPort, "-u", "alice", "--password-stdin"], "alices-password", ct)).EnsureSuccess();
 
