@@ -10,6 +10,7 @@ using Wharf.Builds.Sources;
 using Wharf.Builds.Worker;
 using Wharf.Core.Access;
 using Wharf.Core.Builds;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Builds;
 
@@ -45,6 +46,8 @@ public static class BuildsServiceCollectionExtensions
         services.AddSingleton<IBuildCancellation>(sp => sp.GetRequiredService<BuildCancellationRegistry>());
         services.TryAddSingleton<IInternalCredentials, NoInternalCredentials>();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<WharfMetrics>();
         services.AddSingleton<BuildService>();
         services.AddSingleton<DockerHubSettings>();
         services.AddSingleton<RegistryTargets>();

@@ -8,5 +8,6 @@ root.Subcommands.Add(MigrateCommand.Create(args));
 root.Subcommands.Add(UserCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create(args));
 Wharf.Cli.Commands.Builds.BuildCommands.AddTo(root);
+Wharf.Cli.Commands.WebhookCommands.AddTo(root);
 ClientCommands.AddTo(root);
 return await ClientCommands.InvokeAsync(root, args);

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Wharf.Builds;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Wharf.Builds;
 using Wharf.Core;
 using Wharf.Core.Access;
 using Wharf.Core.Events;
@@ -15,7 +17,9 @@ using Wharf.Server.Errors;
 using Wharf.Server.Repositories;
 using Wharf.Server.KeyProtection;
 using Wharf.Server.Endpoints.Builds;
+using Wharf.Server.Operations;
 using Wharf.Server.Web;
+using Wharf.Server.Webhooks;
 using Wharf.Storage;
 
 namespace Wharf.Server;
@@ -65,12 +69,15 @@ public static class WharfServer
             // storage; manifests are bounded by Registry:MaxManifestBytes; build forms bound each part themselves.
             kestrel.Limits.MaxRequestBodySize = BodyLimits.Default;
         });
+        AddConsoleLogging(builder.Logging, builder.Configuration);
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
         overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
+        app.UseWharfRequestId();
         app.UseWharfForwardedHeaders();
         app.UseWharfErrors();
+        app.UseWharfMetrics();
         app.UseWharfAccounts();
         app.UseWharfWebSessions();
         app.UseApiWriteGuard();
@@ -81,19 +88,32 @@ public static class WharfServer
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapLegacyBuildApi();
+        app.MapWebhooksApi();
         app.MapApiDocument();
         app.MapWebUi();
-        app.MapGet("/healthz", () => TypedResults.Ok("ok"));
-        app.MapGet("/readyz", async Task<IResult> (IRegistryStore store, IEnumerable<IReadinessCheck> checks, CancellationToken ct) =>
-        {
-            await store.RepositoryExistsAsync("readyz", ct);
-            foreach (var check in checks)
-            {
-                if (await check.CheckAsync(ct) is { } problem) return TypedResults.Text($"not ready: {check.Name}: {problem}", statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
-            return TypedResults.Ok("ready");
-        });
+        app.MapWharfHealth();
         return app;
+    }
+
+    /// <summary>
+    /// The console logger with all the framework's formatters (the slim builder brings only the simple one), so
+    /// <c>Logging:Console:FormatterName=json</c> writes one JSON object per line. JSON lines carry their scopes (the
+    /// request id among them) and a UTC timestamp unless <c>Logging:Console:FormatterOptions</c> says otherwise.
+    /// </summary>
+    private static void AddConsoleLogging(ILoggingBuilder logging, IConfiguration configuration)
+    {
+        logging.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(json =>
+        {
+            json.IncludeScopes = true;
+            json.UseUtcTimestamp = true;
+            json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+        });
+        logging.AddConsole();
+        // The slim builder pins FormatterName to "simple" after reading configuration: read it again.
+        if (configuration["Logging:Console:FormatterName"] is { Length: > 0 } formatter)
+        {
+            logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(console => console.FormatterName = formatter);
+        }
     }
 
     /// <summary>Registers Wharf's services from configuration; throws <see cref="WharfConfigurationException"/> on an invalid value.</summary>
@@ -106,6 +126,8 @@ public static class WharfServer
         errors.AddRange(services.AddWharfStorage(configuration, dataDir));
         errors.AddRange(services.AddWharfData(configuration, dataDir));
         errors.AddRange(services.AddWharfForwardedHeaders(configuration));
+        errors.AddRange(services.AddWharfOperations(configuration));
+        errors.AddRange(services.AddWharfWebhooks(configuration));
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
         // The data folder holds the database, blobs, sources and keys: the server's user alone may enter it.
         OwnerOnlyFiles.CreateDirectory(dataDir);
@@ -143,15 +165,23 @@ public static class WharfServer
     }
 
     /// <summary>
-    /// Runs every provider's readiness check (the bucket answers with these keys, …) before anything listens: a wrong
-    /// secret, a missing bucket or an unreachable server stops start-up with one message naming each problem.
+    /// Runs every provider's health check tagged <see cref="HealthTags.Startup"/> (the bucket answers with these keys, …)
+    /// before anything listens, each with its own bound rather than <c>/readyz</c>'s short one: a wrong secret, a missing
+    /// bucket or an unreachable server stops start-up with one message naming each problem.
     /// </summary>
     public static async Task CheckReadinessAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
-        foreach (var check in services.GetServices<IReadinessCheck>())
+        var registrations = services.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations;
+        foreach (var registration in registrations.Where(r => r.Tags.Contains(HealthTags.Startup)))
         {
-            if (await check.CheckAsync(cancellationToken) is { } problem) problems.Add($"{check.Name}: {problem}");
+            var check = registration.Factory(services);
+            var result = await check.CheckHealthAsync(new HealthCheckContext { Registration = registration }, cancellationToken);
+            if (result.Status != HealthStatus.Healthy)
+            {
+                var provider = registration.Tags.FirstOrDefault(t => t.StartsWith(HealthTags.ProviderPrefix, StringComparison.Ordinal))?[HealthTags.ProviderPrefix.Length..];
+                problems.Add($"{registration.Name}{(provider is null ? "" : $" ({provider})")}: {result.Description ?? result.Exception?.Message}");
+            }
         }
         if (problems.Count > 0) throw new WharfConfigurationException(problems);
     }

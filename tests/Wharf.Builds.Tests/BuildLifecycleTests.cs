@@ -195,19 +195,23 @@ public sealed class BuildLifecycleTests
         Assert.Equal(Expected(0.5, 1024), BuildOptions.DefaultWorkers(0.5, 1024));
     }
 
+    /// <summary>
+    /// The poll interval is an hour, far past this test's own time limit: a build that starts at all was started by the
+    /// submit's wake-up signal, not by the poll. (How fast it starts is measured by bench/builds, not here.)
+    /// </summary>
     [Fact]
-    public async Task A_submitted_build_starts_within_100_ms_when_a_worker_is_free()
+    public async Task A_submitted_build_is_started_by_the_wake_up_signal_without_waiting_for_the_poll()
     {
-        await using var server = await BuildServer.StartAsync(Ct, null, "--Wharf:Builds:PollInterval=00:00:30");
-        var delays = new List<double>();
-        for (var i = 0; i < 5; i++)
+        var poll = TimeSpan.FromHours(1);
+        await using var server = await BuildServer.StartAsync(Ct, null, $"--Wharf:Builds:PollInterval={poll:c}");
+        for (var i = 0; i < 3; i++)
         {
             var id = await server.SubmitOkAsync("FROM scratch\nLABEL n=" + i + "\n", $"latency/app:{i}", Ct);
             var build = await server.WaitForEndAsync(id, Ct);
-            delays.Add((build["started_at"]!.GetValue<DateTimeOffset>() - build["created_at"]!.GetValue<DateTimeOffset>()).TotalMilliseconds);
+            Assert.Equal("succeeded", State(build));
+            var waited = build["started_at"]!.GetValue<DateTimeOffset>() - build["created_at"]!.GetValue<DateTimeOffset>();
+            Assert.True(waited < poll, $"build {i} waited {waited} for a worker: it was not woken by the submit");
         }
-        delays.Sort();
-        Assert.True(delays[2] < 100, $"submit→start delays (ms): {string.Join(", ", delays)}");
     }
 
     [Fact]

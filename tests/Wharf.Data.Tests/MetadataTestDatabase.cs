@@ -1,7 +1,9 @@
 using Wharf.Core.Accounts;
 using Wharf.Core.Builds;
+using Wharf.Core.Events;
 using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
+using Wharf.Core.Webhooks;
 using Wharf.Data.PostgreSql;
 using Wharf.Data.Sqlite;
 using Wharf.Data.Tests.Sqlite;
@@ -50,6 +52,11 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public IRegistryCredentialStore Credentials => _stores.Credentials;
 
+    public IWebhookStore Webhooks => _stores.Webhooks;
+
+    /// <summary>A change journal after the webhook outbox that throws when armed: the change's transaction must roll back whole.</summary>
+    public JournalFault Fault => _stores.Fault;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -83,10 +90,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         await _drop();
     }
 
-    /// <summary>One node's stores on the database.</summary>
+    /// <summary>One node's stores on the database, with the webhook outbox as their change and build journal.</summary>
     public sealed class Stores(
         IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
-        IBuildStore builds, IRegistryCredentialStore credentials, IAsyncDisposable? resources) : IAsyncDisposable
+        IBuildStore builds, IRegistryCredentialStore credentials, IWebhookStore webhooks, JournalFault fault, IAsyncDisposable? resources) : IAsyncDisposable
     {
         public IMetadataMigrator Migrator { get; } = migrator;
         public IRegistryStore Registry { get; } = registry;
@@ -95,28 +102,56 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IAuditLog Audit { get; } = audit;
         public IBuildStore Builds { get; } = builds;
         public IRegistryCredentialStore Credentials { get; } = credentials;
+        public IWebhookStore Webhooks { get; } = webhooks;
+        public JournalFault Fault { get; } = fault;
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
         /// <summary>Small limit of "broad" searches, so contract tests reach that path with a handful of repositories.</summary>
         public const int RelevanceRankedMatches = 6;
 
+        /// <summary>The node the webhook envelopes name.</summary>
+        public static readonly WebhookSource Source = new("node-a:5000", "instance-a", "http://127.0.0.1:5000");
+
         public static Stores Sqlite(string path, TimeProvider time)
         {
-            var connections = new SqliteConnectionFactory(SqliteOptions.ForFile(path));
+            var outbox = new SqliteWebhookOutbox(Source, time);
+            var fault = new JournalFault();
+            var connections = new SqliteConnectionFactory(SqliteOptions.ForFile(path), [outbox, fault]);
             var accounts = new SqliteAccountStore(connections, time);
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose));
+                new SqliteBuildStore(connections, time, [outbox]), new SqliteRegistryCredentialStore(connections, time),
+                new SqliteWebhookStore(connections, time), fault, new Disposing(connections.Dispose));
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
         {
-            var connections = new PostgreSqlConnections(connectionString);
+            var outbox = new PostgreSqlWebhookOutbox(Source, time);
+            var fault = new JournalFault();
+            var connections = new PostgreSqlConnections(connectionString, [outbox, fault]);
             var accounts = new PostgreSqlAccountStore(connections, time);
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections);
+                new PostgreSqlBuildStore(connections, time, [outbox]), new PostgreSqlRegistryCredentialStore(connections, time),
+                new PostgreSqlWebhookStore(connections, time), fault, connections);
+        }
+    }
+
+    /// <summary>A change journal that throws once when <see cref="FailNext"/> is set, after the journals before it wrote their rows.</summary>
+    public sealed class JournalFault : ISqliteChangeJournal, IPostgreSqlChangeJournal
+    {
+        public bool FailNext { get; set; }
+
+        public Task AppendAsync(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, RegistryChange change, CancellationToken cancellationToken) => Fail();
+
+        public Task AppendAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction, RegistryChange change, CancellationToken cancellationToken) => Fail();
+
+        private Task Fail()
+        {
+            if (!FailNext) return Task.CompletedTask;
+            FailNext = false;
+            throw new InvalidOperationException("the journal after the outbox failed");
         }
     }
 

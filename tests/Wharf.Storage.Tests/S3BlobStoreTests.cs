@@ -1,6 +1,7 @@
 using Amazon.S3.Model;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wharf.Core;
 using Wharf.Core.Digests;
 using Wharf.Core.Storage;
@@ -171,8 +172,11 @@ public sealed class S3BlobStoreTests
 
         Assert.IsType<S3BlobStore>(provider.GetRequiredService<IBlobStore>());
         Assert.IsType<S3UploadStore>(provider.GetRequiredService<IUploadStore>());
-        var check = Assert.Single(provider.GetServices<IReadinessCheck>());
-        Assert.Null(await check.CheckAsync(None));
+        var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync(None);
+        var (name, entry) = Assert.Single(report.Entries);
+        Assert.Equal("storage", name);
+        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.Contains("provider:s3", entry.Tags);
     }
 
     [Fact]
@@ -218,10 +222,11 @@ public sealed class S3BlobStoreTests
         var services = new ServiceCollection().AddLogging().AddS3Storage(options);
         await using var provider = services.BuildServiceProvider();
 
-        var problem = await provider.GetRequiredService<IReadinessCheck>().CheckAsync(None);
+        var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync(None);
 
-        Assert.NotNull(problem);
-        Assert.Contains(expected, problem, StringComparison.Ordinal);
+        var entry = report.Entries["storage"];
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.Contains(expected, entry.Description, StringComparison.Ordinal);
     }
 
     private static int ClosedPort()

@@ -5,6 +5,7 @@ using Wharf.Builds.Sources;
 using Wharf.Core.Access;
 using Wharf.Core.Builds;
 using Wharf.Core.Signals;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Builds.Worker;
 
@@ -27,6 +28,7 @@ public sealed partial class BuildExecutor(
     IAccountAccess accounts,
     ISignalBus signals,
     TimeProvider time,
+    WharfMetrics metrics,
     ILogger<BuildExecutor> logger)
 {
     private enum StopReason
@@ -57,6 +59,7 @@ public sealed partial class BuildExecutor(
         await using var log = await BuildLogWriter.OpenAsync(store, signals, leased.Id, time, CancellationToken.None);
         var build = leased with { Engine = engine.Name, LocalImage = leased.LocalImage ?? $"wharf-build-{leased.Id:N}" };
         LogStarted(logger, build.Id, build.Image, build.Attempts);
+        if (build.Attempts == 1 && build.StartedAt is { } started) metrics.BuildStarted(started - build.CreatedAt);
         var current = new BuildBox(build);
         try
         {
@@ -273,7 +276,7 @@ public sealed partial class BuildExecutor(
             PushStatus = build.PushStatus == PhaseStatus.InProgress ? PhaseStatus.Failed : build.PushStatus,
             FinishedAt = time.GetUtcNow(),
         };
-        await store.UpdateAsync(ended, workerId, CancellationToken.None);
+        if (await store.UpdateAsync(ended, workerId, CancellationToken.None)) metrics.BuildFinished(state.ToWire());
         signals.Publish(SignalTopic.BuildChanged, ended.Id.ToString("D"));
         return ended;
     }

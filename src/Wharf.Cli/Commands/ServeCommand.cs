@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Wharf.Core.Registry;
 using Wharf.Server;
 using Wharf.Server.Configuration;
@@ -75,9 +77,16 @@ internal static partial class ServerHost
                 await Console.Error.WriteLineAsync($"wharf serve: {reason}");
                 return 2;
             }
-            foreach (var line in StartupBanner.Lines(app.Services, WharfServer.BoundAddresses(app), applied)) Console.WriteLine(line);
+            var banner = StartupBanner.Lines(app.Services, WharfServer.BoundAddresses(app), applied);
+            // With JSON logs every line on the console is one JSON object (machines read it): the banner becomes a log entry.
+            var logger = string.Equals(app.Configuration["Logging:Console:FormatterName"], "json", StringComparison.OrdinalIgnoreCase)
+                ? app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Wharf.Serve")
+                : null;
+            if (logger is null) foreach (var line in banner) Console.WriteLine(line);
+            else LogServing(logger, string.Join(", ", WharfServer.BoundAddresses(app)), string.Join("; ", banner.Skip(1).SkipLast(1).Select(l => l.Trim())));
             await app.WaitForShutdownAsync(cancellationToken);
-            Console.WriteLine("Wharf stopped.");
+            if (logger is null) Console.WriteLine("Wharf stopped.");
+            else LogStopped(logger);
             return 0;
         }
     }
@@ -100,6 +109,12 @@ internal static partial class ServerHost
             _ => $"cannot listen on {address}: {socket.Message}.",
         };
     }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Wharf is serving on {Addresses}: {Settings}")]
+    private static partial void LogServing(ILogger logger, string addresses, string settings);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Wharf stopped")]
+    private static partial void LogStopped(ILogger logger);
 
     [GeneratedRegex(@"bind to address (\S+?):? ", RegexOptions.CultureInvariant)]
     private static partial Regex BindAddress();

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Wharf.Core.Access;
 using Wharf.Core.Accounts;
 using Wharf.Core.Signals;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Core.Builds;
 
@@ -63,7 +64,8 @@ public sealed partial class BuildService(
     IBuildReview review,
     BuildOptions options,
     ISignalBus signals,
-    TimeProvider time)
+    TimeProvider time,
+    WharfMetrics? metrics = null)
 {
     /// <summary>Most secrets one build takes.</summary>
     public const int MaxSecrets = 32;
@@ -228,7 +230,11 @@ public sealed partial class BuildService(
         var after = await store.CancelAsync(id, cancellationToken);
         if (after is null) return new BuildProblem(BuildProblemKind.NotFound, $"No build {id}.");
         if (after.State == BuildState.Running) cancellation.Cancel(id);
-        else signals.Publish(SignalTopic.BuildChanged, id.ToString("D"));
+        else
+        {
+            signals.Publish(SignalTopic.BuildChanged, id.ToString("D"));
+            if (after.State == BuildState.Cancelled) metrics?.BuildFinished(after.State.ToWire());
+        }
         return after;
     }
 

@@ -51,6 +51,12 @@ public interface IBuildStore
     /// <summary>Log lines with a sequence number above <paramref name="afterSequence"/>, in order, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<BuildLogLine>> ReadLogAsync(Guid id, long afterSequence, int limit, CancellationToken cancellationToken);
 
+    /// <summary>How many builds are queued and how many are running, store-wide (for the build queue gauges).</summary>
+    Task<BuildQueueCounts> CountActiveAsync(CancellationToken cancellationToken);
+
     /// <summary>The highest log sequence number stored for a build (0 when none).</summary>
     Task<long> LastLogSequenceAsync(Guid id, CancellationToken cancellationToken);
 }
+
+/// <summary>Builds waiting in the queue and builds running now.</summary>
+public readonly record struct BuildQueueCounts(long Queued, long Running);

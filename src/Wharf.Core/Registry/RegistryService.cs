@@ -41,7 +41,7 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
     }
 
     /// <summary>The outcome of a manifest push.</summary>
-    public sealed record PushedManifest(Digest Digest, Digest? Subject, IReadOnlyList<string> Tags);
+    public sealed record PushedManifest(Digest Digest, Digest? Subject, IReadOnlyList<string> Tags, bool IsIndex = false);
 
     /// <summary>
     /// Validates and stores a manifest pushed to <c>/v2/&lt;name&gt;/manifests/&lt;reference&gt;</c>, tagging it with the
@@ -71,7 +71,7 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
         if (result.Status == PutManifestStatus.MissingReference) return RegistryError.ManifestBlobUnknown(result.Missing!.Value.ToString());
         foreach (var tag in tags) cache.InvalidateTag(repository, tag);
         await events.PublishAsync(change);
-        return new PushedManifest(digest, manifest.Subject?.Digest, tags);
+        return new PushedManifest(digest, manifest.Subject?.Digest, tags, manifest.IsIndex);
     }
 
     /// <summary>Deletes a manifest by digest (with its tags), or only a tag.</summary>

@@ -17,6 +17,9 @@ public enum SignalTopic
 
     /// <summary>Someone asked to cancel a running build: the worker running it stops it. Subject: the build id.</summary>
     BuildCancelRequested = 5,
+
+    /// <summary>Webhook deliveries were queued (a change or a redelivery): dispatchers should look. Subject: empty.</summary>
+    WebhookQueued = 60,
 }
 
 /// <summary>

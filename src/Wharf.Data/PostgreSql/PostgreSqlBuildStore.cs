@@ -10,10 +10,25 @@ namespace Wharf.Data.PostgreSql;
 /// <see cref="IBuildStore"/> on PostgreSQL. The queue is the <c>builds</c> table; workers on any node lease with
 /// <c>FOR UPDATE SKIP LOCKED</c>, so they never wait for each other's candidate and never take the same build. The
 /// per-namespace limit is checked again under a transaction-level advisory lock of the namespace, so workers leasing at
-/// the same moment cannot together exceed it.
+/// the same moment cannot together exceed it. Every build that reaches a final state (a worker's last update, a cancel
+/// while queued, the queue's time-to-live) is handed to each <see cref="IPostgreSqlBuildJournal"/> inside the
+/// transaction that stores it: the webhook outbox gets its <c>build</c> event.
 /// </summary>
-public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, TimeProvider? timeProvider = null) : IBuildStore
+public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, TimeProvider? timeProvider = null, IEnumerable<IPostgreSqlBuildJournal>? journals = null) : IBuildStore
 {
+    private readonly IPostgreSqlBuildJournal[] _journals = journals is null ? [] : [.. journals];
+
+    private async Task JournalAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] ids, CancellationToken cancellationToken)
+    {
+        if (_journals.Length == 0 || ids.Length == 0) return;
+        var rows = await connection.QueryAsync<Row>(Command($"SELECT {Columns} FROM builds WHERE id = ANY(@ids) ORDER BY id", new { ids }, transaction, cancellationToken));
+        foreach (var row in rows)
+        {
+            var build = row.ToRecord();
+            foreach (var journal in _journals) await journal.BuildFinishedAsync(connection, transaction, build, cancellationToken);
+        }
+    }
+
     /// <summary>How many namespaces found full are skipped in one lease before giving up until the next wake-up.</summary>
     private const int MaxLeaseCandidates = 8;
 
@@ -74,14 +89,16 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
         return connections.WriteAsync(async (connection, transaction) =>
         {
             var now = Now();
-            await connection.ExecuteAsync(Command(
+            var expired = await connection.QueryAsync<Guid>(Command(
                 """
                 UPDATE builds SET state = 'timed_out', finished_at = @now, error_kind = 'infrastructure', error_limit = 'QueueTimeToLive',
                        error_message = 'The build waited in the queue longer than the queue time-to-live (Wharf:Builds:QueueTimeToLive = ' || @ttl || ') and was not started.'
                 WHERE state = 'queued' AND queued_at < @cutoff
+                RETURNING id
                 """,
                 new { now, cutoff = now - (long)queueTimeToLive.TotalMilliseconds, ttl = queueTimeToLive.ToString("c", CultureInfo.InvariantCulture) },
                 transaction, cancellationToken));
+            await JournalAsync(connection, transaction, [.. expired], cancellationToken);
             var full = new List<string>();
             for (var candidate = 0; candidate < MaxLeaseCandidates; candidate++)
             {
@@ -145,7 +162,8 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
         var row = Row.From(build);
         var final = build.State.IsFinished();
         return connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
+        {
+            var changed = await connection.ExecuteAsync(Command(
                 $"""
                 UPDATE builds SET state = @state, build_status = @build_status, push_status = @push_status, build_runs = @build_runs,
                        push_attempts = @push_attempts, error_kind = @error_kind, error_message = @error_message, error_limit = @error_limit, engine = @engine,
@@ -158,8 +176,10 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
                     row.id, row.state, row.build_status, row.push_status, row.build_runs, row.push_attempts, row.error_kind,
                     row.error_message, row.error_limit, row.engine, row.local_image, row.digest, row.pushed_reference,
                     finished_at = build.FinishedAt?.ToUnixTimeMilliseconds() ?? Now(), workerId,
-                }, transaction, cancellationToken)) > 0,
-            cancellationToken);
+                }, transaction, cancellationToken));
+            if (changed > 0 && final) await JournalAsync(connection, transaction, [build.Id], cancellationToken);
+            return changed > 0;
+        }, cancellationToken);
     }
 
     public Task ReleaseAsync(Guid id, string workerId, CancellationToken cancellationToken) =>
@@ -181,6 +201,9 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
     public Task<BuildRecord?> CancelAsync(Guid id, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
         {
+            // The state before, under the row's lock: only a build that was queued ends here (and is journaled once).
+            var before = await connection.ExecuteScalarAsync<string?>(Command(
+                "SELECT state FROM builds WHERE id = @id FOR UPDATE", new { id }, transaction, cancellationToken));
             var row = await connection.QuerySingleOrDefaultAsync<Row>(Command(
                 $"""
                 UPDATE builds SET
@@ -192,6 +215,7 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
                 WHERE id = @id
                 RETURNING {Columns}
                 """, new { id, now = Now() }, transaction, cancellationToken));
+            if (before == "queued") await JournalAsync(connection, transaction, [id], cancellationToken);
             return row?.ToRecord();
         }, cancellationToken);
 
@@ -228,6 +252,15 @@ public sealed class PostgreSqlBuildStore(PostgreSqlConnections connections, Time
         await using var connection = await connections.OpenAsync(cancellationToken);
         return await connection.ExecuteScalarAsync<long?>(Command(
             "SELECT MAX(seq) FROM build_logs WHERE build_id = @id", new { id }, null, cancellationToken)) ?? 0;
+    }
+
+    public async Task<BuildQueueCounts> CountActiveAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var counts = await connection.QuerySingleAsync<(long Queued, long Running)>(Command(
+            "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running') FROM builds WHERE state IN ('queued', 'running')",
+            null, null, cancellationToken));
+        return new BuildQueueCounts(counts.Queued, counts.Running);
     }
 
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();

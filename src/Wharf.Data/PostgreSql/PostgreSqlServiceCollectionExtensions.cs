@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Wharf.Core.Accounts;
@@ -14,7 +15,8 @@ public static class PostgreSqlServiceCollectionExtensions
     /// <summary>
     /// Registers the PostgreSQL metadata store for <paramref name="connectionString"/>: one pooled
     /// <see cref="PostgreSqlConnections"/>, every store (<see cref="IRegistryStore"/>, <see cref="IRepositoryStore"/>,
-    /// <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>),
+    /// <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>,
+    /// the webhook store and its outbox, written in the changes' transactions), the readiness check <c>database</c>,
     /// <see cref="IMetadataMigrator"/> and the LISTEN/NOTIFY <see cref="ISignalBus"/> (a hosted service). Returns the
     /// problems with the connection string (none when it registered).
     /// </summary>
@@ -36,7 +38,8 @@ public static class PostgreSqlServiceCollectionExtensions
         services.AddSingleton<PostgreSqlAccountStore>(sp => new PostgreSqlAccountStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IAccountStore>(sp => sp.GetRequiredService<PostgreSqlAccountStore>());
         services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<PostgreSqlAccountStore>());
-        services.AddSingleton<IBuildStore>(sp => new PostgreSqlBuildStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<IBuildStore>(sp => new PostgreSqlBuildStore(
+            sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>(), sp.GetServices<IPostgreSqlBuildJournal>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new PostgreSqlRegistryCredentialStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IMetadataMigrator>(sp => new PostgreSqlMigrator(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton(sp => new PostgreSqlSignalBus(
@@ -45,6 +48,11 @@ public static class PostgreSqlServiceCollectionExtensions
             sp.GetRequiredService<ILogger<PostgreSqlSignalBus>>()));
         services.AddSingleton<ISignalBus>(sp => sp.GetRequiredService<PostgreSqlSignalBus>());
         services.AddHostedService(sp => sp.GetRequiredService<PostgreSqlSignalBus>());
+        services.AddSingleton(sp => new PostgreSqlWebhookOutbox(sp.GetService<Wharf.Core.Webhooks.WebhookSource>() ?? Wharf.Core.Webhooks.WebhookSource.ThisProcess, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<IPostgreSqlBuildJournal>(sp => sp.GetRequiredService<PostgreSqlWebhookOutbox>());
+        services.AddSingleton<IPostgreSqlChangeJournal>(sp => sp.GetRequiredService<PostgreSqlWebhookOutbox>());
+        services.AddSingleton<Wharf.Core.Webhooks.IWebhookStore>(sp => new PostgreSqlWebhookStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
+        services.AddHealthChecks().AddCheck<PostgreSqlHealthCheck>("database", HealthStatus.Unhealthy, PostgreSqlHealthCheck.Tags);
         var migrations = PostgreSqlMigrator.LoadMigrations();
         services.AddSingleton(sp => new Wharf.Core.ProviderDescription("database",
             $"{sp.GetRequiredService<PostgreSqlConnections>().Describe()} (schema {(migrations.Count == 0 ? "empty" : migrations[^1].Name)})"));

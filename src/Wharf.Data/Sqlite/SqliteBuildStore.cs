@@ -9,9 +9,26 @@ namespace Wharf.Data.Sqlite;
 /// <see cref="IBuildStore"/> on SQLite. The queue is the <c>builds</c> table: leasing, renewing and finishing are
 /// guarded updates in one writer transaction each, so two workers never hold the same build.
 /// </summary>
-public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimeProvider? timeProvider = null) : IBuildStore
+/// <remarks>
+/// Every write that ends a build (the worker's last update, a cancel of a queued build, the queue's time-to-live) tells
+/// each <see cref="ISqliteBuildJournal"/> inside its transaction: the webhook outbox gets its <c>build</c> event.
+/// </remarks>
+public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimeProvider? timeProvider = null, IEnumerable<ISqliteBuildJournal>? journals = null) : IBuildStore
 {
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly ISqliteBuildJournal[] _journals = journals is null ? [] : [.. journals];
+
+    private async Task JournalAsync(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<string> ids, CancellationToken cancellationToken)
+    {
+        if (_journals.Length == 0) return;
+        foreach (var id in ids)
+        {
+            var row = await connection.QuerySingleAsync<Row>(new CommandDefinition(
+                $"SELECT {Columns} FROM builds WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+            var build = row.ToRecord();
+            foreach (var journal in _journals) await journal.BuildFinishedAsync(connection, transaction, build, cancellationToken);
+        }
+    }
 
     private const string Columns =
         "id, owner, namespace, image, registry, repository, tag, source_kind, dockerfile_path, build_args, target, platform, " +
@@ -69,14 +86,16 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
         return connections.WriteAsync(async (connection, transaction) =>
         {
             var now = Now();
-            await connection.ExecuteAsync(new CommandDefinition(
+            var expired = await connection.QueryAsync<string>(new CommandDefinition(
                 """
                 UPDATE builds SET state = 'timed_out', finished_at = @now, error_kind = 'infrastructure', error_limit = 'QueueTimeToLive',
                        error_message = 'The build waited in the queue longer than the queue time-to-live (Wharf:Builds:QueueTimeToLive = ' || @ttl || ') and was not started.'
                 WHERE state = 'queued' AND queued_at < @cutoff
+                RETURNING id
                 """,
                 new { now, cutoff = now - (long)queueTimeToLive.TotalMilliseconds, ttl = queueTimeToLive.ToString("c", CultureInfo.InvariantCulture) },
                 transaction, cancellationToken: cancellationToken));
+            await JournalAsync(connection, transaction, expired.ToList(), cancellationToken);
             // Queued builds, and running builds whose worker stopped renewing (lease lapsed), taking turns across
             // namespaces: the namespace running the fewest builds first, then the one served longest ago, then the
             // oldest build in it.
@@ -141,6 +160,7 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
                     row.error_message, row.error_limit, row.engine, row.local_image, row.digest, row.pushed_reference,
                     finished_at = build.FinishedAt?.ToUnixTimeMilliseconds() ?? Now(), workerId,
                 }, transaction, cancellationToken: cancellationToken));
+            if (changed > 0 && final) await JournalAsync(connection, transaction, [row.id], cancellationToken);
             return changed > 0;
         }, cancellationToken);
     }
@@ -167,12 +187,13 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
         connections.WriteAsync(async (connection, transaction) =>
         {
             var now = Now();
-            await connection.ExecuteAsync(new CommandDefinition(
+            var cancelled = await connection.ExecuteAsync(new CommandDefinition(
                 """
                 UPDATE builds SET state = 'cancelled', finished_at = @now, error_kind = NULL,
                        error_message = 'Cancelled before it started.'
                 WHERE id = @id AND state = 'queued'
                 """, new { id = Key(id), now }, transaction, cancellationToken: cancellationToken));
+            if (cancelled > 0) await JournalAsync(connection, transaction, [Key(id)], cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE builds SET cancel_requested = 1 WHERE id = @id AND state = 'running'",
                 new { id = Key(id) }, transaction, cancellationToken: cancellationToken));
@@ -214,6 +235,20 @@ public sealed class SqliteBuildStore(SqliteConnectionFactory connections, TimePr
             "SELECT seq, at, line FROM build_logs WHERE build_id = @id AND seq > @afterSequence ORDER BY seq LIMIT @limit",
             new { id = Key(id), afterSequence, limit = Math.Clamp(limit, 1, 100_000) }, cancellationToken: cancellationToken));
         return rows.Select(r => new BuildLogLine(r.seq, DateTimeOffset.FromUnixTimeMilliseconds(r.at), r.line)).ToList();
+    }
+
+    public async Task<BuildQueueCounts> CountActiveAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string State, long Count)>(new CommandDefinition(
+            "SELECT state, COUNT(*) FROM builds WHERE state IN ('queued', 'running') GROUP BY state", cancellationToken: cancellationToken));
+        long queued = 0, running = 0;
+        foreach (var (state, count) in rows)
+        {
+            if (state == "queued") queued = count;
+            else running = count;
+        }
+        return new BuildQueueCounts(queued, running);
     }
 
     public async Task<long> LastLogSequenceAsync(Guid id, CancellationToken cancellationToken)

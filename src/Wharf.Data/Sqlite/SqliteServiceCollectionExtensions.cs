@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wharf.Core.Accounts;
 using Wharf.Core.Builds;
 using Wharf.Core.Registry;
@@ -14,7 +15,8 @@ public static class SqliteServiceCollectionExtensions
     /// created): <see cref="SqliteConnectionFactory"/>, every store (<see cref="IRegistryStore"/>,
     /// <see cref="IRepositoryStore"/>, <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>,
     /// <see cref="IRegistryCredentialStore"/>), <see cref="IMetadataMigrator"/> and an in-process
-    /// <see cref="ISignalBus"/> (one file, one node), all singletons sharing one writer gate.
+    /// <see cref="ISignalBus"/> (one file, one node), all singletons sharing one writer gate; and the readiness check <c>database</c>
+    /// (<see cref="SqliteHealthCheck"/>, tagged <c>ready</c>).
     /// </summary>
     public static IServiceCollection AddSqliteMetadata(this IServiceCollection services, string databasePath, int relevanceRankedMatches = 5_000)
     {
@@ -36,7 +38,7 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<IAccountStore>(sp => sp.GetRequiredService<SqliteAccountStore>());
         services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<SqliteAccountStore>());
         services.AddSingleton<IBuildStore>(sp => new SqliteBuildStore(
-            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>(), sp.GetServices<ISqliteBuildJournal>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
@@ -45,6 +47,12 @@ public static class SqliteServiceCollectionExtensions
         var migrations = SqliteMigrator.LoadMigrations();
         services.AddSingleton(new Wharf.Core.ProviderDescription("database",
             $"SQLite {Path.GetFullPath(databasePath)} (schema {(migrations.Count == 0 ? "empty" : migrations[^1].Name)})"));
+        services.AddSingleton(sp => new SqliteWebhookOutbox(sp.GetService<Wharf.Core.Webhooks.WebhookSource>() ?? Wharf.Core.Webhooks.WebhookSource.ThisProcess, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<ISqliteBuildJournal>(sp => sp.GetRequiredService<SqliteWebhookOutbox>());
+        services.AddSingleton<ISqliteChangeJournal>(sp => sp.GetRequiredService<SqliteWebhookOutbox>());
+        services.AddSingleton<Wharf.Core.Webhooks.IWebhookStore>(sp => new SqliteWebhookStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+        services.AddHealthChecks().AddCheck<SqliteHealthCheck>("database", HealthStatus.Unhealthy, SqliteHealthCheck.Tags);
         return services;
     }
 

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Text;
 using Wharf.Core.Access;
 using Wharf.Core.Accounts;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Server.Accounts;
 
@@ -30,7 +31,7 @@ public readonly record struct CredentialCheck(CredentialOutcome Outcome, ClaimsP
 /// pay PBKDF2 each time. Failures are audited while under the limits; sign-ins are audited where they happen (the token
 /// endpoint, <see cref="SignInAsync"/>), not on every request.
 /// </summary>
-public sealed class CredentialAuthenticator(
+public sealed partial class CredentialAuthenticator(
     AccountService accounts,
     SessionService sessions,
     RegistryTokenService tokens,
@@ -39,7 +40,9 @@ public sealed class CredentialAuthenticator(
     IAuditLog audit,
     CredentialChanges changes,
     AuthOptions options,
-    TimeProvider time)
+    TimeProvider time,
+    WharfMetrics metrics,
+    ILogger<CredentialAuthenticator> logger)
 {
     private readonly ExpiringCache<string, (ClaimsPrincipal Principal, long Generation)> _basicCache = new(time);
 
@@ -109,7 +112,12 @@ public sealed class CredentialAuthenticator(
         {
             // Waiting: unless an administrator unlocked the user since (on another node, maybe).
             var unlockedAt = username is null ? null : (await status.GetAsync(username, cancellationToken))?.LoginsUnlockedAt;
-            if (limiter.RetryAfter(username, clientAddress, unlockedAt) is { } wait) return new CredentialCheck(CredentialOutcome.RateLimited, RetryAfter: wait);
+            if (limiter.RetryAfter(username, clientAddress, unlockedAt) is { } wait)
+            {
+                metrics.LoginFailed(LoginFailure.RateLimited);
+                LogRateLimited(logger, username ?? "(access token)", clientAddress ?? "unknown", (int)Math.Ceiling(wait.TotalSeconds));
+                return new CredentialCheck(CredentialOutcome.RateLimited, RetryAfter: wait);
+            }
         }
 
         // An internal credential: a signed token limited to one repository (the build worker's pushes).
@@ -149,6 +157,8 @@ public sealed class CredentialAuthenticator(
     {
         var unlockedAt = username is null ? null : (await status.GetAsync(username, cancellationToken))?.LoginsUnlockedAt;
         var failed = limiter.RecordFailure(username, clientAddress, unlockedAt);
+        metrics.LoginFailed(LoginFailure.InvalidCredentials);
+        LogLoginFailed(logger, username ?? "(access token)", clientAddress ?? "unknown");
         if (failed.Delay > TimeSpan.Zero)
         {
             // The address or the name keeps failing: hold this (failing) answer back, and say when to come back. Not
@@ -192,4 +202,11 @@ public sealed class CredentialAuthenticator(
         };
         return new ClaimsPrincipal(new ClaimsIdentity(claims, authenticationType, WharfClaims.Subject, null));
     }
+
+    // The secret itself is never a parameter: only who tried, and from where.
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Login failed for {User} from {ClientAddress}")]
+    private static partial void LogLoginFailed(ILogger logger, string user, string clientAddress);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Login refused for {User} from {ClientAddress}: too many failures, retry in {RetryAfterSeconds} s")]
+    private static partial void LogRateLimited(ILogger logger, string user, string clientAddress, int retryAfterSeconds);
 }

@@ -10,6 +10,9 @@ using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.References;
 using Wharf.Core.Registry;
+using Wharf.Core.Storage;
+using Wharf.Core.Telemetry;
+using Wharf.Server.Operations;
 using Wharf.Server.Errors;
 using Wharf.Server.Http;
 
@@ -222,6 +225,7 @@ public static partial class DistributionApi
         if (HttpMethods.IsGet(context.Request.Method))
         {
             Registry(context).RecordPull(route.Name, reference);
+            Metrics(context).Pulled(MediaTypes.IsIndex(manifest.MediaType) ? ContentKind.Index : ContentKind.Manifest);
             await response.Body.WriteAsync(manifest.Content, ct);
         }
         return null;
@@ -239,6 +243,8 @@ public static partial class DistributionApi
         var result = await registry.PutManifestAsync(route.Name, reference, content, context.Request.ContentType, extraTags, Actor(context), ct);
         if (!result.IsOk) return result.Error;
         var pushed = result.Value!;
+        Metrics(context).Pushed(pushed.IsIndex ? ContentKind.Index : ContentKind.Manifest);
+        RegistryLog.ManifestPushed(Logger(context), route.Name, route.Argument, pushed.Digest.ToString(), RegistryLog.Actor(context));
         var response = context.Response;
         response.StatusCode = StatusCodes.Status201Created;
         response.Headers.Location = $"/v2/{route.Name}/manifests/{pushed.Digest}";
@@ -287,6 +293,7 @@ public static partial class DistributionApi
         if (!TryParseReference(route.Argument, out var reference, out var referenceError)) return referenceError;
         var result = await Registry(context).DeleteManifestAsync(route.Name, reference, Actor(context), ct);
         if (!result.IsOk) return result.Error;
+        RegistryLog.Deleted(Logger(context), $"{route.Name}{(reference.IsDigest ? "@" : ":")}{route.Argument}", RegistryLog.Actor(context));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -353,6 +360,10 @@ public static partial class DistributionApi
         response.ContentType = MediaTypes.OctetStream;
         response.ContentLength = selection.Length;
         if (selection.Status == StatusCodes.Status206PartialContent) response.Headers.ContentRange = BlobDownload.ContentRange(selection, blob.Size);
+        // Counted as the body starts, so a client that has read it all sees the counters moved.
+        var metrics = Metrics(context);
+        metrics.Pulled(ContentKind.Blob);
+        metrics.BlobServed(selection.Length);
         await BlobDownload.CopyAsync(content, response, selection.Length, ct);
         return null;
     }
@@ -362,6 +373,7 @@ public static partial class DistributionApi
         if (!TryParseDigest(route.Argument, out var digest, out var digestError)) return digestError;
         var result = await Blobs(context).DeleteAsync(route.Name, digest, Actor(context), ct);
         if (!result.IsOk) return result.Error;
+        RegistryLog.Deleted(Logger(context), $"{route.Name}@{digest}", RegistryLog.Actor(context));
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         context.Response.ContentLength = 0;
         return null;
@@ -394,6 +406,7 @@ public static partial class DistributionApi
                 var access = await policy.CheckAsync(context.User, source, ct);
                 if (access == AccessDecision.Allowed && await blobs.TryMountAsync(route.Name, from, mountDigest, ct))
                 {
+                    Metrics(context).Pushed(ContentKind.Blob);
                     BlobCreated(context, route.Name, mountDigest);
                     return null;
                 }
@@ -412,8 +425,13 @@ public static partial class DistributionApi
         if (!string.IsNullOrEmpty(digestText))
         {
             if (!TryParseDigest(digestText, out var digest, out var digestError)) return digestError;
-            var whole = await blobs.UploadWholeAsync(route.Name, digest, context.Request.Body, context.Request.ContentLength, ct);
+            RegistryResult<BlobInfo> whole;
+            using (Metrics(context).UploadStarted())
+            {
+                whole = await blobs.UploadWholeAsync(route.Name, digest, context.Request.Body, context.Request.ContentLength, ct);
+            }
             if (!whole.IsOk) return whole.Error;
+            BlobStored(context, whole.Value!);
             BlobCreated(context, route.Name, digest);
             return null;
         }
@@ -437,7 +455,11 @@ public static partial class DistributionApi
         if (!Guid.TryParse(route.Argument, out var id)) return RegistryError.BlobUploadUnknown();
         if (!TryParseContentRange(context.Request.Headers.ContentRange.ToString(), out var range, out var rangeError)) return rangeError;
         var blobs = Blobs(context);
-        var result = await blobs.AppendAsync(route.Name, id, context.Request.Body, range, context.Request.ContentLength, ct);
+        RegistryResult<UploadSession> result;
+        using (Metrics(context).UploadStarted())
+        {
+            result = await blobs.AppendAsync(route.Name, id, context.Request.Body, range, context.Request.ContentLength, ct);
+        }
         if (!result.IsOk) return await WithUploadStateAsync(context, route, id, result.Error!, ct);
         UploadAccepted(context, route.Name, id, result.Value!.Offset, StatusCodes.Status202Accepted);
         return null;
@@ -450,8 +472,13 @@ public static partial class DistributionApi
         if (!TryParseContentRange(context.Request.Headers.ContentRange.ToString(), out var range, out var rangeError)) return rangeError;
         var request = context.Request;
         var hasBody = request.ContentLength > 0 || (request.ContentLength is null && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true);
-        var result = await Blobs(context).CompleteUploadAsync(route.Name, id, digest, hasBody ? request.Body : null, range, request.ContentLength, ct);
+        RegistryResult<BlobInfo> result;
+        using (Metrics(context).UploadStarted())
+        {
+            result = await Blobs(context).CompleteUploadAsync(route.Name, id, digest, hasBody ? request.Body : null, range, request.ContentLength, ct);
+        }
         if (!result.IsOk) return await WithUploadStateAsync(context, route, id, result.Error!, ct);
+        BlobStored(context, result.Value!);
         BlobCreated(context, route.Name, result.Value!.Digest);
         return null;
     }
@@ -490,6 +517,14 @@ public static partial class DistributionApi
         response.Headers.Location = $"/v2/{name}/blobs/uploads/{id:D}";
         response.Headers[UploadUuidHeader] = id.ToString("D");
         response.Headers.Range = string.Create(CultureInfo.InvariantCulture, $"0-{Math.Max(offset - 1, 0)}");
+    }
+
+    /// <summary>Counts a blob whose upload was verified and stored.</summary>
+    private static void BlobStored(HttpContext context, BlobInfo blob)
+    {
+        var metrics = Metrics(context);
+        metrics.Pushed(ContentKind.Blob);
+        metrics.BlobUploaded(blob.Size);
     }
 
     private static void BlobCreated(HttpContext context, string name, Digest digest)
@@ -655,6 +690,7 @@ public static partial class DistributionApi
     private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
     private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
     private static ChangeActor Actor(HttpContext context) => ChangeActor.From(context.User, Accounts.WharfAuthenticationMiddleware.ClientAddress(context));
+    private static WharfMetrics Metrics(HttpContext context) => context.RequestServices.GetRequiredService<WharfMetrics>();
     private static IRegistryAccessPolicy Policy(HttpContext context) => context.RequestServices.GetRequiredService<IRegistryAccessPolicy>();
     private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DistributionApi));
 

@@ -33,7 +33,7 @@ public static class ApiPipeline
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info.Title = "Wharf REST API";
-                document.Info.Description = "Repositories, search, accounts, tokens, organizations, builds and registry credentials. "
+                document.Info.Description = "Repositories, search, accounts, tokens, organizations, builds, registry credentials and webhooks. "
                     + "Authenticate with Basic credentials (user name with password or personal access token) or a bearer token; errors are RFC 7807 problem details.";
                 return Task.CompletedTask;
             });
@@ -60,6 +60,7 @@ public static class ApiPipeline
         options.TypeInfoResolverChain.Insert(0, AccountsJsonContext.Default);
         options.TypeInfoResolverChain.Insert(1, RepositoriesJson.Default);
         options.TypeInfoResolverChain.Insert(2, BuildsJsonContext.Default);
+        options.TypeInfoResolverChain.Insert(3, WebhooksJson.Default);
     }
 
     /// <summary>Exception handler and problem details for bare error statuses under <c>/api</c>; goes first in the pipeline.</summary>

@@ -1,6 +1,7 @@
 using Amazon.S3;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Wharf.Core;
 using Wharf.Core.Storage;
@@ -10,8 +11,8 @@ namespace Wharf.Storage.S3;
 public static class S3StorageServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the S3 blob store and upload store over one client, and the start-up check that the bucket answers
-    /// with these credentials. Called by <see cref="StorageServiceCollectionExtensions.AddWharfStorage"/> for <c>Type=S3</c>.
+    /// Registers the S3 blob store and upload store over one client, and the readiness check <c>storage</c> (<see cref="S3HealthCheck"/>,
+    /// also run at start-up) that the bucket answers with these credentials. Called by <see cref="StorageServiceCollectionExtensions.AddWharfStorage"/> for <c>Type=S3</c>.
     /// </summary>
     public static IServiceCollection AddS3Storage(this IServiceCollection services, S3StorageOptions options)
     {
@@ -26,7 +27,8 @@ public static class S3StorageServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger<S3UploadStore>()));
         services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<S3BlobStore>());
         services.AddSingleton<IUploadStore>(sp => sp.GetRequiredService<S3UploadStore>());
-        services.AddSingleton<IReadinessCheck>(sp => new S3ReadinessCheck(sp.GetRequiredService<IAmazonS3>(), options));
+        services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "storage", sp => new S3HealthCheck(sp.GetRequiredService<IAmazonS3>(), options), HealthStatus.Unhealthy, S3HealthCheck.Tags));
         return services;
     }
 

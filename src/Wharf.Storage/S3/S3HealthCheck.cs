@@ -2,22 +2,35 @@ using System.Net;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wharf.Core;
 
 namespace Wharf.Storage.S3;
 
 /// <summary>
-/// Whether the bucket answers with these credentials: one listing of at most one key under the prefix. Start-up runs
-/// it before listening, so a wrong secret, a missing bucket or an unreachable server stops Wharf with one message
-/// that names the setting to fix.
+/// Readiness of the S3 blob store (<c>storage</c>, provider <c>s3</c>): whether the bucket answers with these
+/// credentials, by one listing of at most one key under the prefix. <c>/readyz</c> runs it within
+/// <c>Wharf:Health:Timeout</c>; start-up runs it too (tag <see cref="HealthTags.Startup"/>) before listening, so a wrong
+/// secret, a missing bucket or an unreachable server stops Wharf with one message that names the setting to fix.
 /// </summary>
-internal sealed class S3ReadinessCheck(IAmazonS3 s3, S3StorageOptions options) : IReadinessCheck
+public sealed class S3HealthCheck(IAmazonS3 s3, S3StorageOptions options) : IHealthCheck
 {
+    /// <summary>Tags of the registration: readiness, start-up, and the provider <c>/readyz</c> names.</summary>
+    public static readonly string[] Tags = [HealthTags.Ready, HealthTags.Startup, HealthTags.Provider("s3")];
+
+    /// <summary>The longest one listing may take: start-up's bound (<c>/readyz</c> gives it less).</summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    public string Name => "storage (S3)";
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken)
+    {
+        var problem = await ProblemAsync(cancellationToken);
+        return problem is null
+            ? HealthCheckResult.Healthy($"The bucket '{options.Bucket}' answers.")
+            : new HealthCheckResult(context.Registration.FailureStatus, problem);
+    }
 
-    public async Task<string?> CheckAsync(CancellationToken cancellationToken)
+    /// <summary>Null when the bucket answers; otherwise one sentence saying what is wrong and which setting to look at.</summary>
+    internal async Task<string?> ProblemAsync(CancellationToken cancellationToken)
     {
         var where = options.ServiceUrl is { } url ? $"at {url}" : $"in AWS region {options.Region}";
         try
