@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
 using Wharf.Server;
 using Wharf.Testing;
 
@@ -19,6 +20,24 @@ public sealed class MetricsEndpointTests
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         var scrape = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
         Assert.True(scrape.Sum("http_server_request_duration_seconds_count", ("http_route", "/v2")) >= 1);
+        await scrape.CheckWithPromtoolAsync(CancellationToken.None);
+    }
+
+    /// <summary>The instruments garbage collection reports through (<see cref="Wharf.Core.Telemetry.WharfMetrics.GcRunFinished"/>).</summary>
+    [Fact]
+    public async Task Gc_runs_and_freed_bytes_are_counted_dry_runs_apart_and_freeing_nothing()
+    {
+        await using var server = await WharfTestServer.StartAsync();
+        var metrics = server.Services.GetRequiredService<Wharf.Core.Telemetry.WharfMetrics>();
+        metrics.GcRunFinished(dryRun: false, bytesFreed: 1234);
+        metrics.GcRunFinished(dryRun: false, bytesFreed: 66);
+        metrics.GcRunFinished(dryRun: true, bytesFreed: 5000);
+
+        using var http = server.CreateClient();
+        var scrape = await PrometheusText.ScrapeAsync(http);
+        Assert.Equal(2, scrape.Sum("wharf_gc_runs_total", ("dry_run", "false")));
+        Assert.Equal(1, scrape.Sum("wharf_gc_runs_total", ("dry_run", "true")));
+        Assert.Equal(1300, scrape.Sum("wharf_gc_freed_bytes_total"));
         await scrape.CheckWithPromtoolAsync(CancellationToken.None);
     }
 

@@ -27,33 +27,38 @@ public sealed class WebhookCrashTests
              "--Wharf:Webhooks:PollInterval=00:00:00.500"], Ct);
         string hookId;
         string buildId;
+        string digest;
         using (var http = wharf.CreateClient())
         {
-            using var created = await http.PostAsJsonAsync("api/v1/webhooks", new { url = receiver.Url(), secret = "crash", events = new[] { "build" }, repository = "crash/app" }, Ct);
+            using var created = await http.PostAsJsonAsync("api/v1/webhooks",
+                new { url = receiver.Url(), secret = "crash", events = new[] { "build", "push" }, repository = "crash/app" }, Ct);
             var hook = JsonNode.Parse(await created.Content.ReadAsStringAsync(Ct))!;
             Assert.True(created.StatusCode == HttpStatusCode.Created, hook.ToJsonString());
             hookId = hook["id"]!.GetValue<string>();
             buildId = await CancelQueuedBuildAsync(http, "crash/app:1");
-            // Committed with the build's end, and not delivered: the first attempt found the receiver down.
-            var pending = await WaitForDeliveryAsync(http, hookId, d => d["attempts"]!.GetValue<int>() >= 1);
-            Assert.Equal("pending", pending["state"]!.GetValue<string>());
+            digest = await RegistryHttp.PushImageAsync(http, "crash/app", "v1", Ct);
+            // Committed with the build's end and with the push, and not delivered: the first attempts found the receiver down.
+            var pending = await WaitForDeliveriesAsync(http, hookId, 2, d => d["attempts"]!.GetValue<int>() >= 1);
+            Assert.All(pending, d => Assert.Equal("pending", d["state"]!.GetValue<string>()));
         }
 
         await wharf.KillAsync(); // SIGKILL: no shutdown, nothing flushed
         receiver.Listen(port);
         await wharf.RestartAsync(Ct);
 
-        var got = Assert.Single(await receiver.WaitForAsync(1, Ct));
-        Assert.Equal("build", got.Header("X-Wharf-Event"));
-        Assert.Equal(WebhookHarness.Signature("crash", got.Body), got.Header("X-Wharf-Signature-256"));
-        Assert.Equal(buildId, JsonNode.Parse(got.Text)!["build"]!["id"]!.GetValue<string>());
+        var got = await receiver.WaitForAsync(2, Ct);
+        Assert.All(got, hook => Assert.Equal(WebhookHarness.Signature("crash", hook.Body), hook.Header("X-Wharf-Signature-256")));
+        var build = Assert.Single(got, h => h.Header("X-Wharf-Event") == "build");
+        Assert.Equal(buildId, JsonNode.Parse(build.Text)!["build"]!["id"]!.GetValue<string>());
+        var push = Assert.Single(got, h => h.Header("X-Wharf-Event") == "push");
+        Assert.Equal(digest, JsonNode.Parse(push.Text)!["push"]!["digest"]!.GetValue<string>());
         using (var http = wharf.CreateClient())
         {
-            var delivered = await WaitForDeliveryAsync(http, hookId, d => d["state"]!.GetValue<string>() == "delivered");
-            Assert.Equal(got.Header("X-Wharf-Delivery"), delivered["id"]!.GetValue<string>());
-            Assert.Single(await DeliveriesAsync(http, hookId)); // one delivery, not one per start
+            var delivered = await WaitForDeliveriesAsync(http, hookId, 2, d => d["state"]!.GetValue<string>() == "delivered");
+            Assert.Equal(got.Select(h => h.Header("X-Wharf-Delivery")).Order(), delivered.Select(d => d["id"]!.GetValue<string>()).Order());
+            Assert.Equal(2, (await DeliveriesAsync(http, hookId)).Count); // one delivery per change, not one per start
         }
-        Assert.Single(receiver.Received);
+        Assert.Equal(2, receiver.Received.Count);
     }
 
     private static async Task<string> CancelQueuedBuildAsync(HttpClient http, string image)
@@ -75,12 +80,12 @@ public sealed class WebhookCrashTests
     private static async Task<JsonArray> DeliveriesAsync(HttpClient http, string hookId) =>
         JsonNode.Parse(await http.GetStringAsync($"api/v1/webhooks/{hookId}/deliveries"))!["deliveries"]!.AsArray();
 
-    private async Task<JsonNode> WaitForDeliveryAsync(HttpClient http, string hookId, Func<JsonNode, bool> done)
+    private async Task<List<JsonNode>> WaitForDeliveriesAsync(HttpClient http, string hookId, int count, Func<JsonNode, bool> done)
     {
         while (true)
         {
-            var list = await DeliveriesAsync(http, hookId);
-            if (list.Count > 0 && done(list[0]!)) return list[0]!;
+            var list = (await DeliveriesAsync(http, hookId)).Select(d => d!).ToList();
+            if (list.Count >= count && list.All(done)) return list;
             await Task.Delay(50, Ct);
         }
     }

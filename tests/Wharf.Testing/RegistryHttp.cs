@@ -166,4 +166,35 @@ public static class RegistryHttp
 
         return result;
     }
+
+    /// <summary>
+    /// Pushes a one-layer OCI image over <c>/v2</c> with <paramref name="http"/> (its own credentials, Basic or none):
+    /// both blobs as single-request uploads, then the manifest to <paramref name="tag"/>. Returns the manifest's digest.
+    /// </summary>
+    public static async Task<string> PushImageAsync(HttpClient http, string repository, string tag, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var config = Encoding.UTF8.GetBytes("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":{\"tag\":\"" + tag + "\"}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}");
+        var layer = Encoding.UTF8.GetBytes("layer of " + repository + ":" + tag);
+        foreach (var blob in new[] { config, layer })
+        {
+            using var started = await http.PostAsync($"v2/{repository}/blobs/uploads/", null, ct);
+            Assert.True(started.StatusCode == HttpStatusCode.Accepted, $"upload start: {(int)started.StatusCode} {await started.Content.ReadAsStringAsync(ct)}");
+            var location = started.Headers.Location!.ToString();
+            using var body = new ByteArrayContent(blob);
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            using var finished = await http.PutAsync($"{location}{(location.Contains('?', StringComparison.Ordinal) ? '&' : '?')}digest={BlobDigest.Of(blob)}", body, ct);
+            Assert.True(finished.StatusCode == HttpStatusCode.Created, $"upload: {(int)finished.StatusCode} {await finished.Content.ReadAsStringAsync(ct)}");
+        }
+        var manifest = Encoding.UTF8.GetBytes($$"""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+             "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{BlobDigest.Of(config)}}","size":{{config.Length}}},
+             "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{{BlobDigest.Of(layer)}}","size":{{layer.Length}}}]}
+            """);
+        using var content = new ByteArrayContent(manifest);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/vnd.oci.image.manifest.v1+json");
+        using var put = await http.PutAsync($"v2/{repository}/manifests/{tag}", content, ct);
+        Assert.True(put.StatusCode == HttpStatusCode.Created, $"manifest: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync(ct)}");
+        return BlobDigest.Of(manifest);
+    }
 }
