@@ -92,6 +92,12 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IUploadS
         return TooManySessions(admission, opener, limits);
     }
 
+    private static string Span(TimeSpan span) => span.TotalMinutes < 1
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{span.TotalSeconds:0.#} s")
+        : span.TotalHours < 1 || span.TotalHours != Math.Floor(span.TotalHours)
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{span.TotalMinutes:0.#} min")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{span.TotalHours:0} h");
+
     private static RegistryError TooManySessions(UploadAdmission admission, UploadOpener opener, UploadSessionLimits limits)
     {
         var (who, limit, setting) = admission == UploadAdmission.UserAtLimit
@@ -99,7 +105,7 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IUploadS
             : ($"address {opener.Address}", limits.PerAddress, "Wharf:Registry:MaxUploadSessionsPerAddress");
         return new RegistryError(RegistryErrorCode.TooManyRequests,
             $"too many uploads in progress: {who} has {limit} upload sessions open, the most this registry allows ({setting}); " +
-            $"finish or cancel some, or wait until idle ones expire (after {limits.IdleTimeout:g} without data)",
+            $"finish or cancel some, or wait until idle ones expire (after {Span(limits.IdleTimeout)} without data)",
             429, new { limit, setting });
     }
 
