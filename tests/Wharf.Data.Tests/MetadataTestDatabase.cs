@@ -56,6 +56,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>How many rows <paramref name="table"/> holds (for checks that nothing is left behind).</summary>
     public Task<long> CountRowsAsync(string table) => _countRows(table);
 
+    public Wharf.Core.Storage.IUploadSessionIndex UploadSessions => _stores.UploadSessions;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -112,6 +114,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IBuildStore Builds { get; } = builds;
         public IRegistryCredentialStore Credentials { get; } = credentials;
         public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
+        public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
@@ -125,7 +128,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
                 new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time),
-                new SqliteSharedFileStore(connections, time), new Disposing(connections.Dispose));
+                new SqliteSharedFileStore(connections, time), new Disposing(connections.Dispose))
+            {
+                UploadSessions = new SqliteUploadSessionIndex(connections),
+            };
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
@@ -135,7 +141,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
                 new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time),
-                new PostgreSqlSharedFileStore(connections, time), connections);
+                new PostgreSqlSharedFileStore(connections, time), connections)
+            {
+                UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+            };
         }
     }
 
