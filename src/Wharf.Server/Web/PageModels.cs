@@ -18,7 +18,16 @@ public sealed record TagRow(TagDetails Tag, IReadOnlyList<ImagePlatform> Platfor
 
 /// <summary>The repository tabs' common part.</summary>
 /// <summary>The repository tabs' common part; <see cref="CanDeleteTags"/> when the viewer may delete tags and the registry allows deletes.</summary>
-public sealed record RepositoryHeader(RepositoryInfo Info, bool CanWrite, string Tab, bool CanDeleteTags = false);
+public sealed record RepositoryHeader(RepositoryInfo Info, bool CanWrite, string Tab, bool CanDeleteTags = false)
+{
+    /// <summary>Tags are counted up to this many and one more; beyond it the pages say "1,000+ tags".</summary>
+    public const int TagCountShown = 1000;
+
+    /// <summary>"12 tags", "1 tag", or "1,000+ tags" for a repository with more than <see cref="TagCountShown"/>.</summary>
+    public string TagCountText => Info.TagCount > TagCountShown
+        ? $"{TagCountShown.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)}+ tags"
+        : $"{Info.TagCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} {(Info.TagCount == 1 ? "tag" : "tags")}";
+}
 
 public sealed record RepositoryModel(RepositoryHeader Header, string? ReadmeHtml, (string Name, Wharf.Core.Digests.Digest Digest)? DefaultTag, IReadOnlyList<TagRow> RecentTags);
 

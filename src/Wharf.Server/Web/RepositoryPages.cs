@@ -133,7 +133,8 @@ internal static class RepositoryPages
     private static async Task<RepositoryHeader?> HeaderAsync(HttpContext context, RepositoryService repositories, Route route, CancellationToken ct)
     {
         if (!RepositoryName.IsValid(route.Repository)) return null;
-        var found = await repositories.GetAsync(context.User, route.Repository, ct);
+        // Tags counted only as far as the pages say ("1,000+ tags"), not all 100,000 of a large repository.
+        var found = await repositories.GetAsync(context.User, route.Repository, RepositoryHeader.TagCountShown + 1, ct);
         if (!found.IsOk) return null;
         var access = await context.RequestServices.GetRequiredService<ICallerAccess>().GetAsync(context.User, ct);
         var deletes = context.RequestServices.GetRequiredService<RegistryOptions>().DeleteEnabled;
