@@ -304,6 +304,12 @@ public sealed class RepositoryFlowTests(WebUiFixture fixture)
                     Form = visitor.Context.APIRequest.CreateFormData().Set("__csrf", token).Set("action", "update").Set("description", "defaced"),
                 });
                 Assert.Equal(404, post.Status);
+                // So is the tag delete form: the tag stays.
+                var delete = await visitor.Context.APIRequest.PostAsync($"/r/{repository}/tags/1", new APIRequestContextOptions
+                {
+                    Form = visitor.Context.APIRequest.CreateFormData().Set("__csrf", token).Set("action", "delete").Set("confirm", "1"),
+                });
+                Assert.Equal(404, delete.Status);
             }
             var builds = await visitor.GotoAsync("/builds?repository=" + Uri.EscapeDataString(repository));
             Assert.DoesNotContain("vault", await visitor.Locator("main table").CountAsync() > 0 ? await visitor.Locator("main table").InnerTextAsync() : "");
