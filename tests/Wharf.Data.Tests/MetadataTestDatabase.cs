@@ -50,6 +50,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public IRegistryCredentialStore Credentials => _stores.Credentials;
 
+    public Wharf.Core.Storage.IUploadSessionIndex UploadSessions => _stores.UploadSessions;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -95,6 +97,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IAuditLog Audit { get; } = audit;
         public IBuildStore Builds { get; } = builds;
         public IRegistryCredentialStore Credentials { get; } = credentials;
+        public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
@@ -107,7 +110,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new SqliteAccountStore(connections, time);
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose));
+                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose))
+            {
+                UploadSessions = new SqliteUploadSessionIndex(connections),
+            };
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
@@ -116,7 +122,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new PostgreSqlAccountStore(connections, time);
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections);
+                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections)
+            {
+                UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+            };
         }
     }
 
