@@ -23,6 +23,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 {
     private readonly Func<TimeProvider, Stores> _open;
     private readonly Func<ValueTask> _drop;
+    private Func<string, Task<long>> _countRows = _ => throw new InvalidOperationException();
     private readonly Stores _stores;
     private readonly List<Stores> _nodes = [];
 
@@ -57,6 +58,13 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>A change journal after the webhook outbox that throws when armed: the change's transaction must roll back whole.</summary>
     public JournalFault Fault => _stores.Fault;
 
+    public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
+
+    /// <summary>How many rows <paramref name="table"/> holds (for checks that nothing is left behind).</summary>
+    public Task<long> CountRowsAsync(string table) => _countRows(table);
+
+    public Wharf.Core.Storage.IUploadSessionIndex UploadSessions => _stores.UploadSessions;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -73,11 +81,21 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         {
             var file = new SqliteTestDatabase();
             database = new MetadataTestDatabase(provider, t => Stores.Sqlite(file.DatabasePath, t), file.DisposeAsync, time);
+            database._countRows = async table =>
+            {
+                await using var connection = await file.Connections.OpenAsync(CancellationToken.None);
+                return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, $"SELECT count(*) FROM {table}");
+            };
         }
         else
         {
             var server = await PostgresService.CreateDatabaseAsync(migrated: true);
             database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
+            database._countRows = async table =>
+            {
+                await using var connection = new Npgsql.NpgsqlConnection(server.ConnectionString);
+                return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, $"SELECT count(*) FROM {table}");
+            };
         }
         await database.Migrator.MigrateAsync(CancellationToken.None);
         return database;
@@ -93,7 +111,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>One node's stores on the database, with the webhook outbox as their change and build journal.</summary>
     public sealed class Stores(
         IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
-        IBuildStore builds, IRegistryCredentialStore credentials, IWebhookStore webhooks, JournalFault fault, IAsyncDisposable? resources) : IAsyncDisposable
+        IBuildStore builds, IRegistryCredentialStore credentials, Wharf.Core.Storage.ISharedFileStore files, IWebhookStore webhooks, JournalFault fault,
+        IAsyncDisposable? resources) : IAsyncDisposable
     {
         public IMetadataMigrator Migrator { get; } = migrator;
         public IRegistryStore Registry { get; } = registry;
@@ -104,6 +123,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IRegistryCredentialStore Credentials { get; } = credentials;
         public IWebhookStore Webhooks { get; } = webhooks;
         public JournalFault Fault { get; } = fault;
+        public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
+        public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
@@ -122,7 +143,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
                 new SqliteBuildStore(connections, time, [outbox]), new SqliteRegistryCredentialStore(connections, time),
-                new SqliteWebhookStore(connections, time), fault, new Disposing(connections.Dispose));
+                new SqliteSharedFileStore(connections, time), new SqliteWebhookStore(connections, time), fault, new Disposing(connections.Dispose))
+            {
+                UploadSessions = new SqliteUploadSessionIndex(connections),
+            };
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
@@ -134,7 +158,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
                 new PostgreSqlBuildStore(connections, time, [outbox]), new PostgreSqlRegistryCredentialStore(connections, time),
-                new PostgreSqlWebhookStore(connections, time), fault, connections);
+                new PostgreSqlSharedFileStore(connections, time), new PostgreSqlWebhookStore(connections, time), fault, connections)
+            {
+                UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+            };
         }
     }
 
