@@ -50,6 +50,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public IRegistryCredentialStore Credentials => _stores.Credentials;
 
+    public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -86,8 +88,9 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>One node's stores on the database.</summary>
     public sealed class Stores(
         IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
-        IBuildStore builds, IRegistryCredentialStore credentials, IAsyncDisposable? resources) : IAsyncDisposable
+        IBuildStore builds, IRegistryCredentialStore credentials, IAsyncDisposable? resources, Wharf.Core.Proxy.ICachedRepositoryStore? cachedRepositories = null) : IAsyncDisposable
     {
+        public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; } = cachedRepositories ?? throw new ArgumentNullException(nameof(cachedRepositories));
         public IMetadataMigrator Migrator { get; } = migrator;
         public IRegistryStore Registry { get; } = registry;
         public IRepositoryStore Repositories { get; } = repositories;
@@ -107,7 +110,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new SqliteAccountStore(connections, time);
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose));
+                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose),
+                new SqliteCachedRepositoryStore(connections, time));
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
@@ -116,7 +120,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new PostgreSqlAccountStore(connections, time);
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections);
+                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections,
+                new PostgreSqlCachedRepositoryStore(connections, time));
         }
     }
 

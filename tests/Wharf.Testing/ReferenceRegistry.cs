@@ -12,9 +12,21 @@ public sealed record ReferenceRegistryOptions
     /// <summary>Storage folder. Default: a fresh temp folder removed on dispose.</summary>
     public string? DataDirectory { get; init; }
 
+    /// <summary>
+    /// When set, the registry takes only bearer tokens of this token server (Docker's token flow), instead of
+    /// <see cref="Credentials"/>. Default: none.
+    /// </summary>
+    public ReferenceRegistryTokenAuth? TokenAuth { get; init; }
+
+    /// <summary>Whether the registry writes its access log (one line per request, read back with <see cref="ReferenceRegistry.CountRequests"/>). Default: off.</summary>
+    public bool AccessLog { get; init; }
+
     /// <summary>How long to wait for GET /v2/ to answer. Default: 30 s.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
+
+/// <summary>Token authentication of the reference registry: the realm, service and issuer it names, and the PEM certificate bundle it trusts.</summary>
+public sealed record ReferenceRegistryTokenAuth(string Realm, string Service, string Issuer, string RootCertificateBundle);
 
 /// <summary>
 /// The reference registry (Debian's <c>docker-registry</c>, CNCF Distribution 2.8) on 127.0.0.1 and a
@@ -80,7 +92,7 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
             {
                 var port = FreePort.Next();
                 var configPath = work.Combine("config.yml");
-                await File.WriteAllTextAsync(configPath, Config(dataDirectory, port, htpasswdPath), ct);
+                await File.WriteAllTextAsync(configPath, Config(dataDirectory, port, htpasswdPath, options), ct);
                 var log = new StringBuilder();
                 var process = StartProcess(binary, configPath, log);
                 var registry = new ReferenceRegistry(process, work, log, port, dataDirectory, options.Credentials);
@@ -124,7 +136,15 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
         await _work.DisposeAsync();
     }
 
-    private static string Config(string dataDirectory, int port, string? htpasswdPath)
+    /// <summary>
+    /// How many requests of <paramref name="method"/> whose path contains <paramref name="pathFragment"/> the registry's
+    /// access log shows (started with <see cref="ReferenceRegistryOptions.AccessLog"/>).
+    /// </summary>
+    public int CountRequests(string method, string pathFragment) =>
+        Log.Split('\n').Count(line => line.Contains($"\"{method} ", StringComparison.Ordinal) && line.Contains(pathFragment, StringComparison.Ordinal)
+            && !line.Contains("level=", StringComparison.Ordinal));
+
+    private static string Config(string dataDirectory, int port, string? htpasswdPath, ReferenceRegistryOptions options)
     {
         var sb = new StringBuilder();
         sb.Append($"""
@@ -132,7 +152,7 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
             log:
               level: warn
               accesslog:
-                disabled: true
+                disabled: {(options.AccessLog ? "false" : "true")}
             storage:
               filesystem:
                 rootdirectory: {dataDirectory}
@@ -147,7 +167,19 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
                 X-Content-Type-Options: [nosniff]
 
             """);
-        if (htpasswdPath is not null)
+        if (options.TokenAuth is { } token)
+        {
+            sb.Append($"""
+                auth:
+                  token:
+                    realm: {token.Realm}
+                    service: {token.Service}
+                    issuer: {token.Issuer}
+                    rootcertbundle: {token.RootCertificateBundle}
+
+                """);
+        }
+        else if (htpasswdPath is not null)
         {
             sb.Append($"""
                 auth:
@@ -188,7 +220,7 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
 
             lock (log)
             {
-                if (log.Length < 64 * 1024)
+                if (log.Length < 4 * 1024 * 1024)
                 {
                     log.AppendLine(e.Data);
                 }

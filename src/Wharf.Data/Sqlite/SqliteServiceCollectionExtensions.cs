@@ -39,6 +39,8 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<Wharf.Core.Proxy.ICachedRepositoryStore>(sp => new SqliteCachedRepositoryStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
         services.AddSingleton<ISignalBus>(sp => SignalBusLogging.Logged(new InProcessSignalBus(), sp));
