@@ -21,6 +21,15 @@ public sealed record ReferenceRegistryOptions
     /// <summary>Whether the registry writes its access log (one line per request, read back with <see cref="ReferenceRegistry.CountRequests"/>). Default: off.</summary>
     public bool AccessLog { get; init; }
 
+    /// <summary>
+    /// When set, the registry runs inside this network namespace (<c>ip netns exec</c>), on <see cref="Port"/>; the test
+    /// reaches it only through processes it starts in the same namespace. Readiness is read from its log. Default: none.
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+
+    /// <summary>The port, inside <see cref="NetworkNamespace"/> (a namespace of the test's own, where every port is free). Default: a free one.</summary>
+    public int? Port { get; init; }
+
     /// <summary>How long to wait for GET /v2/ to answer. Default: 30 s.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
@@ -90,13 +99,14 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
             // A port taken between FreePort.Next() and the registry's bind shows up as an early exit: retry.
             for (var attempt = 1; ; attempt++)
             {
-                var port = FreePort.Next();
+                var port = options.Port ?? FreePort.Next();
                 var configPath = work.Combine("config.yml");
                 await File.WriteAllTextAsync(configPath, Config(dataDirectory, port, htpasswdPath, options), ct);
                 var log = new StringBuilder();
-                var process = StartProcess(binary, configPath, log);
+                var process = StartProcess(binary, configPath, log, options.NetworkNamespace);
                 var registry = new ReferenceRegistry(process, work, log, port, dataDirectory, options.Credentials);
-                if (await registry.WaitUntilReadyAsync(options.StartTimeout, ct))
+                if (options.NetworkNamespace is null ? await registry.WaitUntilReadyAsync(options.StartTimeout, ct)
+                    : await registry.WaitForLogAsync($"listening on 127.0.0.1:{port}", options.StartTimeout, ct))
                 {
                     return registry;
                 }
@@ -150,7 +160,7 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
         sb.Append($"""
             version: 0.1
             log:
-              level: warn
+              level: {(options.NetworkNamespace is null ? "warn" : "info")}
               accesslog:
                 disabled: {(options.AccessLog ? "false" : "true")}
             storage:
@@ -193,15 +203,31 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
         return sb.ToString();
     }
 
-    private static Process StartProcess(string binary, string configPath, StringBuilder log)
+    private async Task<bool> WaitForLogAsync(string line, TimeSpan timeout, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(binary)
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if (Log.Contains(line, StringComparison.Ordinal)) return true;
+            if (_process.HasExited) return false;
+            await Task.Delay(50, ct);
+        }
+        return false;
+    }
+
+    private static Process StartProcess(string binary, string configPath, StringBuilder log, string? networkNamespace)
+    {
+        var psi = new ProcessStartInfo(networkNamespace is null ? binary : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (networkNamespace is not null)
+        {
+            foreach (var argument in (string[])["netns", "exec", networkNamespace, binary]) psi.ArgumentList.Add(argument);
+        }
         psi.ArgumentList.Add("serve");
         psi.ArgumentList.Add(configPath);
         // REGISTRY_* variables override the config file: keep any from the environment out.
