@@ -25,7 +25,8 @@ public sealed class RepositoryService(
     RegistryEvents events,
     RepositoryPermissions? permissions = null,
     IReadmeCheck? readmeCheck = null,
-    Func<string, RepositoryVisibility>? defaultVisibilityFor = null)
+    Func<string, RepositoryVisibility>? defaultVisibilityFor = null,
+    Proxy.ICachedRepositoryStore? cachedRepositories = null)
 {
     public RepositoryOptions Options => options;
 
@@ -62,7 +63,10 @@ public sealed class RepositoryService(
     public async ValueTask<RepositoryResult<RepositoryInfo>> GetAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
     {
         var (info, _, error) = await ReadableAsync(caller, repository, cancellationToken);
-        return error is null ? info! : error;
+        if (error is not null) return error;
+        return cachedRepositories is not null && await cachedRepositories.GetUpstreamAsync(repository, cancellationToken) is { } upstream
+            ? info! with { CachedFrom = upstream }
+            : info!;
     }
 
     public async ValueTask<RepositoryResult<RepositoryInfo>> UpdateAsync(RequestOrigin origin, string repository, RepositoryUpdate update, CancellationToken cancellationToken)
@@ -137,7 +141,7 @@ public sealed class RepositoryService(
     public async ValueTask<IReadOnlyList<SearchHit>> RecentlyPushedAsync(ClaimsPrincipal caller, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken)
     {
         var filter = await FilterAsync(caller, cancellationToken);
-        return await store.ListRecentlyPushedAsync(filter, visibility, Math.Clamp(limit, 1, options.MaxPageSize), cancellationToken);
+        return await MarkCachedAsync(await store.ListRecentlyPushedAsync(filter, visibility, Math.Clamp(limit, 1, options.MaxPageSize), cancellationToken), cancellationToken);
     }
 
     public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(RequestOrigin origin, string repository, string tag, CancellationToken cancellationToken)
@@ -158,7 +162,7 @@ public sealed class RepositoryService(
     {
         if (!TryPage(limit, cursor, out var size, out var after, out var pageError)) return pageError!;
         var filter = await FilterAsync(caller, cancellationToken);
-        var hits = await store.ListAsync(filter, NullIfEmpty(@namespace), after, size + 1, cancellationToken);
+        var hits = await MarkCachedAsync(await store.ListAsync(filter, NullIfEmpty(@namespace), after, size + 1, cancellationToken), cancellationToken);
         return Page(hits, size, h => h.Name);
     }
 
@@ -186,7 +190,7 @@ public sealed class RepositoryService(
         var offset = 0;
         if (!string.IsNullOrEmpty(cursor) && !TryDecodeOffset(cursor, out offset)) return Invalid("cursor is not one this server issued.");
         var filter = await FilterAsync(caller, cancellationToken);
-        var hits = await store.SearchAsync(query, filter, NullIfEmpty(@namespace), visibility, offset, size + 1, cancellationToken);
+        var hits = await MarkCachedAsync(await store.SearchAsync(query, filter, NullIfEmpty(@namespace), visibility, offset, size + 1, cancellationToken), cancellationToken);
         if (hits.Count <= size) return new CursorPage<SearchHit>(hits, null);
         return new CursorPage<SearchHit>(hits.Take(size).ToList(), EncodeOffset(offset + size));
     }
@@ -197,7 +201,7 @@ public sealed class RepositoryService(
         BrowsePosition? after = null;
         if (!string.IsNullOrEmpty(cursor) && !TryDecodeBrowsePosition(cursor, out after)) return Invalid("cursor is not one this server issued.");
         var filter = await FilterAsync(caller, cancellationToken);
-        var hits = await store.BrowseAsync(filter, NullIfEmpty(@namespace), visibility, after, size + 1, cancellationToken);
+        var hits = await MarkCachedAsync(await store.BrowseAsync(filter, NullIfEmpty(@namespace), visibility, after, size + 1, cancellationToken), cancellationToken);
         if (hits.Count <= size) return new CursorPage<SearchHit>(hits, null);
         var last = hits[size - 1];
         return new CursorPage<SearchHit>(hits.Take(size).ToList(), EncodeBrowsePosition(new BrowsePosition(last.PullCount, last.Name)));
@@ -212,8 +216,17 @@ public sealed class RepositoryService(
         var total = await store.CountSearchAsync(query, filter, cancellationToken);
         var offset = (long)(page - 1) * pageSize;
         if (offset >= total) return ([], total);
-        var hits = await store.SearchAsync(query, filter, null, null, (int)offset, pageSize, cancellationToken);
+        var hits = await MarkCachedAsync(await store.SearchAsync(query, filter, null, null, (int)offset, pageSize, cancellationToken), cancellationToken);
         return (hits, total);
+    }
+
+    /// <summary>Marks the hits that a pull-through cache filled with their upstream (one query per page).</summary>
+    private async ValueTask<IReadOnlyList<SearchHit>> MarkCachedAsync(IReadOnlyList<SearchHit> hits, CancellationToken cancellationToken)
+    {
+        if (cachedRepositories is null || hits.Count == 0) return hits;
+        var upstreams = await cachedRepositories.GetUpstreamsAsync(hits.Select(h => h.Name).ToList(), cancellationToken);
+        if (upstreams.Count == 0) return hits;
+        return hits.Select(h => upstreams.TryGetValue(h.Name, out var upstream) ? h with { CachedFrom = upstream } : h).ToList();
     }
 
     private async ValueTask<ReadFilter> FilterAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>

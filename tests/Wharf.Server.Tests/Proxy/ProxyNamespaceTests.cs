@@ -165,6 +165,36 @@ public sealed class ProxyNamespaceTests
         Assert.Equal(image.ConfigDigest, BlobDigest.Of(await http.GetByteArrayAsync($"v2/hub/library/bad/blobs/{image.ConfigDigest}", ct)));
     }
 
+    [Fact]
+    public async Task Cached_repositories_are_marked_with_their_upstream_in_search_and_the_web_pages()
+    {
+        using var cts = TestTimeout.Start();
+        var ct = cts.Token;
+        await using var dir = TempDirectory.Create("ps");
+        await using var upstream = await ReferenceRegistry.StartAsync(ct: ct);
+        var image = TestImages.RandomImage(new RandomImageOptions { Layers = 1, LayerSize = 16 * 1024, Seed = 8 });
+        await ProxySetup.SeedAsync(upstream, image, "library/searchable", "1", dir, ct);
+        await using var wharf = await WharfTestServer.StartAsync(AuthMode.Accounts, null, ProxySetup.Namespace("hub", upstream.BaseUrl));
+        using var http = wharf.CreateClient();
+        using (var pulled = await http.GetAsync("v2/hub/library/searchable/manifests/1", ct)) Assert.Equal(HttpStatusCode.OK, pulled.StatusCode);
+        var origin = upstream.BaseUrl + "/library/searchable";
+
+        var search = JsonNode.Parse(await http.GetStringAsync("api/v1/search?q=searchable", ct))!;
+        var hit = Assert.Single(search["results"]!.AsArray());
+        Assert.Equal("hub/library/searchable", (string?)hit!["full_name"]);
+        Assert.Equal(origin, (string?)hit["cached_from"]);
+        Assert.Equal("public", (string?)hit["visibility"]);
+        var repository = JsonNode.Parse(await http.GetStringAsync("api/v1/repositories/hub/library/searchable", ct))!;
+        Assert.Equal(origin, (string?)repository["cached_from"]);
+        var docker = JsonNode.Parse(await http.GetStringAsync("v1/search?q=searchable", ct))!;
+        Assert.Contains("cached from " + origin, (string?)docker["results"]![0]!["description"]);
+
+        var searchPage = await http.GetStringAsync("search?q=searchable", ct);
+        Assert.Contains("cached from " + origin, searchPage, StringComparison.Ordinal);
+        var repositoryPage = await http.GetStringAsync("r/hub/library/searchable", ct);
+        Assert.Contains("A pull-through cache of <code>" + origin + "</code>", repositoryPage, StringComparison.Ordinal);
+    }
+
     /// <summary>The body of a GET, or null when the server broke the response off.</summary>
     private static async Task<byte[]?> ReadAllowingAbortAsync(HttpClient http, string path, CancellationToken ct)
     {
