@@ -52,6 +52,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
 
+    public Wharf.Core.Storage.IUploadSessionIndex UploadSessions => _stores.UploadSessions;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -88,9 +90,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>One node's stores on the database.</summary>
     public sealed class Stores(
         IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
-        IBuildStore builds, IRegistryCredentialStore credentials, IAsyncDisposable? resources, Wharf.Core.Proxy.ICachedRepositoryStore? cachedRepositories = null) : IAsyncDisposable
+        IBuildStore builds, IRegistryCredentialStore credentials, IAsyncDisposable? resources) : IAsyncDisposable
     {
-        public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; } = cachedRepositories ?? throw new ArgumentNullException(nameof(cachedRepositories));
         public IMetadataMigrator Migrator { get; } = migrator;
         public IRegistryStore Registry { get; } = registry;
         public IRepositoryStore Repositories { get; } = repositories;
@@ -98,6 +99,9 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IAuditLog Audit { get; } = audit;
         public IBuildStore Builds { get; } = builds;
         public IRegistryCredentialStore Credentials { get; } = credentials;
+        public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
+
+        public required Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; init; }
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
@@ -110,8 +114,11 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new SqliteAccountStore(connections, time);
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose),
-                new SqliteCachedRepositoryStore(connections, time));
+                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose))
+            {
+                UploadSessions = new SqliteUploadSessionIndex(connections),
+                CachedRepositories = new SqliteCachedRepositoryStore(connections, time),
+            };
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
@@ -120,8 +127,11 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new PostgreSqlAccountStore(connections, time);
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections,
-                new PostgreSqlCachedRepositoryStore(connections, time));
+                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections)
+            {
+                UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+                CachedRepositories = new PostgreSqlCachedRepositoryStore(connections, time),
+            };
         }
     }
 
