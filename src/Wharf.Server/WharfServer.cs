@@ -12,6 +12,7 @@ using Wharf.Data;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Http;
+using Wharf.Server.Proxy;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Errors;
 using Wharf.Server.Repositories;
@@ -144,6 +145,7 @@ public static class WharfServer
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
+        if (services.AddWharfProxy(configuration, dataDir) is { Count: > 0 } proxyProblems) throw new WharfConfigurationException(proxyProblems);
         services.AddWharfRepositories(configuration);
         services.AddWharfWebUi();
     }

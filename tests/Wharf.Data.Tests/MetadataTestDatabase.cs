@@ -58,6 +58,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>A change journal after the webhook outbox that throws when armed: the change's transaction must roll back whole.</summary>
     public JournalFault Fault => _stores.Fault;
 
+    public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
+
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
 
     /// <summary>How many rows <paramref name="table"/> holds (for checks that nothing is left behind).</summary>
@@ -126,6 +128,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
         public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
+        public required Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; init; }
+
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
         /// <summary>Small limit of "broad" searches, so contract tests reach that path with a handful of repositories.</summary>
@@ -146,6 +150,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
                 new SqliteSharedFileStore(connections, time), new SqliteWebhookStore(connections, time), fault, new Disposing(connections.Dispose))
             {
                 UploadSessions = new SqliteUploadSessionIndex(connections),
+                CachedRepositories = new SqliteCachedRepositoryStore(connections, time),
             };
         }
 
@@ -161,6 +166,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
                 new PostgreSqlSharedFileStore(connections, time), new PostgreSqlWebhookStore(connections, time), fault, connections)
             {
                 UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+                CachedRepositories = new PostgreSqlCachedRepositoryStore(connections, time),
             };
         }
     }
