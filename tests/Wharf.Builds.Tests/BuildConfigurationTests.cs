@@ -8,7 +8,7 @@ public sealed class BuildConfigurationTests
     [InlineData("--Wharf:Builds:Engine=Kaniko", "Buildah, Docker")]
     [InlineData("--Wharf:Builds:Isolation=rootless", "Auto, Oci, Chroot")]
     [InlineData("--Wharf:Builds:Workers=-1", "Workers")]
-    [InlineData("--Wharf:Builds:DockerHost=tcp://10.0.0.1:2375", "unix://")]
+    [InlineData("--Wharf:Builds:DockerHost=tcp://127.0.0.1:1", "unix://")]
     public async Task An_invalid_builds_setting_stops_start_up_with_a_message_naming_the_allowed_values(string setting, string expected)
     {
         await using var data = Wharf.Testing.TempDirectory.Create("cfg");
