@@ -12,6 +12,7 @@ using Wharf.Server.Configuration;
 using Wharf.Server.Http;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Errors;
+using Wharf.Server.Gc;
 using Wharf.Server.Repositories;
 using Wharf.Server.KeyProtection;
 using Wharf.Server.Endpoints.Builds;
@@ -67,6 +68,7 @@ public static class WharfServer
         });
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
+        builder.Services.AddWharfGcSchedule();
         overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseWharfForwardedHeaders();
@@ -80,6 +82,7 @@ public static class WharfServer
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
+        app.MapGcApi();
         app.MapLegacyBuildApi();
         app.MapApiDocument();
         app.MapWebUi();
@@ -122,6 +125,7 @@ public static class WharfServer
         services.AddWharfAccounts(configuration, dataDir);
         services.AddWharfRepositories(configuration);
         services.AddWharfWebUi();
+        services.AddWharfGc(configuration);
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>

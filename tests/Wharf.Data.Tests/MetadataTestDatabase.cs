@@ -1,5 +1,6 @@
 using Wharf.Core.Accounts;
 using Wharf.Core.Builds;
+using Wharf.Core.Gc;
 using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
 using Wharf.Data.PostgreSql;
@@ -50,6 +51,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public IRegistryCredentialStore Credentials => _stores.Credentials;
 
+    public IGcStore Gc => _stores.Gc;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -86,7 +89,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>One node's stores on the database.</summary>
     public sealed class Stores(
         IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
-        IBuildStore builds, IRegistryCredentialStore credentials, IAsyncDisposable? resources) : IAsyncDisposable
+        IBuildStore builds, IRegistryCredentialStore credentials, IGcStore gc, IAsyncDisposable? resources) : IAsyncDisposable
     {
         public IMetadataMigrator Migrator { get; } = migrator;
         public IRegistryStore Registry { get; } = registry;
@@ -95,6 +98,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IAuditLog Audit { get; } = audit;
         public IBuildStore Builds { get; } = builds;
         public IRegistryCredentialStore Credentials { get; } = credentials;
+        public IGcStore Gc { get; } = gc;
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
@@ -107,7 +111,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new SqliteAccountStore(connections, time);
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new Disposing(connections.Dispose));
+                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new SqliteGcStore(connections), new Disposing(connections.Dispose));
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
@@ -116,7 +120,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new PostgreSqlAccountStore(connections, time);
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), connections);
+                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), new PostgreSqlGcStore(connections), connections);
         }
     }
 
