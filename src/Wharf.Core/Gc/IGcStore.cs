@@ -46,7 +46,7 @@ public interface IGcStore
     /// Live blobs, in digest order after <paramref name="after"/>, last linked before <paramref name="linkedBefore"/>, that no
     /// manifest references (no layer, config or manifest of that digest in any repository). With
     /// <paramref name="ignoringUnkeptManifests"/> (a dry run), manifests that <see cref="ListUnkeptManifestsAsync"/> would
-    /// return do not count as references.
+    /// return do not count as references (and rows of manifests' own digests, which hold no object, are left out).
     /// </summary>
     Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken);
 

@@ -76,7 +76,7 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
               SELECT b.digest AS Digest, b.size AS Size FROM blobs b
               WHERE b.state = 'live' AND b.linked_at <= @cutoff AND b.digest > @after
                 AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN kept k ON k.id = mr.manifest_id WHERE mr.digest = b.digest AND mr.kind = 'blob')
-                AND NOT EXISTS (SELECT 1 FROM manifests m JOIN kept k ON k.id = m.id WHERE m.digest = b.digest)
+                AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)
               ORDER BY b.digest LIMIT @limit
               """
             : $"""
