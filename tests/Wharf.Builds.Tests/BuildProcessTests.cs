@@ -31,7 +31,7 @@ public sealed class BuildProcessTests
     [Fact]
     public async Task A_build_stopped_by_its_timeout_leaves_no_process_behind()
     {
-        await using var server = await BuildServer.StartAsync(Ct, null, "--Wharf:Builds:BuildTimeout=00:00:05");
+        await using var server = await BuildServer.StartAsync(Ct, null, "--Wharf:Builds:BuildTimeout=00:00:30");
         var mark = Guid.NewGuid().ToString("N");
         var id = await server.SubmitOkAsync(Sleeper(server.BaseImage, mark), "procs/timeout:1", Ct);
         await server.WaitForLogAsync(id, "sleep-started", Ct);

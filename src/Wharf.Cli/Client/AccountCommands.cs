@@ -212,7 +212,7 @@ internal static class AccountCommands
     /// <summary>
     /// <c>wharf password</c>: <c>PUT /api/v1/user/password</c>. On a terminal it asks for the current password and the new one
     /// twice; <c>--password-stdin</c> reads two lines, the current password then the new one. A login stored with the old
-    /// password is updated to the new one, so the next command (and docker) keeps working.
+    /// password or session is replaced by a new login with the new password, so the next command (and docker) keeps working.
     /// </summary>
     public static Command Password()
     {
@@ -251,8 +251,14 @@ internal static class AccountCommands
             {
                 await api.ChangePasswordAsync(current, next, context.CancellationToken);
             }
-            var relogged = stored.Secret == current;
-            if (relogged) await context.Credentials.StoreAsync(host, new RegistryCredential(stored.UserName, next), context.CancellationToken);
+            // A stored password is now wrong, and a stored session (identity token) ended with the change: log in
+            // again with the new password, as `wharf login` would. A stored personal access token keeps working.
+            var relogged = stored.HasIdentityToken || stored.Secret == current;
+            if (relogged)
+            {
+                var login = await RegistryLogin.LoginAsync(server, new RegistryCredential(stored.UserName, next), null, context.CancellationToken);
+                await context.Credentials.StoreAsync(host, login.Stored, context.CancellationToken);
+            }
             if (context.Json) context.WriteJson(new JsonObject { ["username"] = stored.UserName, ["server"] = host, ["changed"] = true, ["stored_login_updated"] = relogged });
             else context.Say($"Password of {stored.UserName} changed on {host}{(relogged ? "; the stored login uses the new one" : "")}.");
             return ExitCodes.Ok;
