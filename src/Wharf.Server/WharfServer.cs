@@ -65,6 +65,8 @@ public static class WharfServer
             // Every route has a body limit: this one, or its group's (BodyLimits). /v2 lifts it for blobs, which stream to
             // storage; manifests are bounded by Registry:MaxManifestBytes; build forms bound each part themselves.
             kestrel.Limits.MaxRequestBodySize = BodyLimits.Default;
+            // Room for two blob chunks, so a download reads its next chunk while the previous one is on its way (BlobDownload).
+            kestrel.Limits.MaxResponseBufferSize = BlobDownload.ResponseBufferSize;
         });
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);

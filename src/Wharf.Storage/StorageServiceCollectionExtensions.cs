@@ -37,6 +37,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(new UploadExpiryOptions(idle, options.UploadExpiryInterval));
         services.AddHostedService(sp => new UploadExpiryService(
             sp.GetRequiredService<IUploadStore>(),
+            sp.GetService<IUploadSessionIndex>(),
             sp.GetRequiredService<UploadExpiryOptions>(),
             sp.GetRequiredService<ILogger<UploadExpiryService>>(),
             sp.GetRequiredService<TimeProvider>()));

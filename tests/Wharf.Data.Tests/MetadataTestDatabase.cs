@@ -53,6 +53,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public IGcStore Gc => _stores.Gc;
 
+    public Wharf.Core.Storage.IUploadSessionIndex UploadSessions => _stores.UploadSessions;
+
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
     public Stores OpenAnotherNode(TimeProvider? time = null)
     {
@@ -99,6 +101,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IBuildStore Builds { get; } = builds;
         public IRegistryCredentialStore Credentials { get; } = credentials;
         public IGcStore Gc { get; } = gc;
+        public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
@@ -111,7 +114,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new SqliteAccountStore(connections, time);
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new SqliteGcStore(connections), new Disposing(connections.Dispose));
+                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new SqliteGcStore(connections), new Disposing(connections.Dispose))
+            {
+                UploadSessions = new SqliteUploadSessionIndex(connections),
+            };
         }
 
         public static Stores PostgreSql(string connectionString, TimeProvider time)
@@ -120,7 +126,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new PostgreSqlAccountStore(connections, time);
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), new PostgreSqlGcStore(connections), connections);
+                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), new PostgreSqlGcStore(connections), connections)
+            {
+                UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+            };
         }
     }
 

@@ -6,9 +6,11 @@ namespace Wharf.Core.Registry;
 
 /// <summary>
 /// Blob reads and uploads of the distribution API. A blob is visible only through a repository that links it;
-/// an upload links its blob into the repository it was started in once the content is verified.
+/// an upload links its blob into the repository it was started in once the content is verified. Every open upload
+/// session is recorded in the <see cref="IUploadSessionIndex"/> with who opened it, so the limits on open sessions per
+/// user and per address hold across nodes.
 /// </summary>
-public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistryStore store, RegistryOptions options, RegistryEvents events)
+public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IUploadSessionIndex sessions, IRegistryStore store, RegistryOptions options, RegistryEvents events)
 {
     /// <summary>A byte range <c>start-end</c> (inclusive) as given by a chunk's <c>Content-Range</c>.</summary>
     public readonly record struct ChunkRange(long Start, long End)
@@ -61,14 +63,50 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
         return await store.LinkBlobAsync(repository, digest, size.Value, IsStoredAsync(digest), cancellationToken) == LinkBlobStatus.Linked;
     }
 
-    public async ValueTask<RegistryResult<UploadSession>> StartUploadAsync(string repository, string? digestAlgorithm, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens an upload session for <paramref name="opener"/>, unless that user or that address already has as many open
+    /// as <see cref="RegistryOptions.MaxUploadSessionsPerUser"/> or <see cref="RegistryOptions.MaxUploadSessionsPerAddress"/>
+    /// allow (429 <c>TOOMANYREQUESTS</c>; the refused session's storage is freed at once).
+    /// </summary>
+    public async ValueTask<RegistryResult<UploadSession>> StartUploadAsync(string repository, string? digestAlgorithm, UploadOpener opener, CancellationToken cancellationToken)
     {
         var algorithm = string.IsNullOrEmpty(digestAlgorithm) ? Digest.Sha256 : digestAlgorithm;
         if (!Digest.IsSupportedAlgorithm(algorithm))
         {
             return RegistryError.DigestInvalid($"Digest algorithm '{digestAlgorithm}' is not supported; use sha256 or sha512.");
         }
-        return await uploads.StartAsync(repository, algorithm, cancellationToken);
+        var limits = options.SessionLimits();
+        var session = await uploads.StartAsync(repository, algorithm, cancellationToken);
+        UploadAdmission admission;
+        try
+        {
+            admission = await sessions.AdmitAsync(session.Id, opener, limits, events.Now, cancellationToken);
+        }
+        catch
+        {
+            await uploads.CancelAsync(session.Id, repository, CancellationToken.None);
+            throw;
+        }
+        if (admission == UploadAdmission.Admitted) return session;
+        await uploads.CancelAsync(session.Id, repository, CancellationToken.None);
+        return TooManySessions(admission, opener, limits);
+    }
+
+    private static string Span(TimeSpan span) => span.TotalMinutes < 1
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{span.TotalSeconds:0.#} s")
+        : span.TotalHours < 1 || span.TotalHours != Math.Floor(span.TotalHours)
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{span.TotalMinutes:0.#} min")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{span.TotalHours:0} h");
+
+    private static RegistryError TooManySessions(UploadAdmission admission, UploadOpener opener, UploadSessionLimits limits)
+    {
+        var (who, limit, setting) = admission == UploadAdmission.UserAtLimit
+            ? ($"user '{opener.User}'", limits.PerUser, "Wharf:Registry:MaxUploadSessionsPerUser")
+            : ($"address {opener.Address}", limits.PerAddress, "Wharf:Registry:MaxUploadSessionsPerAddress");
+        return new RegistryError(RegistryErrorCode.TooManyRequests,
+            $"too many uploads in progress: {who} has {limit} upload sessions open, the most this registry allows ({setting}); " +
+            $"finish or cancel some, or wait until idle ones expire (after {Span(limits.IdleTimeout)} without data)",
+            429, new { limit, setting });
     }
 
     public async ValueTask<RegistryResult<UploadSession>> GetUploadAsync(string repository, Guid id, CancellationToken cancellationToken)
@@ -88,7 +126,9 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
             return RegistryError.SizeInvalid($"Content-Length {contentLength} does not match Content-Range {range.Value.Start}-{range.Value.End}.");
         }
         var result = await uploads.AppendAsync(id, repository, content, range?.Start, expectedLength, cancellationToken);
-        return result.IsOk ? result.Session! : UploadError(result);
+        if (!result.IsOk) return UploadError(result);
+        await sessions.TouchAsync(id, events.Now, cancellationToken);
+        return result.Session!;
     }
 
     /// <summary>Appends an optional final chunk, verifies the digest, stores the blob and links it into the repository.</summary>
@@ -105,6 +145,7 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
             chunk = new UploadChunk(finalChunk, range?.Start, range?.Length ?? contentLength);
         }
         var result = await uploads.CommitAsync(id, repository, digest, chunk, cancellationToken);
+        if (result.IsOk) await sessions.RemoveAsync(id, CancellationToken.None);
         return await LinkCommittedAsync(repository, digest, result, cancellationToken);
     }
 
@@ -148,6 +189,10 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IRegistr
         _ => RegistryError.BlobUploadUnknown(),
     };
 
-    public async ValueTask<bool> CancelUploadAsync(string repository, Guid id, CancellationToken cancellationToken) =>
-        await uploads.CancelAsync(id, repository, cancellationToken);
+    public async ValueTask<bool> CancelUploadAsync(string repository, Guid id, CancellationToken cancellationToken)
+    {
+        if (!await uploads.CancelAsync(id, repository, cancellationToken)) return false;
+        await sessions.RemoveAsync(id, CancellationToken.None);
+        return true;
+    }
 }

@@ -29,6 +29,18 @@ public sealed class RegistryOptions
     /// <summary>How long an idle upload session is kept. Default 24 hours.</summary>
     public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Most upload sessions one signed-in user may have open at once, on all nodes together; 0 for no limit. Default 128:
+    /// far above what a client needs (docker pushes 5 layers at a time), far below what fills a disk with orphans.
+    /// </summary>
+    public int MaxUploadSessionsPerUser { get; set; } = 128;
+
+    /// <summary>Most upload sessions open at once from one client address (anonymous or not); 0 for no limit. Default 256.</summary>
+    public int MaxUploadSessionsPerAddress { get; set; } = 256;
+
+    /// <summary>The limits on open upload sessions, as the session index counts them.</summary>
+    public Storage.UploadSessionLimits SessionLimits() => new(MaxUploadSessionsPerUser, MaxUploadSessionsPerAddress, UploadIdleTimeout);
+
     public IEnumerable<string> Validate()
     {
         if (MaxManifestBytes < 1024) yield return "Registry:MaxManifestBytes must be at least 1024.";
@@ -37,5 +49,7 @@ public sealed class RegistryOptions
         if (ManifestCacheTtl < TimeSpan.Zero) yield return "Registry:ManifestCacheTtl must not be negative.";
         if (ManifestCacheEntries < 0) yield return "Registry:ManifestCacheEntries must not be negative.";
         if (UploadIdleTimeout <= TimeSpan.Zero) yield return "Registry:UploadIdleTimeout must be positive.";
+        if (MaxUploadSessionsPerUser < 0) yield return "Registry:MaxUploadSessionsPerUser must not be negative (0: no limit).";
+        if (MaxUploadSessionsPerAddress < 0) yield return "Registry:MaxUploadSessionsPerAddress must not be negative (0: no limit).";
     }
 }

@@ -14,7 +14,7 @@ public static class PostgreSqlServiceCollectionExtensions
     /// <summary>
     /// Registers the PostgreSQL metadata store for <paramref name="connectionString"/>: one pooled
     /// <see cref="PostgreSqlConnections"/>, every store (<see cref="IRegistryStore"/>, <see cref="IRepositoryStore"/>,
-    /// <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>),
+    /// <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>, <see cref="Wharf.Core.Storage.IUploadSessionIndex"/>),
     /// <see cref="IMetadataMigrator"/> and the LISTEN/NOTIFY <see cref="ISignalBus"/> (a hosted service). Returns the
     /// problems with the connection string (none when it registered).
     /// </summary>
@@ -37,6 +37,7 @@ public static class PostgreSqlServiceCollectionExtensions
         services.AddSingleton<IAccountStore>(sp => sp.GetRequiredService<PostgreSqlAccountStore>());
         services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<PostgreSqlAccountStore>());
         services.AddSingleton<IBuildStore>(sp => new PostgreSqlBuildStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<Wharf.Core.Storage.IUploadSessionIndex>(sp => new PostgreSqlUploadSessionIndex(sp.GetRequiredService<PostgreSqlConnections>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new PostgreSqlRegistryCredentialStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new PostgreSqlGcStore(sp.GetRequiredService<PostgreSqlConnections>()));
         services.AddSingleton<IMetadataMigrator>(sp => new PostgreSqlMigrator(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));

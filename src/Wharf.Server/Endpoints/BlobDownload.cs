@@ -10,7 +10,16 @@ namespace Wharf.Server.Endpoints;
 internal static class BlobDownload
 {
     /// <summary>How much is read from the store per pipe write: large enough that a write costs little per byte.</summary>
-    private const int ChunkSize = 1024 * 1024;
+    private const int ChunkSize = 512 * 1024;
+
+    /// <summary>
+    /// How much response data Kestrel may hold for a connection before a flush waits (<c>MaxResponseBufferSize</c>,
+    /// 64 KiB by default): two chunks. With the default, every chunk's flush waited until the socket had taken all of
+    /// it, so reading the next chunk from storage and sending the last one took turns. With room for a second chunk,
+    /// the next read fills the pipe while the transport sends the previous one, and a connection still holds at most
+    /// this much plus the chunk being read, whatever the blob's size or the client's speed.
+    /// </summary>
+    public const int ResponseBufferSize = 2 * ChunkSize;
 
     /// <summary>What to send: everything (200), one range (206), nothing (416: the range is outside the blob).</summary>
     public readonly record struct Selection(int Status, long Offset, long Length);

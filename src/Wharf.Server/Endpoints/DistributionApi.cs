@@ -417,7 +417,7 @@ public static partial class DistributionApi
             BlobCreated(context, route.Name, digest);
             return null;
         }
-        var started = await blobs.StartUploadAsync(route.Name, query["digest-algorithm"].ToString(), ct);
+        var started = await blobs.StartUploadAsync(route.Name, query["digest-algorithm"].ToString(), Opener(context), ct);
         if (!started.IsOk) return started.Error;
         UploadAccepted(context, route.Name, started.Value!.Id, 0, StatusCodes.Status202Accepted);
         return null;
@@ -655,6 +655,14 @@ public static partial class DistributionApi
     private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
     private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
     private static ChangeActor Actor(HttpContext context) => ChangeActor.From(context.User, Accounts.WharfAuthenticationMiddleware.ClientAddress(context));
+    /// <summary>Who opens an upload: the signed-in user and the client's address (an IPv4 client as IPv4, however it connected).</summary>
+    private static Core.Storage.UploadOpener Opener(HttpContext context)
+    {
+        var address = context.Connection.RemoteIpAddress;
+        if (address is { IsIPv4MappedToIPv6: true }) address = address.MapToIPv4();
+        return new Core.Storage.UploadOpener(context.User.Username(), address?.ToString());
+    }
+
     private static IRegistryAccessPolicy Policy(HttpContext context) => context.RequestServices.GetRequiredService<IRegistryAccessPolicy>();
     private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DistributionApi));
 

@@ -16,21 +16,29 @@ public sealed record UploadExpiryOptions(TimeSpan IdleTimeout, TimeSpan Interval
 /// Removes upload sessions idle for longer than <see cref="UploadExpiryOptions.IdleTimeout"/>, whatever the provider:
 /// once at start (sessions left over from before a restart) and then every <see cref="UploadExpiryOptions.Interval"/>.
 /// The store decides what "idle" means for its sessions and frees their storage (files, multipart uploads); several
-/// nodes may sweep the same store at once.
+/// nodes may sweep the same store at once. The metadata database's records of those sessions (the
+/// <see cref="IUploadSessionIndex"/> that the limits on open sessions count) expire with them.
 /// </summary>
 public sealed partial class UploadExpiryService : BackgroundService
 {
     private readonly IUploadStore _uploads;
+    private readonly IUploadSessionIndex? _index;
     private readonly UploadExpiryOptions _options;
     private readonly ILogger<UploadExpiryService> _logger;
     private readonly TimeProvider _time;
 
     public UploadExpiryService(IUploadStore uploads, UploadExpiryOptions options, ILogger<UploadExpiryService> logger, TimeProvider? timeProvider = null)
+        : this(uploads, null, options, logger, timeProvider)
+    {
+    }
+
+    public UploadExpiryService(IUploadStore uploads, IUploadSessionIndex? index, UploadExpiryOptions options, ILogger<UploadExpiryService> logger, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         _uploads = uploads;
+        _index = index;
         _options = options;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
@@ -58,6 +66,7 @@ public sealed partial class UploadExpiryService : BackgroundService
         try
         {
             var removed = await _uploads.ExpireIdleAsync(_options.IdleTimeout, cancellationToken);
+            if (_index is not null) await _index.RemoveIdleAsync(_time.GetUtcNow() - _options.IdleTimeout, cancellationToken);
             if (removed > 0) LogExpired(removed, _options.IdleTimeout);
             return removed;
         }
