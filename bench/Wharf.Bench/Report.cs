@@ -80,7 +80,7 @@ public static class Report
         sb.AppendLine();
         sb.AppendLine("## Other benchmarks");
         sb.AppendLine();
-        sb.AppendLine("- Search, tags lists and the catalog at 100,000 entries: [benchmarks-catalog.md](benchmarks-catalog.md), from `bench/catalog`.");
+        sb.AppendLine("- Search, tags lists and the catalog at 100,000 entries: [benchmarks-catalog.md](benchmarks-catalog.md), from `bench/catalog`; the same on PostgreSQL: [benchmarks-catalog-postgresql.md](benchmarks-catalog-postgresql.md), from `BENCH_DATABASE=PostgreSql bench/catalog`.");
         sb.AppendLine("- Build service (queue latency, overhead over buildah by hand): [benchmarks-builds.md](benchmarks-builds.md), from `bench/builds`.");
         sb.AppendLine("- Blob downloads, where the time goes (CPU per byte against the reference and nginx): [benchmarks-downloads.md](benchmarks-downloads.md), from `bench/downloads`.");
         return sb.ToString();

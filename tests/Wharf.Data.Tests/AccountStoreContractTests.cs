@@ -99,6 +99,32 @@ public abstract class AccountStoreContractTests : StoreContractTests
     }
 
     [Fact]
+    public async Task Making_a_user_an_administrator_keeps_their_sessions_and_taking_it_away_ends_them()
+    {
+        await UserAsync("first"); // the first user of an instance is an administrator: alice is not
+        var alice = await UserAsync("alice");
+        Assert.False(alice.IsAdmin);
+        await Store.StoreRefreshTokenAsync(Refresh("r1", alice), 10, Ct);
+        Assert.True(await Store.SetAdminAsync(alice.Id, true, Ct));
+        var promoted = (await Store.FindUserAsync("alice", Ct))!;
+        Assert.True(promoted.IsAdmin);
+        Assert.Equal(alice.CredentialVersion, promoted.CredentialVersion);
+        Assert.NotNull(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.True(await Store.SetAdminAsync(alice.Id, true, Ct)); // already: nothing changes
+        Assert.Equal(alice.CredentialVersion, (await Store.FindUserAsync("alice", Ct))!.CredentialVersion);
+
+        Assert.True(await Store.SetAdminAsync(alice.Id, false, Ct));
+        var demoted = (await Store.FindUserAsync("alice", Ct))!;
+        Assert.False(demoted.IsAdmin);
+        Assert.True(demoted.CredentialVersion > alice.CredentialVersion);
+        Assert.Null(await Store.FindRefreshTokenAsync("r1", Ct));
+        Assert.True(await Store.SetAdminAsync(alice.Id, false, Ct)); // already not: the version stays
+        Assert.Equal(demoted.CredentialVersion, (await Store.FindUserAsync("alice", Ct))!.CredentialVersion);
+        Assert.False(await Store.SetAdminAsync(alice.Id + 1000, true, Ct));
+        Assert.False(await Store.SetAdminAsync(alice.Id + 1000, false, Ct));
+    }
+
+    [Fact]
     public async Task Disabling_a_user_ends_their_sessions_and_enabling_keeps_them_ended()
     {
         var alice = await UserAsync("alice");

@@ -91,6 +91,11 @@ public abstract class RepositoryStoreContractTests : StoreContractTests
 
         var info = (await Store.GetAsync("alice/app", RepositoryVisibility.Private, Ct))!;
         Assert.Equal((1L, at, 2L), (info.PushCount, info.LastPushedAt!.Value, info.TagCount));
+        // A limited count stops at the limit; everything else reads the same.
+        Assert.Equal(info with { TagCount = 1 }, await Store.GetAsync("alice/app", RepositoryVisibility.Private, 1, Ct));
+        Assert.Equal(info, await Store.GetAsync("alice/app", RepositoryVisibility.Private, 3, Ct));
+        Assert.Equal(info with { TagCount = 0 }, await Store.GetAsync("alice/app", RepositoryVisibility.Private, 0, Ct));
+        Assert.Null(await Store.GetAsync("alice/nothing", RepositoryVisibility.Private, 3, Ct));
         var tags = await Store.ListTagsAsync("alice/app", null, 10, Ct);
         Assert.Equal(["latest", "v1"], tags.Select(t => t.Name));
         Assert.All(tags, t => Assert.Equal((manifest.Digest, 107L, "linux/amd64"), (t.Digest, t.Size!.Value, t.Platforms.Single())));

@@ -50,6 +50,42 @@ public sealed partial class SessionCookieTests
     }
 
     [Fact]
+    public async Task Behind_a_known_proxy_that_says_https_the_cookie_is_secure_and_the_same_header_from_elsewhere_is_not_believed()
+    {
+        // The proxy is 127.0.0.2 (a loopback address of its own); a client at 127.0.0.1 is not the proxy.
+        await using var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, "--Wharf:Http:KnownProxies=127.0.0.2");
+        using var direct = Client(server.BaseUrl);
+        await SignUpAsync(direct, "proxied", "proxied-password-1");
+
+        using var proxy = Client(server.BaseUrl, IPAddress.Parse("127.0.0.2"));
+        var (status, cookies) = await PostLoginAsync(proxy, "proxied", "proxied-password-1", ForwardedHttps);
+        Assert.Equal(HttpStatusCode.Redirect, status);
+        var session = Assert.Single(cookies, c => c.StartsWith("wharf_session=", StringComparison.Ordinal)).ToLowerInvariant();
+        Assert.Contains("; secure", session);
+        Assert.Contains("; httponly", session);
+        Assert.Contains("; samesite=lax", session);
+        Assert.Contains("; secure", cookies.First(c => c.StartsWith("wharf_csrf=", StringComparison.Ordinal)).ToLowerInvariant());
+
+        // The same header straight from a client: plain HTTP as far as Wharf is concerned.
+        (status, cookies) = await PostLoginAsync(direct, "proxied", "proxied-password-1", ForwardedHttps);
+        Assert.Equal(HttpStatusCode.Redirect, status);
+        session = Assert.Single(cookies, c => c.StartsWith("wharf_session=", StringComparison.Ordinal)).ToLowerInvariant();
+        Assert.DoesNotContain("; secure", session);
+        Assert.Contains("; httponly", session);
+
+        // And the proxy without the header is plain HTTP too.
+        (status, cookies) = await PostLoginAsync(proxy, "proxied", "proxied-password-1");
+        Assert.Equal(HttpStatusCode.Redirect, status);
+        Assert.DoesNotContain("; secure", Assert.Single(cookies, c => c.StartsWith("wharf_session=", StringComparison.Ordinal)).ToLowerInvariant());
+    }
+
+    private static void ForwardedHttps(HttpRequestMessage request)
+    {
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-For", "127.0.0.1");
+    }
+
+    [Fact]
     public async Task Failed_sign_ins_in_the_form_count_towards_the_limit_the_api_applies()
     {
         await using var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, "--Wharf:Auth:MaxFailedLogins=3");
@@ -80,13 +116,35 @@ public sealed partial class SessionCookieTests
         }
     }
 
-    private static HttpClient Client(string baseUrl) => new(new HttpClientHandler
+    /// <summary>A client without a cookie jar that follows no redirects; its connections come from <paramref name="localAddress"/> when given.</summary>
+    private static HttpClient Client(string baseUrl, IPAddress? localAddress = null)
     {
-        UseCookies = false,
-        AllowAutoRedirect = false,
-        ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator,
-    })
-    { BaseAddress = new Uri(baseUrl + "/") };
+        var handler = new SocketsHttpHandler
+        {
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+        };
+        if (localAddress is not null)
+        {
+            handler.ConnectCallback = async (context, ct) =>
+            {
+                var socket = new System.Net.Sockets.Socket(localAddress.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(localAddress, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, ct);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+        return new HttpClient(handler) { BaseAddress = new Uri(baseUrl + "/") };
+    }
 
     private static async Task SignUpAsync(HttpClient http, string user, string password)
     {
@@ -95,9 +153,12 @@ public sealed partial class SessionCookieTests
     }
 
     /// <summary>GET /login for the antiforgery cookie and field, then POST the form as a browser would.</summary>
-    private static async Task<(HttpStatusCode Status, IReadOnlyList<string> SetCookies)> PostLoginAsync(HttpClient http, string user, string password)
+    private static async Task<(HttpStatusCode Status, IReadOnlyList<string> SetCookies)> PostLoginAsync(HttpClient http, string user, string password,
+        Action<HttpRequestMessage>? headers = null)
     {
-        using var form = await http.GetAsync("login");
+        using var get = new HttpRequestMessage(HttpMethod.Get, "login");
+        headers?.Invoke(get);
+        using var form = await http.SendAsync(get);
         var html = await form.Content.ReadAsStringAsync();
         var token = WebUtility.HtmlDecode(CsrfField().Match(html).Groups[1].Value);
         var antiforgery = form.Headers.GetValues("Set-Cookie").First(c => c.StartsWith("wharf_csrf=", StringComparison.Ordinal)).Split(';')[0];
@@ -106,7 +167,10 @@ public sealed partial class SessionCookieTests
             Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["__csrf"] = token, ["username"] = user, ["password"] = password, ["returnUrl"] = "/" }),
         };
         post.Headers.Add("Cookie", antiforgery);
+        headers?.Invoke(post);
         using var response = await http.SendAsync(post);
-        return (response.StatusCode, response.Headers.TryGetValues("Set-Cookie", out var cookies) ? [.. cookies] : []);
+        // The antiforgery cookie this sign-in used comes first.
+        return (response.StatusCode, [form.Headers.GetValues("Set-Cookie").First(c => c.StartsWith("wharf_csrf=", StringComparison.Ordinal)),
+            .. response.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies : []]);
     }
 }

@@ -31,6 +31,12 @@ public interface IAccountStore
     /// </summary>
     Task<bool> SetDisabledAsync(long userId, bool disabled, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Makes the user an administrator or takes that away. Taking it away also raises the credential version (revoking
+    /// every refresh token), so nothing issued under administrator rights outlives them. False when the user is gone.
+    /// </summary>
+    Task<bool> SetAdminAsync(long userId, bool admin, CancellationToken cancellationToken);
+
     /// <summary>Records that the user's failed-login limits were cleared at <paramref name="at"/>.</summary>
     Task<bool> SetLoginsUnlockedAsync(long userId, DateTimeOffset at, CancellationToken cancellationToken);
 

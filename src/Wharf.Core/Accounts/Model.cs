@@ -101,6 +101,8 @@ public static class AuditActions
     public const string UserDisabled = "user.disabled";
     public const string UserEnabled = "user.enabled";
     public const string UserUnlocked = "user.unlocked";
+    public const string UserMadeAdmin = "user.made_admin";
+    public const string UserAdminRemoved = "user.admin_removed";
     public const string UserDeleted = "user.deleted";
     public const string OrganizationCreated = "org.created";
     public const string MemberSet = "org.member_set";

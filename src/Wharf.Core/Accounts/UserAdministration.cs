@@ -6,7 +6,7 @@ namespace Wharf.Core.Accounts;
 public sealed record UserSummary(UserAccount User, bool Locked);
 
 /// <summary>
-/// The administrators' verbs on accounts: list, disable and enable, unlock (clear failed-login limits), delete.
+/// The administrators' verbs on accounts: list, disable and enable, make administrator and take that away, unlock (clear failed-login limits), delete.
 /// Each needs an administrator acting with a credential that may manage accounts; nobody disables or deletes themselves,
 /// so an instance always keeps an administrator who can sign in.
 /// </summary>
@@ -39,6 +39,25 @@ public sealed class UserAdministration(
             if (!await store.SetDisabledAsync(user.Id, disabled, cancellationToken)) return AccountError.NotFound($"No user '{username}'.");
             accounts.Changed(user.Name);
             await audit.AppendAsync(new AuditEntry(origin.Actor, origin.ClientAddress, disabled ? AuditActions.UserDisabled : AuditActions.UserEnabled, user.Name), cancellationToken);
+        }
+        return new UserSummary((await store.FindUserAsync(user.Name, cancellationToken))!, limiter.LockedUsers().Contains(user.Name));
+    }
+
+    /// <summary>
+    /// Makes the user an administrator, or takes that away (which ends their sessions and registry tokens: nothing
+    /// issued under administrator rights outlives them). Nobody takes their own rights away, so an instance always keeps
+    /// an administrator.
+    /// </summary>
+    public async Task<AccountResult<UserSummary>> SetAdminAsync(RequestOrigin origin, string username, bool admin, CancellationToken cancellationToken)
+    {
+        if (Refuse(origin) is { } refused) return refused;
+        if (await FindAsync(username, cancellationToken) is not { } user) return AccountError.NotFound($"No user '{username}'.");
+        if (!admin && user.Name == origin.Actor) return AccountError.Conflict("You cannot take away your own administrator rights.", "username");
+        if (user.IsAdmin != admin)
+        {
+            if (!await store.SetAdminAsync(user.Id, admin, cancellationToken)) return AccountError.NotFound($"No user '{username}'.");
+            accounts.Changed(user.Name);
+            await audit.AppendAsync(new AuditEntry(origin.Actor, origin.ClientAddress, admin ? AuditActions.UserMadeAdmin : AuditActions.UserAdminRemoved, user.Name), cancellationToken);
         }
         return new UserSummary((await store.FindUserAsync(user.Name, cancellationToken))!, limiter.LockedUsers().Contains(user.Name));
     }

@@ -15,6 +15,13 @@ public interface IRepositoryStore
     /// <summary>The repository, or null when it does not exist. Visibility unset in the store reads as <paramref name="defaultVisibility"/>.</summary>
     Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Like <see cref="GetAsync(string, RepositoryVisibility, CancellationToken)"/>, with <see cref="RepositoryInfo.TagCount"/>
+    /// counted only up to <paramref name="tagCountLimit"/> (0: not counted), for callers that show "1,000+ tags" or
+    /// nothing: counting every tag of a repository with 100,000 of them costs tens of milliseconds.
+    /// </summary>
+    Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, int tagCountLimit, CancellationToken cancellationToken);
+
     /// <summary>Applies the update; false when the repository does not exist.</summary>
     Task<bool> UpdateAsync(string repository, RepositoryUpdate update, RegistryChange? change, CancellationToken cancellationToken);
 

@@ -61,14 +61,21 @@ public sealed class RepositoryService(
 
     public async ValueTask<RepositoryResult<RepositoryInfo>> GetAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
     {
-        var (info, _, error) = await ReadableAsync(caller, repository, cancellationToken);
+        var (info, _, error) = await ReadableAsync(caller, repository, null, cancellationToken);
+        return error is null ? info! : error;
+    }
+
+    /// <summary>The repository with its tags counted only up to <paramref name="tagCountLimit"/> (a page showing "1,000+ tags").</summary>
+    public async ValueTask<RepositoryResult<RepositoryInfo>> GetAsync(ClaimsPrincipal caller, string repository, int tagCountLimit, CancellationToken cancellationToken)
+    {
+        var (info, _, error) = await ReadableAsync(caller, repository, tagCountLimit, cancellationToken);
         return error is null ? info! : error;
     }
 
     public async ValueTask<RepositoryResult<RepositoryInfo>> UpdateAsync(RequestOrigin origin, string repository, RepositoryUpdate update, CancellationToken cancellationToken)
     {
         if (TextProblem(update.Description, update.Readme) is { } problem) return problem;
-        var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
+        var (_, access, error) = await ReadableAsync(origin.Caller, repository, NoTagCount, cancellationToken);
         if (error is not null) return error;
         if (!access!.CanWrite(repository)) return Refuse(access, $"You may not change '{repository}'.");
         if (update.Visibility is not null && access.Username is not null && !origin.Caller.CanManageAccount())
@@ -86,7 +93,7 @@ public sealed class RepositoryService(
 
     public async ValueTask<RepositoryResult<bool>> DeleteAsync(RequestOrigin origin, string repository, CancellationToken cancellationToken)
     {
-        var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
+        var (_, access, error) = await ReadableAsync(origin.Caller, repository, NoTagCount, cancellationToken);
         if (error is not null) return error;
         if (!access!.CanDelete(repository)) return Refuse(access, $"You may not delete '{repository}'.");
         if (!registry.Options.DeleteEnabled) return new RepositoryError(RepositoryProblem.Disabled, "Deleting is disabled on this registry.");
@@ -102,7 +109,7 @@ public sealed class RepositoryService(
     public async ValueTask<RepositoryResult<CursorPage<TagDetails>>> ListTagsAsync(ClaimsPrincipal caller, string repository, int? limit, string? cursor, CancellationToken cancellationToken)
     {
         if (!TryPage(limit, cursor, out var size, out var after, out var pageError)) return pageError!;
-        var (_, _, error) = await ReadableAsync(caller, repository, cancellationToken);
+        var (_, _, error) = await ReadableAsync(caller, repository, NoTagCount, cancellationToken);
         if (error is not null) return error;
         var tags = await store.ListTagsAsync(repository, after, size + 1, cancellationToken);
         return Page(tags, size, t => t.Name);
@@ -125,7 +132,7 @@ public sealed class RepositoryService(
         }
         if (nameContains is { Length: > RepositoryName.MaxTagLength }) return Invalid($"The tag filter is longer than {RepositoryName.MaxTagLength} characters.");
         if (platform is { Length: > 100 }) return Invalid("The platform filter is longer than 100 characters.");
-        var (_, _, error) = await ReadableAsync(caller, repository, cancellationToken);
+        var (_, _, error) = await ReadableAsync(caller, repository, NoTagCount, cancellationToken);
         if (error is not null) return error;
         var tags = await store.QueryTagsAsync(repository, new TagQuery(sort, NullIfEmpty(nameContains), NullIfEmpty(platform), after, size + 1), cancellationToken);
         if (tags.Count <= size) return new CursorPage<TagDetails>(tags, null);
@@ -143,7 +150,7 @@ public sealed class RepositoryService(
     public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(RequestOrigin origin, string repository, string tag, CancellationToken cancellationToken)
     {
         if (!RepositoryName.IsValidTag(tag)) return Invalid($"'{Shorten(tag)}' is not a valid tag: at most {RepositoryName.MaxTagLength} of [A-Za-z0-9_.-], not starting with '.' or '-'.");
-        var (_, access, error) = await ReadableAsync(origin.Caller, repository, cancellationToken);
+        var (_, access, error) = await ReadableAsync(origin.Caller, repository, NoTagCount, cancellationToken);
         if (error is not null) return error;
         if (!access!.CanDelete(repository)) return Refuse(access, $"You may not delete tags of '{repository}'.");
         var result = await registry.DeleteManifestAsync(repository, ManifestReference.ForTag(tag), Actor(origin), cancellationToken);
@@ -219,10 +226,16 @@ public sealed class RepositoryService(
     private async ValueTask<ReadFilter> FilterAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>
         new(await callerAccess.GetAsync(caller, cancellationToken), defaultVisibility);
 
-    private async ValueTask<(RepositoryInfo? Info, CallerAccess? Access, RepositoryError? Error)> ReadableAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
+    /// <summary>For callers that only check the repository and who may read it: its tags are not counted.</summary>
+    private const int NoTagCount = 0;
+
+    /// <summary>The repository, when the caller may read it; its tags counted up to <paramref name="tagCountLimit"/> (null: all).</summary>
+    private async ValueTask<(RepositoryInfo? Info, CallerAccess? Access, RepositoryError? Error)> ReadableAsync(ClaimsPrincipal caller, string repository, int? tagCountLimit, CancellationToken cancellationToken)
     {
         if (!RepositoryName.IsValid(repository)) return (null, null, Invalid(NameProblem(repository)));
-        var info = await store.GetAsync(repository, defaultVisibility, cancellationToken);
+        var info = tagCountLimit is { } limit
+            ? await store.GetAsync(repository, defaultVisibility, limit, cancellationToken)
+            : await store.GetAsync(repository, defaultVisibility, cancellationToken);
         var access = await callerAccess.GetAsync(caller, cancellationToken);
         if (info is null || !access.CanRead(repository, info.Visibility))
         {

@@ -97,6 +97,22 @@ public sealed class SqliteAccountStore(SqliteConnectionFactory connections, Time
             return changed;
         }, cancellationToken);
 
+    public Task<bool> SetAdminAsync(long userId, bool admin, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            if (admin)
+            {
+                return await connection.ExecuteAsync(Command("UPDATE users SET is_admin = 1 WHERE id = @userId", new { userId }, transaction, cancellationToken)) > 0;
+            }
+            var exists = await connection.ExecuteScalarAsync<long?>(Command("SELECT is_admin FROM users WHERE id = @userId", new { userId }, transaction, cancellationToken));
+            if (exists is null) return false;
+            if (exists == 0) return true;
+            await connection.ExecuteAsync(Command(
+                "UPDATE users SET is_admin = 0, credential_version = credential_version + 1 WHERE id = @userId", new { userId }, transaction, cancellationToken));
+            await RevokeRefreshTokensAsync(connection, transaction, userId, cancellationToken);
+            return true;
+        }, cancellationToken);
+
     public Task<bool> SetLoginsUnlockedAsync(long userId, DateTimeOffset at, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
             await connection.ExecuteAsync(Command("UPDATE users SET logins_unlocked_at = @at WHERE id = @userId",

@@ -66,17 +66,27 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             return CreateRepositoryOutcome.Created;
         }, cancellationToken);
 
-    public async Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, CancellationToken cancellationToken)
+    public Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, CancellationToken cancellationToken) =>
+        GetAsync(repository, defaultVisibility, null, cancellationToken);
+
+    public Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, int tagCountLimit, CancellationToken cancellationToken) =>
+        GetAsync(repository, defaultVisibility, (int?)Math.Max(0, tagCountLimit), cancellationToken);
+
+    private async Task<RepositoryInfo?> GetAsync(string repository, RepositoryVisibility defaultVisibility, int? tagCountLimit, CancellationToken cancellationToken)
     {
+        // A limited count reads at most that many index entries of the repository's tags.
+        var tagCount = tagCountLimit is null
+            ? "(SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id)"
+            : "(SELECT COUNT(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = r.id LIMIT @tagCountLimit) AS counted)";
         await using var connection = await _connections.OpenAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<RepositoryRow>(Command(
-            """
+            $"""
             SELECT r.name AS Name, r.namespace AS Namespace, COALESCE(r.visibility, @defaultVisibility) AS Visibility,
                    r.description AS Description, r.readme AS Readme, r.created_at AS CreatedAt, r.updated_at AS UpdatedAt,
                    r.push_count AS PushCount, r.pull_count AS PullCount, r.last_pushed_at AS LastPushedAt, r.last_pulled_at AS LastPulledAt,
-                   (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) AS TagCount
+                   {tagCount} AS TagCount
             FROM repositories r WHERE r.name = @repository
-            """, new { repository, defaultVisibility = Format(defaultVisibility) }, null, cancellationToken));
+            """, new { repository, defaultVisibility = Format(defaultVisibility), tagCountLimit }, null, cancellationToken));
         return row?.ToModel();
     }
 

@@ -30,7 +30,7 @@ public sealed record RegistryTokenResponse(string Token, string AccessToken, int
 public sealed record SessionResponse(long Id, string ClientId, string? ClientAddress, List<string> Scopes, string Credential, long? TokenId, string? TokenName,
     DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? LastUsedAt, bool Current);
 public sealed record SessionListResponse(List<SessionResponse> Sessions);
-public sealed record PatchUserRequest(bool? Disabled);
+public sealed record PatchUserRequest(bool? Disabled, bool? IsAdmin);
 public sealed record AdminUserResponse(string Username, string? Email, bool IsAdmin, bool Disabled, DateTimeOffset? DisabledAt, bool Locked, DateTimeOffset CreatedAt);
 public sealed record UserListResponse(List<AdminUserResponse> Users, string? NextCursor);
 public sealed record UserDeletionResponse(string Username, long RepositoriesKept, List<string> OrganizationsWithoutOwner, string Message);

@@ -8,7 +8,8 @@ namespace Wharf.Server.Endpoints;
 
 /// <summary>
 /// <c>/api/v1/users</c> for administrators (accounts mode only): <c>GET</c> lists users, <c>PATCH /{username}</c>
-/// <c>{"disabled": bool}</c> disables or enables one, <c>POST /{username}/unlock</c> clears their failed-login limits,
+/// <c>{"disabled": bool, "is_admin": bool}</c> (either or both) disables or enables one and makes them an administrator or
+/// takes that away, <c>POST /{username}/unlock</c> clears their failed-login limits,
 /// <c>DELETE /{username}</c> deletes them and says what happens to their namespace's repositories.
 /// (<c>POST /api/v1/users</c>, sign-up, is in <see cref="AccountsApi"/>.)
 /// </summary>
@@ -21,7 +22,7 @@ public static class UserAdministrationApi
         if (app.ServiceProvider.GetRequiredService<AuthOptions>().Mode != AuthMode.Accounts) return app;
         var users = app.MapGroup("/api/v1/users").WithTags("Users").WithBodyLimit(BodyLimits.SmallJson).ProducesApiProblems();
         users.MapGet("", ListAsync).WithSummary("List users (administrators)");
-        users.MapPatch("/{username}", PatchAsync).WithSummary("Disable or enable a user (administrators)");
+        users.MapPatch("/{username}", PatchAsync).WithSummary("Disable or enable a user, make them an administrator or take that away (administrators)");
         users.MapPost("/{username}/unlock", UnlockAsync).WithSummary("Clear a user's failed-login limits (administrators)");
         users.MapDelete("/{username}", DeleteAsync).WithSummary("Delete a user; their namespace's repositories are kept (administrators)");
         return app;
@@ -47,8 +48,11 @@ public static class UserAdministrationApi
         if (context.User.Username() is null) return ApiProblems.Unauthenticated();
         var (body, problem) = await ApiBody.ReadJsonAsync(context, AccountsJsonContext.Default.PatchUserRequest);
         if (problem is not null) return problem;
-        if (body!.Disabled is not { } disabled) return ApiProblems.Invalid("Give \"disabled\": true or false.", "disabled");
-        var result = await admin.SetDisabledAsync(AccountsApi.Origin(context), username, disabled, ct);
+        if (body!.Disabled is null && body.IsAdmin is null) return ApiProblems.Invalid("Give \"disabled\" or \"is_admin\" (or both): true or false.", "disabled");
+        var origin = AccountsApi.Origin(context);
+        var result = body.IsAdmin is { } isAdmin ? await admin.SetAdminAsync(origin, username, isAdmin, ct) : default;
+        if (!result.IsOk) return ApiProblems.From(result.Error!);
+        if (body.Disabled is { } disabled) result = await admin.SetDisabledAsync(origin, username, disabled, ct);
         return result.IsOk ? TypedResults.Json(ToResponse(result.Value!), AccountsJsonContext.Default.AdminUserResponse) : ApiProblems.From(result.Error!);
     }
 
@@ -65,13 +69,15 @@ public static class UserAdministrationApi
         var result = await admin.DeleteAsync(AccountsApi.Origin(context), username, ct);
         if (!result.IsOk) return ApiProblems.From(result.Error!);
         var deleted = result.Value!;
-        var message = deleted.RepositoriesKept == 0
-            ? $"Deleted '{deleted.Username}'. The name stays taken; an administrator can create an organization '{deleted.Username}'."
-            : $"Deleted '{deleted.Username}'. {deleted.RepositoriesKept} repositories in '{deleted.Username}/' are kept, reachable by administrators only, " +
-              $"and the name stays taken so that nobody can sign up into them: create an organization '{deleted.Username}' to hand them over, or delete them.";
-        return TypedResults.Json(new UserDeletionResponse(deleted.Username, deleted.RepositoriesKept, [.. deleted.OrganizationsWithoutOwner], message),
+        return TypedResults.Json(new UserDeletionResponse(deleted.Username, deleted.RepositoriesKept, [.. deleted.OrganizationsWithoutOwner], DeletionMessage(deleted)),
             AccountsJsonContext.Default.UserDeletionResponse);
     }
+
+    /// <summary>What deleting a user did, in words (the API's <c>message</c>, the web UI's notice).</summary>
+    public static string DeletionMessage(UserDeletion deleted) => deleted.RepositoriesKept == 0
+        ? $"Deleted '{deleted.Username}'. The name stays taken; an administrator can create an organization '{deleted.Username}'."
+        : $"Deleted '{deleted.Username}'. {deleted.RepositoriesKept} repositories in '{deleted.Username}/' are kept, reachable by administrators only, " +
+          $"and the name stays taken so that nobody can sign up into them: create an organization '{deleted.Username}' to hand them over, or delete them.";
 
     private static AdminUserResponse ToResponse(UserSummary summary) =>
         new(summary.User.Name, summary.User.Email, summary.User.IsAdmin, summary.User.IsDisabled, summary.User.DisabledAt, summary.Locked, summary.User.CreatedAt);

@@ -17,7 +17,17 @@ public sealed record NamespaceModel(string Namespace, string? Kind, IReadOnlyLis
 public sealed record TagRow(TagDetails Tag, IReadOnlyList<ImagePlatform> Platforms);
 
 /// <summary>The repository tabs' common part.</summary>
-public sealed record RepositoryHeader(RepositoryInfo Info, bool CanWrite, string Tab);
+/// <summary>The repository tabs' common part; <see cref="CanDeleteTags"/> when the viewer may delete tags and the registry allows deletes.</summary>
+public sealed record RepositoryHeader(RepositoryInfo Info, bool CanWrite, string Tab, bool CanDeleteTags = false)
+{
+    /// <summary>Tags are counted up to this many and one more; beyond it the pages say "1,000+ tags".</summary>
+    public const int TagCountShown = 1000;
+
+    /// <summary>"12 tags", "1 tag", or "1,000+ tags" for a repository with more than <see cref="TagCountShown"/>.</summary>
+    public string TagCountText => Info.TagCount > TagCountShown
+        ? $"{TagCountShown.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)}+ tags"
+        : $"{Info.TagCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} {(Info.TagCount == 1 ? "tag" : "tags")}";
+}
 
 public sealed record RepositoryModel(RepositoryHeader Header, string? ReadmeHtml, (string Name, Wharf.Core.Digests.Digest Digest)? DefaultTag, IReadOnlyList<TagRow> RecentTags);
 
@@ -51,4 +61,14 @@ public sealed record BuildModel(BuildRecord Build, IReadOnlyList<BuildLogLine> L
 public sealed record NewBuildModel(string Source, string? Image, string? Dockerfile, string? BuildArgs, string? Target, string? Platform, string? DockerfilePath,
     IReadOnlyList<StoredRegistryCredential> Credentials, string? Error);
 
-public sealed record AdminModel(string Tab, IReadOnlyList<AuditEvent> Audit, string? NextCursor, bool IsFirstPage);
+/// <summary>
+/// <c>/admin</c>: which tab, and that tab's model (one of them is set). A new tab (such as GC runs and storage usage)
+/// adds its name to <see cref="AdminTabs.All"/>, a model here and a component of its own.
+/// </summary>
+public sealed record AdminModel(string Tab, AdminUsersModel? Users = null, AdminAuditModel? Audit = null);
+
+public sealed record AdminUsersModel(IReadOnlyList<UserSummary> Users, string? Cursor, string? NextCursor);
+
+public sealed record AdminAuditModel(IReadOnlyList<AuditEvent> Events, string? NextCursor, bool IsFirstPage);
+
+public sealed record AdminDeleteUserModel(UserSummary User, string? Error);

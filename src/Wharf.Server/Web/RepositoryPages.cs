@@ -133,10 +133,12 @@ internal static class RepositoryPages
     private static async Task<RepositoryHeader?> HeaderAsync(HttpContext context, RepositoryService repositories, Route route, CancellationToken ct)
     {
         if (!RepositoryName.IsValid(route.Repository)) return null;
-        var found = await repositories.GetAsync(context.User, route.Repository, ct);
+        // Tags counted only as far as the pages say ("1,000+ tags"), not all 100,000 of a large repository.
+        var found = await repositories.GetAsync(context.User, route.Repository, RepositoryHeader.TagCountShown + 1, ct);
         if (!found.IsOk) return null;
         var access = await context.RequestServices.GetRequiredService<ICallerAccess>().GetAsync(context.User, ct);
-        return new RepositoryHeader(found.Value!, access.CanWrite(route.Repository), route.Page == "tag" ? "tags" : route.Page);
+        var deletes = context.RequestServices.GetRequiredService<RegistryOptions>().DeleteEnabled;
+        return new RepositoryHeader(found.Value!, access.CanWrite(route.Repository), route.Page == "tag" ? "tags" : route.Page, deletes && access.CanDelete(route.Repository));
     }
 
     /// <summary>Tag rows; a multi-platform tag gets one child row per platform (its digest, size and layers).</summary>
@@ -182,6 +184,7 @@ internal static class RepositoryPages
     private static async Task<IResult> PostAsync(HttpContext context, string path, RepositoryService repositories, CancellationToken ct)
     {
         var route = Parse(path);
+        if (route.Page == "tag") return await DeleteTagAsync(context, route, repositories, ct);
         if (route.Page != "settings") return WebUi.NotFound(context);
         var header = await HeaderAsync(context, repositories, route, ct);
         if (header is null || !header.CanWrite) return WebUi.NotFound(context);
@@ -231,6 +234,31 @@ internal static class RepositoryPages
             return WebUi.Page<RepositorySettingsPage>(shell, await SettingsModelAsync(context, header, description, readme, visibility, updated.Error!.Detail, ct), StatusCodes.Status400BadRequest);
         }
         return WebUi.RedirectWith(context, Format.RepositoryUrl(repository, "settings"), "Saved.");
+    }
+
+    /// <summary>
+    /// The tag page's delete form: the tag's name typed again, then the same <see cref="RepositoryService.DeleteTagAsync"/>
+    /// as <c>DELETE /api/v1/repositories/{name}/tags/{tag}</c> (permissions, the registry's delete switch, and the event
+    /// seam, which audits it as every delete). Only the tag goes; the manifest stays for other tags and digests.
+    /// </summary>
+    private static async Task<IResult> DeleteTagAsync(HttpContext context, Route route, RepositoryService repositories, CancellationToken ct)
+    {
+        if (!RepositoryName.IsValidTag(route.Tag)) return WebUi.NotFound(context);
+        var header = await HeaderAsync(context, repositories, route, ct);
+        if (header is null) return WebUi.NotFound(context);
+        var form = await context.Request.ReadFormAsync(ct);
+        var tagUrl = Format.RepositoryUrl(route.Repository, "tags/" + Uri.EscapeDataString(route.Tag));
+        if (form["action"] != "delete") return WebUi.RedirectWith(context, tagUrl, "That is not an action on tags.", isError: true);
+        if (!header.CanDeleteTags) return WebUi.RedirectWith(context, tagUrl, $"You may not delete tags of {route.Repository}.", isError: true);
+        if (form["confirm"] != route.Tag) return WebUi.RedirectWith(context, tagUrl + "#delete-tag", $"Type {route.Tag} exactly to delete the tag.", isError: true);
+        var deleted = await repositories.DeleteTagAsync(AccountsApi.Origin(context), route.Repository, route.Tag, ct);
+        if (!deleted.IsOk)
+        {
+            return deleted.Error!.Problem == RepositoryProblem.NotFound
+                ? WebUi.NotFound(context, $"{route.Repository} has no tag '{route.Tag}'.")
+                : WebUi.RedirectWith(context, tagUrl, deleted.Error.Detail, isError: true);
+        }
+        return WebUi.RedirectWith(context, Format.RepositoryUrl(route.Repository, "tags"), $"Deleted the tag {route.Tag} of {route.Repository}.");
     }
 
     private static async Task<IResult> NewAsync(HttpContext context, string? @namespace, CancellationToken ct)

@@ -125,6 +125,46 @@ public sealed class UserAdministrationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_Administrator_Makes_Another_User_An_Administrator_And_Taking_It_Away_Ends_Their_Sessions()
+    {
+        await _http.SignUpAsync("carol");
+        using var carol = _http.Basic("carol");
+        using (var refused = await carol.GetAsync("api/v1/users")) Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        using (var refused = await carol.PatchAsJsonAsync("api/v1/users/carol", new { is_admin = true })) Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+
+        using var boss = _http.Basic("boss");
+        using (var made = await boss.PatchAsJsonAsync("api/v1/users/carol", new { is_admin = true }))
+        {
+            Assert.Equal(HttpStatusCode.OK, made.StatusCode);
+            Assert.True((await JsonAsync(made)).GetProperty("is_admin").GetBoolean());
+        }
+        using (var now = await carol.GetAsync("api/v1/users")) Assert.Equal(HttpStatusCode.OK, now.StatusCode);
+        var session = await _http.GetRefreshTokenAsync("carol", AccountsHttp.Password);
+
+        // Nobody takes their own rights away (an instance keeps an administrator); another administrator may.
+        using (var self = await boss.PatchAsJsonAsync("api/v1/users/boss", new { is_admin = false })) Assert.Equal(HttpStatusCode.Conflict, self.StatusCode);
+        using (var taken = await boss.PatchAsJsonAsync("api/v1/users/carol", new { is_admin = false }))
+        {
+            Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+            Assert.False((await JsonAsync(taken)).GetProperty("is_admin").GetBoolean());
+        }
+        using (var refused = await carol.GetAsync("api/v1/users")) Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        using (var refused = await _http.RedeemAsync(session, "repository:carol/app:pull")) Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        using (var missing = await boss.PatchAsJsonAsync("api/v1/users/nobody", new { is_admin = true })) Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+
+        // Both fields at once: made an administrator and disabled.
+        using (var both = await boss.PatchAsJsonAsync("api/v1/users/carol", new { is_admin = true, disabled = true }))
+        {
+            var body = await JsonAsync(both);
+            Assert.True(body.GetProperty("is_admin").GetBoolean());
+            Assert.True(body.GetProperty("disabled").GetBoolean());
+        }
+        var audit = await _http.AuditAsync("boss");
+        Assert.Contains(audit, e => e.GetProperty("action").GetString() == "user.made_admin" && e.GetProperty("target").GetString() == "carol");
+        Assert.Contains(audit, e => e.GetProperty("action").GetString() == "user.admin_removed" && e.GetProperty("target").GetString() == "carol");
+    }
+
+    [Fact]
     public async Task Deleting_A_User_Removes_Their_Credentials_Keeps_Their_Repositories_And_Keeps_The_Name_Taken()
     {
         await _http.SignUpAsync("leaver");
