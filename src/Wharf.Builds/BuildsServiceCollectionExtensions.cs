@@ -17,7 +17,7 @@ public static class BuildsServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the build service from <c>Wharf:Builds</c>: options (validated: invalid values are returned for the
-    /// caller to stop start-up with), sources under the builds folder, the engine chosen by <c>Engine</c>, the worker,
+    /// caller to stop start-up with), sources in the shared file store of the metadata provider, the engine chosen by <c>Engine</c>, the worker,
     /// and the protector of stored registry secrets and build secrets (over the host's Data Protection).
     /// The stores (<see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>) come from the metadata provider.
     /// </summary>
@@ -38,7 +38,7 @@ public static class BuildsServiceCollectionExtensions
         services.AddSingleton<BuildSandboxes>();
         services.AddSingleton<IBuildReview, BuildReview>();
         services.TryAddSingleton<IAccountAccess, OpenAccountAccess>();
-        services.AddSingleton<IBuildSourceStore, FileSystemBuildSourceStore>();
+        services.AddSingleton<IBuildSourceStore, SharedBuildSourceStore>();
         services.AddSingleton<BuildQueueSignal>();
         services.AddSingleton<IBuildQueueSignal>(sp => sp.GetRequiredService<BuildQueueSignal>());
         services.AddSingleton<BuildCancellationRegistry>();

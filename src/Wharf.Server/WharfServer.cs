@@ -176,16 +176,23 @@ public static class WharfServer
     {
         var options = services.GetRequiredService<DatabaseOptions>();
         var migrator = services.GetRequiredService<IMetadataMigrator>();
-        if (options.ShouldMigrateOnStart) return await migrator.MigrateAsync(cancellationToken);
-        var pending = await migrator.PendingAsync(cancellationToken);
-        if (pending.Count > 0)
+        var applied = 0;
+        if (options.ShouldMigrateOnStart) applied = await migrator.MigrateAsync(cancellationToken);
+        else
         {
-            throw new MetadataStoreUnavailableException(
-                $"The database schema is behind this version of Wharf: {pending.Count} migration{(pending.Count == 1 ? " is" : "s are")} pending " +
-                $"({string.Join(", ", pending)}). Run `wharf migrate` once with the same configuration, then start the nodes " +
-                "(or set Wharf:Database:MigrateOnStart=true on a single node).");
+            var pending = await migrator.PendingAsync(cancellationToken);
+            if (pending.Count > 0)
+            {
+                throw new MetadataStoreUnavailableException(
+                    $"The database schema is behind this version of Wharf: {pending.Count} migration{(pending.Count == 1 ? " is" : "s are")} pending " +
+                    $"({string.Join(", ", pending)}). Run `wharf migrate` once with the same configuration, then start the nodes " +
+                    "(or set Wharf:Database:MigrateOnStart=true on a single node).");
+            }
         }
-        return 0;
+        // The installation's keys live in the database: load (or create) them now, so a key that cannot be read stops
+        // start-up with its message instead of failing the first request.
+        services.GetService<TokenSigningKey>();
+        return applied;
     }
 
     /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using Wharf.Testing;
 
@@ -58,10 +59,12 @@ public sealed class BuildahBuildTests
         Assert.DoesNotContain(env, e => e.StartsWith("APP_HOME=", StringComparison.Ordinal));
 
         // The worker cleans up (local image, then source) right after recording success, so allow it a moment.
-        var source = Path.Combine(server.Server.DataDir, "builds", "sources", Guid.Parse(id).ToString("N"));
+        var shared = server.Server.Services.GetRequiredService<Wharf.Core.Storage.ISharedFileStore>();
+        var source = $"builds/{Guid.Parse(id):N}/";
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (Directory.Exists(source) && DateTime.UtcNow < deadline) await Task.Delay(50, Ct);
-        Assert.False(Directory.Exists(source), "a succeeded build's source is removed");
+        while ((await shared.ListAsync(source, Ct)).Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(50, Ct);
+        Assert.True((await shared.ListAsync(source, Ct)).Count == 0, "a succeeded build's source is removed");
+        Assert.False(Directory.Exists(Path.Combine(server.Server.DataDir, "builds", "sources", Guid.Parse(id).ToString("N"))), "nothing of it stays on the node");
         var logs = await server.LogsAsync(id, Ct);
         Assert.Contains("STEP", logs, StringComparison.Ordinal);
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", logs);

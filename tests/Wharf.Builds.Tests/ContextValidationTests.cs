@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.IO.Compression;
 using System.Net;
 using System.Text.Json.Nodes;
@@ -66,6 +67,7 @@ public sealed class ContextValidationTests
         // Nothing refused was kept.
         var sources = Path.Combine(server.Server.DataDir, "builds", "sources");
         Assert.True(!Directory.Exists(sources) || Directory.GetDirectories(sources).Length == 0, string.Join(", ", Directory.GetDirectories(sources)));
+        Assert.Empty(await server.Server.Services.GetRequiredService<Wharf.Core.Storage.ISharedFileStore>().ListAsync("builds/", Ct));
         var list = JsonNode.Parse(await server.Http.GetStringAsync("api/v1/builds", Ct))!;
         Assert.Empty(list["builds"]!.AsArray());
     }

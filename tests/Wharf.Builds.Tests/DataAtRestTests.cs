@@ -12,8 +12,9 @@ using Wharf.Testing;
 namespace Wharf.Builds.Tests;
 
 /// <summary>
-/// What a copy of the data folder gives away: with a master key, nothing (the key ring and the token-signing key are
-/// encrypted with it); without one, a warning at start-up says so. The folder is 0700, the database and keys 0600.
+/// What a copy of the data folder (the database with it) gives away: with a master key, nothing (the key ring and the
+/// token-signing key, kept in the database's shared files, are encrypted with it); without one, a warning at start-up
+/// says so. The folder is 0700, the database 0600, and no key lies beside it on the node's disk.
 /// </summary>
 [Trait("Category", "Builds")]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -25,21 +26,18 @@ public sealed class DataAtRestTests
     private CancellationToken Ct => _timeout.Token;
 
     [Fact]
-    public async Task The_data_folder_is_0700_and_the_database_and_key_files_are_0600()
+    public async Task The_data_folder_is_0700_the_database_0600_and_no_key_is_on_the_nodes_disk()
     {
         await using var server = await WharfTestServer.StartAsync(AuthMode.Accounts, null, "--workers", "0");
         await StoreCredentialAsync(server, "first-secret");
         var data = server.DataDir;
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
-        foreach (var folder in (string[])["keys", "keys/dataprotection", "builds"])
-        {
-            Assert.True(File.GetUnixFileMode(Path.Combine(data, folder)) == (UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute), folder);
-        }
-        var files = new List<string> { Path.Combine(data, "wharf.db"), Path.Combine(data, "keys", "token-signing.pem") };
-        files.AddRange(Directory.EnumerateFiles(Path.Combine(data, "keys", "dataprotection")));
+        Assert.True(File.GetUnixFileMode(Path.Combine(data, "builds")) == (UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute), "builds");
+        Assert.False(Directory.Exists(Path.Combine(data, "keys")), "the keys are the installation's, in the database");
+        Assert.NotEmpty(await StoredKeyRingAsync(data));
+        var files = new List<string> { Path.Combine(data, "wharf.db") };
         if (File.Exists(Path.Combine(data, "wharf.db-wal"))) files.Add(Path.Combine(data, "wharf.db-wal"));
-        Assert.True(files.Count >= 3);
         foreach (var file in files)
         {
             Assert.True(File.GetUnixFileMode(file) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), $"{file}: {File.GetUnixFileMode(file)}");
@@ -70,13 +68,14 @@ public sealed class DataAtRestTests
         }
 
         Assert.Throws<CryptographicException>(() => DecryptWithTheDataFolderAlone(dataDir, ciphertext));
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(dataDir, "keys", "dataprotection")))
+        var ring = await StoredKeyRingAsync(dataDir);
+        Assert.NotEmpty(ring);
+        foreach (var xml in ring.Values)
         {
-            var xml = await File.ReadAllTextAsync(file, Ct);
             Assert.DoesNotContain("<masterKey", xml, StringComparison.Ordinal);
             Assert.Contains("wharfEncryptedKey", xml, StringComparison.Ordinal);
         }
-        Assert.Contains("ENCRYPTED PRIVATE KEY", await File.ReadAllTextAsync(Path.Combine(dataDir, "keys", "token-signing.pem"), Ct), StringComparison.Ordinal);
+        Assert.Contains("ENCRYPTED PRIVATE KEY", (await StoredFilesAsync(dataDir, "keys/"))[Wharf.Server.Accounts.TokenSigningKey.SharedPath], StringComparison.Ordinal);
         // And without the master key the server says why it cannot start.
         var refused = await Assert.ThrowsAsync<WharfConfigurationException>(() => WharfTestServer.StartAsync(AuthMode.Accounts, dataDir, "--workers", "0"));
         Assert.Contains("Wharf:Secrets:MasterKeyFile", refused.Message, StringComparison.Ordinal);
@@ -117,7 +116,7 @@ public sealed class DataAtRestTests
         var copy = Directory.CreateTempSubdirectory("stolen-ring-");
         try
         {
-            foreach (var file in Directory.EnumerateFiles(Path.Combine(dataDir, "keys", "dataprotection"))) File.Copy(file, Path.Combine(copy.FullName, Path.GetFileName(file)));
+            foreach (var (path, xml) in StoredKeyRingAsync(dataDir).GetAwaiter().GetResult()) File.WriteAllText(Path.Combine(copy.FullName, Path.GetFileName(path)), xml);
             var provider = DataProtectionProvider.Create(copy, b => b.SetApplicationName("wharf"));
             return provider.CreateProtector("Wharf.Builds.RegistryCredentials.v1").Unprotect(ciphertext);
         }
@@ -125,6 +124,21 @@ public sealed class DataAtRestTests
         {
             copy.Delete(recursive: true);
         }
+    }
+
+    /// <summary>The key ring's files as the database holds them, read with nothing but the database file.</summary>
+    private static Task<Dictionary<string, string>> StoredKeyRingAsync(string dataDir) => StoredFilesAsync(dataDir, Wharf.Server.KeyProtection.SecretsServiceCollectionExtensions.KeyRingPrefix);
+
+    private static async Task<Dictionary<string, string>> StoredFilesAsync(string dataDir, string prefix)
+    {
+        using var connections = new Wharf.Data.Sqlite.SqliteConnectionFactory(Wharf.Data.Sqlite.SqliteOptions.ForFile(Path.Combine(dataDir, "wharf.db")));
+        var files = new Wharf.Data.Sqlite.SqliteSharedFileStore(connections);
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in await files.ListAsync(prefix, CancellationToken.None))
+        {
+            found[path] = Encoding.UTF8.GetString((await Wharf.Core.Storage.SharedFileStoreExtensions.ReadAllBytesAsync(files, path, CancellationToken.None))!);
+        }
+        return found;
     }
 
     private static string ReadStoredSecret(string dataDir)

@@ -22,6 +22,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 {
     private readonly Func<TimeProvider, Stores> _open;
     private readonly Func<ValueTask> _drop;
+    private Func<string, Task<long>> _countRows = _ => throw new InvalidOperationException();
     private readonly Stores _stores;
     private readonly List<Stores> _nodes = [];
 
@@ -53,6 +54,11 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public IGcStore Gc => _stores.Gc;
 
+    public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
+
+    /// <summary>How many rows <paramref name="table"/> holds (for checks that nothing is left behind).</summary>
+    public Task<long> CountRowsAsync(string table) => _countRows(table);
+
     public Wharf.Core.Storage.IUploadSessionIndex UploadSessions => _stores.UploadSessions;
 
     /// <summary>The stores as another process on the same database would have them (own connections, own writer gate).</summary>
@@ -71,11 +77,21 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         {
             var file = new SqliteTestDatabase();
             database = new MetadataTestDatabase(provider, t => Stores.Sqlite(file.DatabasePath, t), file.DisposeAsync, time);
+            database._countRows = async table =>
+            {
+                await using var connection = await file.Connections.OpenAsync(CancellationToken.None);
+                return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, $"SELECT count(*) FROM {table}");
+            };
         }
         else
         {
             var server = await PostgresService.CreateDatabaseAsync(migrated: true);
             database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
+            database._countRows = async table =>
+            {
+                await using var connection = new Npgsql.NpgsqlConnection(server.ConnectionString);
+                return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, $"SELECT count(*) FROM {table}");
+            };
         }
         await database.Migrator.MigrateAsync(CancellationToken.None);
         return database;
@@ -91,7 +107,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>One node's stores on the database.</summary>
     public sealed class Stores(
         IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
-        IBuildStore builds, IRegistryCredentialStore credentials, IGcStore gc, IAsyncDisposable? resources) : IAsyncDisposable
+        IBuildStore builds, IRegistryCredentialStore credentials, Wharf.Core.Storage.ISharedFileStore files, IGcStore gc, IAsyncDisposable? resources) : IAsyncDisposable
     {
         public IMetadataMigrator Migrator { get; } = migrator;
         public IRegistryStore Registry { get; } = registry;
@@ -101,6 +117,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IBuildStore Builds { get; } = builds;
         public IRegistryCredentialStore Credentials { get; } = credentials;
         public IGcStore Gc { get; } = gc;
+        public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
         public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
@@ -114,7 +131,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new SqliteAccountStore(connections, time);
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time), new SqliteGcStore(connections), new Disposing(connections.Dispose))
+                new SqliteBuildStore(connections, time), new SqliteRegistryCredentialStore(connections, time),
+                new SqliteSharedFileStore(connections, time), new SqliteGcStore(connections), new Disposing(connections.Dispose))
             {
                 UploadSessions = new SqliteUploadSessionIndex(connections),
             };
@@ -126,7 +144,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             var accounts = new PostgreSqlAccountStore(connections, time);
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
-                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time), new PostgreSqlGcStore(connections), connections)
+                new PostgreSqlBuildStore(connections, time), new PostgreSqlRegistryCredentialStore(connections, time),
+                new PostgreSqlSharedFileStore(connections, time), new PostgreSqlGcStore(connections), connections)
             {
                 UploadSessions = new PostgreSqlUploadSessionIndex(connections),
             };

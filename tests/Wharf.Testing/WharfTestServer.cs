@@ -147,6 +147,19 @@ public sealed class WharfTestServer : IAsyncDisposable
         return new WharfTestServer(app, DataDir, false, args, null, services);
     }
 
+    /// <summary>
+    /// Starts another node on this server's metadata database with a data folder of its own, as a node on another machine
+    /// would have: whatever it finds there is its alone. The caller disposes it (its folder goes with it).
+    /// </summary>
+    public async Task<WharfTestServer> StartAnotherNodeWithOwnDataFolderAsync(params string[] extraArgs)
+    {
+        if (_database is null) throw new InvalidOperationException("Only a server on PostgreSQL has other nodes.");
+        var dataDir = Directory.CreateTempSubdirectory("wharf-test-").FullName;
+        string[] args = [.. _extraArgs.Where(a => !a.StartsWith("--Wharf:Builds:TempPath=", StringComparison.Ordinal)), BuildTempArgument(), .. extraArgs];
+        var app = await StartAppAsync(dataDir, "http://127.0.0.1:0", args, null, null);
+        return new WharfTestServer(app, dataDir, true, args);
+    }
+
     private static string[] PostgreSqlArgs(PostgresTestDatabase database) =>
     [
         "--Wharf:Database:Type=PostgreSql",

@@ -110,6 +110,12 @@ public sealed class WebUiFixture : IAsyncLifetime
         return await context.NewPageAsync();
     }
 
+    /// <summary>
+    /// How long a test waits for a page to arrive: until its HTML is parsed (not for every stylesheet and image, which on
+    /// a loaded machine can take longer than the page), generously, yet finite on a real hang.
+    /// </summary>
+    private static readonly PageWaitForURLOptions UrlWait = new() { Timeout = 60_000, WaitUntil = WaitUntilState.DOMContentLoaded };
+
     /// <summary>Signs in through the form.</summary>
     public static async Task SignInAsync(IPage page, RegistryCredentials user)
     {
@@ -119,7 +125,7 @@ public sealed class WebUiFixture : IAsyncLifetime
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         try
         {
-            await page.WaitForURLAsync(url => !url.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 15_000 });
+            await page.WaitForURLAsync(url => !url.Contains("/login", StringComparison.Ordinal), UrlWait);
         }
         catch (TimeoutException)
         {
@@ -132,7 +138,7 @@ public sealed class WebUiFixture : IAsyncLifetime
     {
         try
         {
-            await page.WaitForURLAsync(glob, new PageWaitForURLOptions { Timeout = 15_000 });
+            await page.WaitForURLAsync(glob, UrlWait);
         }
         catch (TimeoutException)
         {

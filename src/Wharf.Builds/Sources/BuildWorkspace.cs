@@ -4,7 +4,7 @@ using Wharf.Core.Builds;
 namespace Wharf.Builds.Sources;
 
 /// <summary>
-/// A running build's folder, <c>work/&lt;id&gt;</c> (0700): the context unpacked under <c>context/</c> (never writing
+/// A running build's folder, <c>work/&lt;id&gt;</c> (0700): the context, read from the shared store, unpacked under <c>context/</c> (never writing
 /// through a link), the build's secrets under <c>secrets/</c> (0600 files), and whatever the engine keeps there. It is
 /// removed after every outcome: disposing deletes it, and so does a failed preparation (a context that passed the
 /// upload checks but cannot be unpacked leaves nothing behind).
@@ -22,7 +22,7 @@ public sealed class BuildWorkspace : IAsyncDisposable
     public string ContextDirectory { get; }
 
     /// <summary>Unpacks the build's source; throws <see cref="InvalidDataException"/> (folder removed) when it cannot be unpacked.</summary>
-    public static async Task<BuildWorkspace> PrepareAsync(BuildPaths paths, BuildRecord build, CancellationToken cancellationToken)
+    public static async Task<BuildWorkspace> PrepareAsync(BuildPaths paths, IBuildSourceStore sources, BuildRecord build, CancellationToken cancellationToken)
     {
         var folder = paths.Work(build.Id);
         DeleteFolder(folder);
@@ -32,14 +32,16 @@ public sealed class BuildWorkspace : IAsyncDisposable
         try
         {
             Directory.CreateDirectory(workspace.ContextDirectory);
-            var source = paths.Source(build.Id);
+            await using var source = await sources.OpenSourceAsync(build.Id, build.SourceKind, cancellationToken)
+                ?? throw new InvalidDataException("The build's source is no longer stored.");
             if (build.SourceKind == BuildSourceKind.Dockerfile)
             {
-                File.Copy(Path.Combine(source, FileSystemBuildSourceStore.DockerfileName), Path.Combine(workspace.ContextDirectory, "Dockerfile"));
+                await using var dockerfile = new FileStream(Path.Combine(workspace.ContextDirectory, "Dockerfile"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+                await source.CopyToAsync(dockerfile, cancellationToken);
             }
             else
             {
-                await ExtractAsync(Path.Combine(source, FileSystemBuildSourceStore.ContextName), workspace.ContextDirectory, cancellationToken);
+                await ExtractAsync(source, workspace.ContextDirectory, cancellationToken);
             }
             return workspace;
         }
@@ -74,9 +76,9 @@ public sealed class BuildWorkspace : IAsyncDisposable
         return files;
     }
 
-    private static async Task ExtractAsync(string archiveFile, string root, CancellationToken cancellationToken)
+    private static async Task ExtractAsync(Stream stored, string root, CancellationToken cancellationToken)
     {
-        await using var archive = FileSystemBuildSourceStore.OpenArchive(archiveFile);
+        await using var archive = await SharedBuildSourceStore.OpenArchiveAsync(stored, cancellationToken);
         await using var reader = new TarReader(archive);
         while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
         {

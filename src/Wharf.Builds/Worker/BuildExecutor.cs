@@ -134,7 +134,7 @@ public sealed partial class BuildExecutor(
             BuildWorkspace workspace;
             try
             {
-                workspace = await BuildWorkspace.PrepareAsync(paths, build, cancellationToken);
+                workspace = await BuildWorkspace.PrepareAsync(paths, sources, build, cancellationToken);
             }
             catch (InvalidDataException e)
             {

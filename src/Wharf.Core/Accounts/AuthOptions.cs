@@ -60,7 +60,11 @@ public sealed class AuthOptions
     /// <summary>Lifetime of refresh tokens (<c>offline_token=true</c>, <c>access_type=offline</c>). Default 30 days.</summary>
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>PEM file with the ES256 signing key; created on first start. Default <c>keys/token-signing.pem</c> in the data folder.</summary>
+    /// <summary>
+    /// PEM file with the ES256 signing key, created on first start, for an operator who manages the key as a file. Default
+    /// none: the key is created once for the installation and kept in the metadata database (encrypted with the master key
+    /// when one is given), where every node finds it.
+    /// </summary>
     public string? SigningKeyPath { get; set; }
 
     /// <summary>

@@ -21,7 +21,7 @@ public sealed record SourceSaveResult(SourceProblem Problem, string? Message, lo
 
 /// <summary>
 /// Keeps a build's source (a Dockerfile, or a context archive) until the build is done with it, streaming it to
-/// storage as it is uploaded and refusing what breaks a limit or could escape the context.
+/// storage every node shares as it is uploaded and refusing what breaks a limit or could escape the context.
 /// </summary>
 public interface IBuildSourceStore
 {
@@ -35,6 +35,9 @@ public interface IBuildSourceStore
 
     /// <summary>The Dockerfile's text: the stored Dockerfile, or the entry <paramref name="dockerfilePath"/> of the stored context.</summary>
     Task<string?> ReadDockerfileAsync(Guid buildId, BuildSourceKind kind, string dockerfilePath, CancellationToken cancellationToken);
+
+    /// <summary>The stored source itself (the Dockerfile, or the context archive as uploaded), for the worker that runs the build; null when none is stored.</summary>
+    Task<Stream?> OpenSourceAsync(Guid buildId, BuildSourceKind kind, CancellationToken cancellationToken);
 
     /// <summary>Keeps a build's secrets beside its source, encrypted at rest; they go with the source.</summary>
     Task SaveSecretsAsync(Guid buildId, IReadOnlyDictionary<string, byte[]> secrets, CancellationToken cancellationToken);

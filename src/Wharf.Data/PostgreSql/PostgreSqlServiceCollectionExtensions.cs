@@ -14,7 +14,8 @@ public static class PostgreSqlServiceCollectionExtensions
     /// <summary>
     /// Registers the PostgreSQL metadata store for <paramref name="connectionString"/>: one pooled
     /// <see cref="PostgreSqlConnections"/>, every store (<see cref="IRegistryStore"/>, <see cref="IRepositoryStore"/>,
-    /// <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>, <see cref="Wharf.Core.Storage.IUploadSessionIndex"/>),
+    /// <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>, <see cref="IRegistryCredentialStore"/>, <see cref="Wharf.Core.Storage.IUploadSessionIndex"/>,
+    /// <see cref="Wharf.Core.Storage.ISharedFileStore"/>),
     /// <see cref="IMetadataMigrator"/> and the LISTEN/NOTIFY <see cref="ISignalBus"/> (a hosted service). Returns the
     /// problems with the connection string (none when it registered).
     /// </summary>
@@ -40,6 +41,7 @@ public static class PostgreSqlServiceCollectionExtensions
         services.AddSingleton<Wharf.Core.Storage.IUploadSessionIndex>(sp => new PostgreSqlUploadSessionIndex(sp.GetRequiredService<PostgreSqlConnections>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new PostgreSqlRegistryCredentialStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new PostgreSqlGcStore(sp.GetRequiredService<PostgreSqlConnections>()));
+        services.AddSingleton<Wharf.Core.Storage.ISharedFileStore>(sp => new PostgreSqlSharedFileStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IMetadataMigrator>(sp => new PostgreSqlMigrator(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton(sp => new PostgreSqlSignalBus(
             sp.GetRequiredService<PostgreSqlConnections>(),

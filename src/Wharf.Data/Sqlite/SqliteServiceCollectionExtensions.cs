@@ -13,7 +13,8 @@ public static class SqliteServiceCollectionExtensions
     /// Registers the SQLite metadata store for the database file at <paramref name="databasePath"/> (its folder is
     /// created): <see cref="SqliteConnectionFactory"/>, every store (<see cref="IRegistryStore"/>,
     /// <see cref="IRepositoryStore"/>, <see cref="IAccountStore"/>, <see cref="IAuditLog"/>, <see cref="IBuildStore"/>,
-    /// <see cref="IRegistryCredentialStore"/>, <see cref="Wharf.Core.Storage.IUploadSessionIndex"/>), <see cref="IMetadataMigrator"/> and an in-process
+    /// <see cref="IRegistryCredentialStore"/>, <see cref="Wharf.Core.Storage.IUploadSessionIndex"/>, <see cref="Wharf.Core.Storage.ISharedFileStore"/>),
+    /// <see cref="IMetadataMigrator"/> and an in-process
     /// <see cref="ISignalBus"/> (one file, one node), all singletons sharing one writer gate.
     /// </summary>
     public static IServiceCollection AddSqliteMetadata(this IServiceCollection services, string databasePath, int relevanceRankedMatches = 5_000)
@@ -41,6 +42,8 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new SqliteGcStore(sp.GetRequiredService<SqliteConnectionFactory>()));
+        services.AddSingleton<Wharf.Core.Storage.ISharedFileStore>(sp => new SqliteSharedFileStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IMetadataMigrator>(sp => sp.GetRequiredService<SqliteMigrator>());
         services.AddSingleton<ISignalBus>(sp => SignalBusLogging.Logged(new InProcessSignalBus(), sp));

@@ -31,7 +31,10 @@ public static class AccountsServiceCollectionExtensions
         }
         errors.AddRange(options.Validate());
         if (errors.Count > 0) throw new WharfConfigurationException(errors);
-        options.SigningKeyPath = Path.GetFullPath(options.SigningKeyPath ?? Path.Combine(dataDir, "keys", "token-signing.pem"));
+        // Without a configured file the key is the installation's, in the shared files; the data folder's old place is only read.
+        var signingKeyFile = options.SigningKeyPath is { Length: > 0 } configuredKey ? Path.GetFullPath(configuredKey) : null;
+        var legacySigningKey = Path.Combine(dataDir, "keys", "token-signing.pem");
+        options.SigningKeyPath = signingKeyFile;
         services.AddSingleton(options);
 
         if (options.Mode == AuthMode.Open)
@@ -42,7 +45,11 @@ public static class AccountsServiceCollectionExtensions
             services.AddSingleton<IAccountAccess, OpenAccountAccess>();
             return services;
         }
-        services.AddSingleton(sp => TokenSigningKey.LoadOrCreate(options.SigningKeyPath, sp.GetService<Wharf.Server.KeyProtection.MasterKey>()));
+        services.AddSingleton(sp => signingKeyFile is not null
+            ? TokenSigningKey.LoadOrCreate(signingKeyFile, sp.GetService<Wharf.Server.KeyProtection.MasterKey>())
+            // Resolved once, after start-up has reached and migrated the database.
+            : TokenSigningKey.LoadOrCreateSharedAsync(sp.GetRequiredService<Wharf.Core.Storage.ISharedFileStore>(), legacySigningKey,
+                sp.GetService<Wharf.Server.KeyProtection.MasterKey>(), CancellationToken.None).GetAwaiter().GetResult());
         services.AddSingleton<IPasswordHashing, PasswordHashing>();
         services.AddSingleton<RepositoryPermissions>();
         services.AddSingleton<CredentialChanges>();
@@ -65,11 +72,13 @@ public static class AccountsServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Adds the authentication middleware (accounts mode only) and creates the signing key now rather than on the first request.</summary>
+    /// <summary>
+    /// Adds the authentication middleware (accounts mode only). The signing key is loaded once the database is reached and
+    /// migrated (<see cref="WharfServer.PrepareDatabaseAsync"/>), not here: it lives in the database.
+    /// </summary>
     public static IApplicationBuilder UseWharfAccounts(this IApplicationBuilder app)
     {
         if (app.ApplicationServices.GetRequiredService<AuthOptions>().Mode != AuthMode.Accounts) return app;
-        app.ApplicationServices.GetRequiredService<TokenSigningKey>();
         return app.UseMiddleware<WharfAuthenticationMiddleware>();
     }
 

@@ -1,12 +1,14 @@
 using System.Security.Cryptography;
 using System.Text;
+using Wharf.Core.Storage;
 using Wharf.Server.KeyProtection;
 
 namespace Wharf.Server.Accounts;
 
 /// <summary>
-/// The ES256 (P-256) key that signs registry tokens. Created on first start and kept as a PEM file, so every
-/// node given the same file verifies tokens without asking anyone. <see cref="KeyId"/> is the libtrust-style
+/// The ES256 (P-256) key that signs registry tokens. Created on first start and kept in the metadata database's shared
+/// files (or, when <c>Wharf:Auth:SigningKeyPath</c> names one, in that PEM file), so every node verifies tokens any
+/// other node issued without asking anyone. <see cref="KeyId"/> is the libtrust-style
 /// fingerprint the token spec's examples use (SHA-256 of the public key, base32, groups of four).
 /// </summary>
 public sealed class TokenSigningKey : IDisposable
@@ -22,6 +24,78 @@ public sealed class TokenSigningKey : IDisposable
 
     public string KeyId { get; }
 
+    /// <summary>Where the key is kept among the shared files.</summary>
+    public const string SharedPath = "keys/token-signing.pem";
+
+    /// <summary>
+    /// Loads the installation's key from the shared files, or creates it there (create-only: of two nodes starting at once,
+    /// both end up with the first one's key). A key that an earlier version kept in <paramref name="legacyPath"/> on this
+    /// node's disk becomes the shared key when none is stored yet, so tokens and signatures issued before stay valid.
+    /// With a <paramref name="masterKey"/> the stored key is encrypted (PKCS#8, AES-256), and one stored in the clear is
+    /// encrypted in place.
+    /// </summary>
+    public static async Task<TokenSigningKey> LoadOrCreateSharedAsync(ISharedFileStore files, string legacyPath, MasterKey? masterKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        const string where = "The token-signing key in the metadata database (" + SharedPath + ")";
+        for (var attempt = 0; ; attempt++)
+        {
+            if (await files.ReadAllBytesAsync(SharedPath, cancellationToken) is { } stored)
+            {
+                var pem = Encoding.UTF8.GetString(stored);
+                var key = Parse(pem, where, masterKey);
+                if (masterKey is not null && !pem.Contains("ENCRYPTED PRIVATE KEY", StringComparison.Ordinal))
+                {
+                    await files.WriteAllBytesAsync(SharedPath, Encoding.UTF8.GetBytes(Export(key, masterKey)), cancellationToken);
+                }
+                return new TokenSigningKey(key);
+            }
+            if (attempt > 0) throw new InvalidOperationException("The token-signing key was created and is not stored.");
+            using var created = File.Exists(legacyPath) ? LoadOrCreate(legacyPath, masterKey) : new TokenSigningKey(ECDsa.Create(ECCurve.NamedCurves.nistP256));
+            // Whoever stores first wins; everyone then reads what is stored.
+            await files.CreateAsync(SharedPath, Encoding.UTF8.GetBytes(Export(created.Key, masterKey)), cancellationToken);
+        }
+    }
+
+    private static string Export(ECDsa key, MasterKey? masterKey) => masterKey is null
+        ? key.ExportPkcs8PrivateKeyPem()
+        : key.ExportEncryptedPkcs8PrivateKeyPem(masterKey.PemPassword(), new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 10_000));
+
+    /// <summary>A P-256 key from PEM (encrypted with the master key, or in the clear); <paramref name="where"/> names it in errors.</summary>
+    private static ECDsa Parse(string pem, string where, MasterKey? masterKey)
+    {
+        var key = ECDsa.Create();
+        var encrypted = pem.Contains("ENCRYPTED PRIVATE KEY", StringComparison.Ordinal);
+        try
+        {
+            if (encrypted)
+            {
+                if (masterKey is null)
+                {
+                    throw new WharfConfigurationException([$"{where} is encrypted with a master key, and none is configured (Wharf:Secrets:MasterKeyFile)."]);
+                }
+                key.ImportFromEncryptedPem(pem, masterKey.PemPassword());
+            }
+            else
+            {
+                key.ImportFromPem(pem);
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            throw new WharfConfigurationException([encrypted
+                ? $"{where} cannot be decrypted with the configured master key: {e.Message}"
+                : $"{where} does not hold a PEM EC private key: {e.Message}"]);
+        }
+        if (key.KeySize != 256)
+        {
+            key.Dispose();
+            throw new WharfConfigurationException([$"{where} must hold a P-256 key for ES256, not a {key.KeySize}-bit key."]);
+        }
+        return key;
+    }
+
     /// <summary>
     /// Loads the key at <paramref name="path"/>, or creates it there (owner-only permissions) when it does not exist. With
     /// a <paramref name="masterKey"/> the file holds the key encrypted (PKCS#8, AES-256), and a key stored in the clear
@@ -29,38 +103,11 @@ public sealed class TokenSigningKey : IDisposable
     /// </summary>
     public static TokenSigningKey LoadOrCreate(string path, MasterKey? masterKey = null)
     {
-        var key = ECDsa.Create();
         if (File.Exists(path))
         {
             var pem = File.ReadAllText(path);
             var encrypted = pem.Contains("ENCRYPTED PRIVATE KEY", StringComparison.Ordinal);
-            try
-            {
-                if (encrypted)
-                {
-                    if (masterKey is null)
-                    {
-                        throw new WharfConfigurationException([$"Wharf:Auth:SigningKeyPath '{path}' is encrypted with a master key, and none is configured (Wharf:Secrets:MasterKeyFile)."]);
-                    }
-                    key.ImportFromEncryptedPem(pem, masterKey.PemPassword());
-                }
-                else
-                {
-                    key.ImportFromPem(pem);
-                }
-            }
-            catch (Exception e) when (e is ArgumentException or CryptographicException)
-            {
-                key.Dispose();
-                throw new WharfConfigurationException([encrypted
-                    ? $"Wharf:Auth:SigningKeyPath '{path}' cannot be decrypted with the configured master key: {e.Message}"
-                    : $"Wharf:Auth:SigningKeyPath '{path}' does not hold a PEM EC private key: {e.Message}"]);
-            }
-            if (key.KeySize != 256)
-            {
-                key.Dispose();
-                throw new WharfConfigurationException([$"Wharf:Auth:SigningKeyPath '{path}' must hold a P-256 key for ES256, not a {key.KeySize}-bit key."]);
-            }
+            var key = Parse(pem, $"Wharf:Auth:SigningKeyPath '{path}'", masterKey);
             if (!encrypted && masterKey is not null) Write(path, key, masterKey, replace: true);
             else if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) != 0)
             {
@@ -68,17 +115,16 @@ public sealed class TokenSigningKey : IDisposable
             }
             return new TokenSigningKey(key);
         }
-        key.Dispose();
-        key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var created = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder)) Directory.CreateDirectory(folder);
-        if (!Write(path, key, masterKey, replace: false))
+        if (!Write(path, created, masterKey, replace: false))
         {
             // Two nodes starting at once on a shared folder: the first rename wins, the other loads its key.
-            key.Dispose();
+            created.Dispose();
             return LoadOrCreate(path, masterKey);
         }
-        return new TokenSigningKey(key);
+        return new TokenSigningKey(created);
     }
 
     /// <summary>Writes the key (encrypted with the master key when there is one) through a temp file; false when another got there first.</summary>
@@ -90,9 +136,7 @@ public sealed class TokenSigningKey : IDisposable
         using (var stream = new FileStream(temp, options))
         using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
         {
-            writer.Write(masterKey is null
-                ? key.ExportPkcs8PrivateKeyPem()
-                : key.ExportEncryptedPkcs8PrivateKeyPem(masterKey.PemPassword(), new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 10_000)));
+            writer.Write(Export(key, masterKey));
             writer.Flush();
             stream.Flush(flushToDisk: true);
         }

@@ -1,3 +1,4 @@
+using Wharf.Core.Storage;
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
@@ -227,7 +228,8 @@ public class TokenFlowTests : IAsyncLifetime
     public async Task Bearer_Tokens_Are_Refused_When_Expired_Forged_Or_Tampered(string kind)
     {
         using var key = ECDsa.Create();
-        key.ImportFromPem(await File.ReadAllTextAsync(Path.Combine(_http.Server.DataDir, "keys", "token-signing.pem")));
+        var stored = await _http.Server.Services.GetRequiredService<Wharf.Core.Storage.ISharedFileStore>().ReadAllBytesAsync(Wharf.Server.Accounts.TokenSigningKey.SharedPath, CancellationToken.None);
+        key.ImportFromPem(System.Text.Encoding.UTF8.GetString(stored!));
         var kid = (string)JsonDocument.Parse(Base64UrlDecode((await _http.GetTokenAsync("alice")).Split('.')[0])).RootElement.GetProperty("kid").GetString()!;
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var claims = new Dictionary<string, object>
