@@ -10,6 +10,7 @@ using Wharf.Data;
 using Wharf.Server.Accounts;
 using Wharf.Server.Configuration;
 using Wharf.Server.Http;
+using Wharf.Server.Proxy;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Errors;
 using Wharf.Server.Gc;
@@ -125,6 +126,7 @@ public static class WharfServer
         services.AddSingleton<RegistryService>();
         services.AddSingleton<BlobService>();
         services.AddWharfAccounts(configuration, dataDir);
+        if (services.AddWharfProxy(configuration, dataDir) is { Count: > 0 } proxyProblems) throw new WharfConfigurationException(proxyProblems);
         services.AddWharfRepositories(configuration);
         services.AddWharfWebUi();
         services.AddWharfGc(configuration);

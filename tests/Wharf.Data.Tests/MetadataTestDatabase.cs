@@ -53,6 +53,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     public IRegistryCredentialStore Credentials => _stores.Credentials;
 
     public IGcStore Gc => _stores.Gc;
+    public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
 
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
 
@@ -120,6 +121,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
         public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
+        public required Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; init; }
+
         public ValueTask DisposeAsync() => resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
         /// <summary>Small limit of "broad" searches, so contract tests reach that path with a handful of repositories.</summary>
@@ -135,6 +138,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
                 new SqliteSharedFileStore(connections, time), new SqliteGcStore(connections), new Disposing(connections.Dispose))
             {
                 UploadSessions = new SqliteUploadSessionIndex(connections),
+                CachedRepositories = new SqliteCachedRepositoryStore(connections, time),
             };
         }
 
@@ -148,6 +152,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
                 new PostgreSqlSharedFileStore(connections, time), new PostgreSqlGcStore(connections), connections)
             {
                 UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+                CachedRepositories = new PostgreSqlCachedRepositoryStore(connections, time),
             };
         }
     }

@@ -12,9 +12,30 @@ public sealed record ReferenceRegistryOptions
     /// <summary>Storage folder. Default: a fresh temp folder removed on dispose.</summary>
     public string? DataDirectory { get; init; }
 
+    /// <summary>
+    /// When set, the registry takes only bearer tokens of this token server (Docker's token flow), instead of
+    /// <see cref="Credentials"/>. Default: none.
+    /// </summary>
+    public ReferenceRegistryTokenAuth? TokenAuth { get; init; }
+
+    /// <summary>Whether the registry writes its access log (one line per request, read back with <see cref="ReferenceRegistry.CountRequests"/>). Default: off.</summary>
+    public bool AccessLog { get; init; }
+
+    /// <summary>
+    /// When set, the registry runs inside this network namespace (<c>ip netns exec</c>), on <see cref="Port"/>; the test
+    /// reaches it only through processes it starts in the same namespace. Readiness is read from its log. Default: none.
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+
+    /// <summary>The port, inside <see cref="NetworkNamespace"/> (a namespace of the test's own, where every port is free). Default: a free one.</summary>
+    public int? Port { get; init; }
+
     /// <summary>How long to wait for GET /v2/ to answer. Default: 30 s.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
+
+/// <summary>Token authentication of the reference registry: the realm, service and issuer it names, and the PEM certificate bundle it trusts.</summary>
+public sealed record ReferenceRegistryTokenAuth(string Realm, string Service, string Issuer, string RootCertificateBundle);
 
 /// <summary>
 /// The reference registry (Debian's <c>docker-registry</c>, CNCF Distribution 2.8) on 127.0.0.1 and a
@@ -78,13 +99,14 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
             // A port taken between FreePort.Next() and the registry's bind shows up as an early exit: retry.
             for (var attempt = 1; ; attempt++)
             {
-                var port = FreePort.Next();
+                var port = options.Port ?? FreePort.Next();
                 var configPath = work.Combine("config.yml");
-                await File.WriteAllTextAsync(configPath, Config(dataDirectory, port, htpasswdPath), ct);
+                await File.WriteAllTextAsync(configPath, Config(dataDirectory, port, htpasswdPath, options), ct);
                 var log = new StringBuilder();
-                var process = StartProcess(binary, configPath, log);
+                var process = StartProcess(binary, configPath, log, options.NetworkNamespace);
                 var registry = new ReferenceRegistry(process, work, log, port, dataDirectory, options.Credentials);
-                if (await registry.WaitUntilReadyAsync(options.StartTimeout, ct))
+                if (options.NetworkNamespace is null ? await registry.WaitUntilReadyAsync(options.StartTimeout, ct)
+                    : await registry.WaitForLogAsync($"listening on 127.0.0.1:{port}", options.StartTimeout, ct))
                 {
                     return registry;
                 }
@@ -124,15 +146,23 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
         await _work.DisposeAsync();
     }
 
-    private static string Config(string dataDirectory, int port, string? htpasswdPath)
+    /// <summary>
+    /// How many requests of <paramref name="method"/> whose path contains <paramref name="pathFragment"/> the registry's
+    /// access log shows (started with <see cref="ReferenceRegistryOptions.AccessLog"/>).
+    /// </summary>
+    public int CountRequests(string method, string pathFragment) =>
+        Log.Split('\n').Count(line => line.Contains($"\"{method} ", StringComparison.Ordinal) && line.Contains(pathFragment, StringComparison.Ordinal)
+            && !line.Contains("level=", StringComparison.Ordinal));
+
+    private static string Config(string dataDirectory, int port, string? htpasswdPath, ReferenceRegistryOptions options)
     {
         var sb = new StringBuilder();
         sb.Append($"""
             version: 0.1
             log:
-              level: warn
+              level: {(options.NetworkNamespace is null ? "warn" : "info")}
               accesslog:
-                disabled: true
+                disabled: {(options.AccessLog ? "false" : "true")}
             storage:
               filesystem:
                 rootdirectory: {dataDirectory}
@@ -147,7 +177,19 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
                 X-Content-Type-Options: [nosniff]
 
             """);
-        if (htpasswdPath is not null)
+        if (options.TokenAuth is { } token)
+        {
+            sb.Append($"""
+                auth:
+                  token:
+                    realm: {token.Realm}
+                    service: {token.Service}
+                    issuer: {token.Issuer}
+                    rootcertbundle: {token.RootCertificateBundle}
+
+                """);
+        }
+        else if (htpasswdPath is not null)
         {
             sb.Append($"""
                 auth:
@@ -161,15 +203,31 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
         return sb.ToString();
     }
 
-    private static Process StartProcess(string binary, string configPath, StringBuilder log)
+    private async Task<bool> WaitForLogAsync(string line, TimeSpan timeout, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(binary)
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if (Log.Contains(line, StringComparison.Ordinal)) return true;
+            if (_process.HasExited) return false;
+            await Task.Delay(50, ct);
+        }
+        return false;
+    }
+
+    private static Process StartProcess(string binary, string configPath, StringBuilder log, string? networkNamespace)
+    {
+        var psi = new ProcessStartInfo(networkNamespace is null ? binary : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (networkNamespace is not null)
+        {
+            foreach (var argument in (string[])["netns", "exec", networkNamespace, binary]) psi.ArgumentList.Add(argument);
+        }
         psi.ArgumentList.Add("serve");
         psi.ArgumentList.Add(configPath);
         // REGISTRY_* variables override the config file: keep any from the environment out.
@@ -188,7 +246,7 @@ public sealed class ReferenceRegistry : IRegistryEndpoint
 
             lock (log)
             {
-                if (log.Length < 64 * 1024)
+                if (log.Length < 4 * 1024 * 1024)
                 {
                     log.AppendLine(e.Data);
                 }

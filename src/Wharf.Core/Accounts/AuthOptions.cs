@@ -44,9 +44,27 @@ public sealed class AuthOptions
     /// </summary>
     public bool PublicLibrary { get; set; } = true;
 
+    /// <summary>
+    /// Namespaces whose repositories come into being when they are first pulled (the pull-through cache's proxy
+    /// namespaces, filled from <c>Wharf:Proxy:Namespaces:&lt;ns&gt;:Visibility</c>), with the visibility their repositories
+    /// get, ahead of the rules above. Default empty.
+    /// </summary>
+    public Dictionary<string, RepositoryVisibility> PullThroughNamespaces { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Whether any name Wharf lacks comes into being when it is pulled (the pull-through cache's mirror mode, <c>Wharf:Proxy:Mirror</c>). Default false.</summary>
+    public bool PullThroughMirror { get; set; }
+
+    /// <summary>Whether a repository that does not exist yet may be pulled into being (by the pull-through cache).</summary>
+    public bool MayExistOnPull(string repository) =>
+        PullThroughMirror || (PullThroughNamespaces.Count > 0 && AccountName.NamespaceOf(repository) is { } ns && PullThroughNamespaces.ContainsKey(ns));
+
     /// <summary>The visibility a new repository gets when its creator names none.</summary>
-    public RepositoryVisibility DefaultVisibilityFor(string repository) =>
-        PublicLibrary && AccountName.NamespaceOf(repository) is null or "library" ? RepositoryVisibility.Public : DefaultVisibility;
+    public RepositoryVisibility DefaultVisibilityFor(string repository)
+    {
+        var ns = AccountName.NamespaceOf(repository);
+        if (ns is not null && PullThroughNamespaces.Count > 0 && PullThroughNamespaces.TryGetValue(ns, out var configured)) return configured;
+        return PublicLibrary && ns is null or "library" ? RepositoryVisibility.Public : DefaultVisibility;
+    }
 
     /// <summary>The <c>service</c> of the token flow and the audience of issued tokens. Default <c>wharf</c>.</summary>
     public string Service { get; set; } = "wharf";

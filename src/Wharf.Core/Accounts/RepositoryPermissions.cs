@@ -38,11 +38,14 @@ public sealed class RepositoryPermissions(IAccountStore store, AuthOptions optio
         return actions;
     }
 
-    /// <summary>Whether the repository exists and is public (a repository without a stored visibility has the configured default).</summary>
+    /// <summary>
+    /// Whether the repository exists (or would, on a pull through the pull-through cache) and is public (a repository
+    /// without a stored visibility has the configured default).
+    /// </summary>
     public async ValueTask<bool> IsPublicAsync(string repository, CancellationToken cancellationToken)
     {
         var (exists, visibility) = await GetVisibilityAsync(repository, cancellationToken);
-        return exists && visibility == RepositoryVisibility.Public;
+        return (exists || options.MayExistOnPull(repository)) && visibility == RepositoryVisibility.Public;
     }
 
     public async ValueTask<(bool Exists, RepositoryVisibility Visibility)> GetVisibilityAsync(string repository, CancellationToken cancellationToken)

@@ -13,8 +13,12 @@ public sealed record StoredManifest(
     Digest? Subject,
     DateTimeOffset PushedAt);
 
-/// <summary>A manifest to store. <see cref="Manifest"/> gives its references, subject and artifact type.</summary>
-public sealed record NewManifest(Digest Digest, string MediaType, byte[] Content, ParsedManifest Manifest);
+/// <summary>
+/// A manifest to store. <see cref="Manifest"/> gives its references, subject and artifact type. A manifest
+/// <see cref="FromUpstream"/> (a pull-through cache's copy) is stored before its blobs and child manifests, which are
+/// fetched when a client asks for them: the store does not require them to be present.
+/// </summary>
+public sealed record NewManifest(Digest Digest, string MediaType, byte[] Content, ParsedManifest Manifest, bool FromUpstream = false);
 
 /// <summary>An entry of a referrers listing.</summary>
 public sealed record Referrer(Digest Digest, string MediaType, long Size, string? ArtifactType, string? AnnotationsJson);
@@ -77,7 +81,8 @@ public interface IRegistryStore
     /// <summary>
     /// Stores the manifest (idempotent for the same digest) and points <paramref name="tags"/> at it, in one transaction.
     /// Every required blob must be linked in the repository and every child manifest stored in it, else
-    /// <see cref="PutManifestStatus.MissingReference"/> and nothing is written. The subject need not exist.
+    /// <see cref="PutManifestStatus.MissingReference"/> and nothing is written (not checked for a manifest
+    /// <see cref="NewManifest.FromUpstream"/>). The subject need not exist.
     /// </summary>
     Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, RegistryChange? change, CancellationToken cancellationToken);
 

@@ -74,6 +74,32 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
         return new PushedManifest(digest, manifest.Subject?.Digest, tags);
     }
 
+    /// <summary>
+    /// Stores a manifest that a pull-through cache fetched from its upstream, before the blobs and child manifests it
+    /// names (they are fetched when asked for), tagged with the reference's tag. The bytes are kept exactly as the
+    /// upstream sent them; they must parse, and hash to <paramref name="expected"/> when the upstream named a digest.
+    /// Announced as a push by the server itself.
+    /// </summary>
+    public async ValueTask<RegistryResult<StoredManifest>> PutCachedManifestAsync(
+        string repository, ManifestReference reference, byte[] content, string? contentType, Digest? expected, CancellationToken cancellationToken)
+    {
+        var parsed = ManifestParser.Parse(content, contentType);
+        if (!parsed.IsValid) return RegistryError.ManifestInvalid($"The upstream sent a manifest that is not valid: {parsed.Error}", 502);
+        var manifest = parsed.Manifest!;
+        var want = reference.IsDigest ? reference.Digest : expected;
+        var digest = Digest.Compute(content, want?.Algorithm ?? Digest.Sha256);
+        if (want is { } wanted && digest != wanted)
+        {
+            return new RegistryError(RegistryErrorCode.DigestInvalid, $"The upstream sent a manifest whose digest is {digest}, not {wanted}: it was not kept.", 502);
+        }
+        IReadOnlyList<string> tags = reference.IsDigest ? [] : [reference.Tag!];
+        var change = new ManifestPushed(repository, digest, manifest, reference.ToString(), tags, ChangeActor.Server, events.Now);
+        await store.PutManifestAsync(repository, new NewManifest(digest, manifest.MediaType, content, manifest, FromUpstream: true), tags, change, cancellationToken);
+        foreach (var tag in tags) cache.InvalidateTag(repository, tag);
+        await events.PublishAsync(change);
+        return new StoredManifest(digest, manifest.MediaType, content, manifest.ReferrerArtifactType, manifest.Subject?.Digest, events.Now);
+    }
+
     /// <summary>Deletes a manifest by digest (with its tags), or only a tag.</summary>
     public async ValueTask<RegistryResult<bool>> DeleteManifestAsync(string repository, ManifestReference reference, ChangeActor actor, CancellationToken cancellationToken)
     {

@@ -16,7 +16,11 @@ public sealed record RepositoryInfo(
     long PullCount,
     DateTimeOffset? LastPushedAt,
     DateTimeOffset? LastPulledAt,
-    long TagCount);
+    long TagCount)
+{
+    /// <summary>The upstream repository a pull-through cache copies this one from (<c>http://host/path</c>); null for a pushed one.</summary>
+    public string? CachedFrom { get; init; }
+}
 
 /// <summary>A tag with what its manifest holds: size is the sum of layer sizes; platforms are <c>os/arch[/variant]</c>.</summary>
 public sealed record TagDetails(
@@ -40,7 +44,11 @@ public sealed record SearchHit(
     long PullCount,
     DateTimeOffset? LastPushedAt,
     DateTimeOffset CreatedAt,
-    DateTimeOffset? UpdatedAt);
+    DateTimeOffset? UpdatedAt)
+{
+    /// <summary>The upstream repository a pull-through cache copies this one from; null for a pushed one.</summary>
+    public string? CachedFrom { get; init; }
+}
 
 /// <summary>Where a page of a browse listing (most pulled first) starts: after the repository with these pulls and this name.</summary>
 public sealed record BrowsePosition(long PullCount, string Name);

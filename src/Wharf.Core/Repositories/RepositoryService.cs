@@ -25,7 +25,8 @@ public sealed class RepositoryService(
     RegistryEvents events,
     RepositoryPermissions? permissions = null,
     IReadmeCheck? readmeCheck = null,
-    Func<string, RepositoryVisibility>? defaultVisibilityFor = null)
+    Func<string, RepositoryVisibility>? defaultVisibilityFor = null,
+    Proxy.ICachedRepositoryStore? cachedRepositories = null)
 {
     public RepositoryOptions Options => options;
 
@@ -62,15 +63,21 @@ public sealed class RepositoryService(
     public async ValueTask<RepositoryResult<RepositoryInfo>> GetAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
     {
         var (info, _, error) = await ReadableAsync(caller, repository, null, cancellationToken);
-        return error is null ? info! : error;
+        return error is null ? await WithUpstreamAsync(info!, cancellationToken) : error;
     }
 
     /// <summary>The repository with its tags counted only up to <paramref name="tagCountLimit"/> (a page showing "1,000+ tags").</summary>
     public async ValueTask<RepositoryResult<RepositoryInfo>> GetAsync(ClaimsPrincipal caller, string repository, int tagCountLimit, CancellationToken cancellationToken)
     {
         var (info, _, error) = await ReadableAsync(caller, repository, tagCountLimit, cancellationToken);
-        return error is null ? info! : error;
+        return error is null ? await WithUpstreamAsync(info!, cancellationToken) : error;
     }
+
+    /// <summary>The repository marked with its upstream when a pull-through cache filled it.</summary>
+    private async ValueTask<RepositoryInfo> WithUpstreamAsync(RepositoryInfo info, CancellationToken cancellationToken) =>
+        cachedRepositories is not null && await cachedRepositories.GetUpstreamAsync(info.Name, cancellationToken) is { } upstream
+            ? info with { CachedFrom = upstream }
+            : info;
 
     public async ValueTask<RepositoryResult<RepositoryInfo>> UpdateAsync(RequestOrigin origin, string repository, RepositoryUpdate update, CancellationToken cancellationToken)
     {
@@ -144,7 +151,7 @@ public sealed class RepositoryService(
     public async ValueTask<IReadOnlyList<SearchHit>> RecentlyPushedAsync(ClaimsPrincipal caller, RepositoryVisibility? visibility, int limit, CancellationToken cancellationToken)
     {
         var filter = await FilterAsync(caller, cancellationToken);
-        return await store.ListRecentlyPushedAsync(filter, visibility, Math.Clamp(limit, 1, options.MaxPageSize), cancellationToken);
+        return await MarkCachedAsync(await store.ListRecentlyPushedAsync(filter, visibility, Math.Clamp(limit, 1, options.MaxPageSize), cancellationToken), cancellationToken);
     }
 
     public async ValueTask<RepositoryResult<bool>> DeleteTagAsync(RequestOrigin origin, string repository, string tag, CancellationToken cancellationToken)
@@ -165,7 +172,7 @@ public sealed class RepositoryService(
     {
         if (!TryPage(limit, cursor, out var size, out var after, out var pageError)) return pageError!;
         var filter = await FilterAsync(caller, cancellationToken);
-        var hits = await store.ListAsync(filter, NullIfEmpty(@namespace), after, size + 1, cancellationToken);
+        var hits = await MarkCachedAsync(await store.ListAsync(filter, NullIfEmpty(@namespace), after, size + 1, cancellationToken), cancellationToken);
         return Page(hits, size, h => h.Name);
     }
 
@@ -193,7 +200,7 @@ public sealed class RepositoryService(
         var offset = 0;
         if (!string.IsNullOrEmpty(cursor) && !TryDecodeOffset(cursor, out offset)) return Invalid("cursor is not one this server issued.");
         var filter = await FilterAsync(caller, cancellationToken);
-        var hits = await store.SearchAsync(query, filter, NullIfEmpty(@namespace), visibility, offset, size + 1, cancellationToken);
+        var hits = await MarkCachedAsync(await store.SearchAsync(query, filter, NullIfEmpty(@namespace), visibility, offset, size + 1, cancellationToken), cancellationToken);
         if (hits.Count <= size) return new CursorPage<SearchHit>(hits, null);
         return new CursorPage<SearchHit>(hits.Take(size).ToList(), EncodeOffset(offset + size));
     }
@@ -204,7 +211,7 @@ public sealed class RepositoryService(
         BrowsePosition? after = null;
         if (!string.IsNullOrEmpty(cursor) && !TryDecodeBrowsePosition(cursor, out after)) return Invalid("cursor is not one this server issued.");
         var filter = await FilterAsync(caller, cancellationToken);
-        var hits = await store.BrowseAsync(filter, NullIfEmpty(@namespace), visibility, after, size + 1, cancellationToken);
+        var hits = await MarkCachedAsync(await store.BrowseAsync(filter, NullIfEmpty(@namespace), visibility, after, size + 1, cancellationToken), cancellationToken);
         if (hits.Count <= size) return new CursorPage<SearchHit>(hits, null);
         var last = hits[size - 1];
         return new CursorPage<SearchHit>(hits.Take(size).ToList(), EncodeBrowsePosition(new BrowsePosition(last.PullCount, last.Name)));
@@ -219,8 +226,17 @@ public sealed class RepositoryService(
         var total = await store.CountSearchAsync(query, filter, cancellationToken);
         var offset = (long)(page - 1) * pageSize;
         if (offset >= total) return ([], total);
-        var hits = await store.SearchAsync(query, filter, null, null, (int)offset, pageSize, cancellationToken);
+        var hits = await MarkCachedAsync(await store.SearchAsync(query, filter, null, null, (int)offset, pageSize, cancellationToken), cancellationToken);
         return (hits, total);
+    }
+
+    /// <summary>Marks the hits that a pull-through cache filled with their upstream (one query per page).</summary>
+    private async ValueTask<IReadOnlyList<SearchHit>> MarkCachedAsync(IReadOnlyList<SearchHit> hits, CancellationToken cancellationToken)
+    {
+        if (cachedRepositories is null || hits.Count == 0) return hits;
+        var upstreams = await cachedRepositories.GetUpstreamsAsync(hits.Select(h => h.Name).ToList(), cancellationToken);
+        if (upstreams.Count == 0) return hits;
+        return hits.Select(h => upstreams.TryGetValue(h.Name, out var upstream) ? h with { CachedFrom = upstream } : h).ToList();
     }
 
     private async ValueTask<ReadFilter> FilterAsync(ClaimsPrincipal caller, CancellationToken cancellationToken) =>

@@ -96,7 +96,8 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
                 "SELECT id FROM repositories WHERE name = @repository FOR KEY SHARE", new { repository }, transaction, cancellationToken));
 
             // Decide on the references first, holding them (FOR KEY SHARE) until commit: when one is missing, nothing is written.
-            var requiredBlobs = parsed.RequiredBlobs.ToList();
+            // A pull-through cache's copy comes before its blobs and children, which are fetched on demand.
+            List<Wharf.Core.Manifests.Descriptor> requiredBlobs = manifest.FromUpstream ? [] : parsed.RequiredBlobs.ToList();
             if (requiredBlobs.Count > 0)
             {
                 var linked = repositoryId is null ? [] : (await connection.QueryAsync<string>(Command(
@@ -107,7 +108,7 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
                     if (!linked.Contains(blob.Digest.ToString())) return PutManifestResult.MissingReference(blob.Digest);
                 }
             }
-            if (parsed.Manifests.Count > 0)
+            if (parsed.Manifests.Count > 0 && !manifest.FromUpstream)
             {
                 var stored = repositoryId is null ? [] : (await connection.QueryAsync<string>(Command(
                     "SELECT digest FROM manifests WHERE repository_id = @repositoryId AND digest = ANY(@digests) FOR KEY SHARE",

@@ -102,7 +102,8 @@ public sealed class SqliteRegistryStore : IRegistryStore
             "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
 
         // Decide on the references first: when one is missing, nothing is written (the scope rolls back).
-        foreach (var blob in parsed.RequiredBlobs)
+        // A pull-through cache's copy comes before its blobs, which are fetched on demand.
+        foreach (var blob in manifest.FromUpstream ? Enumerable.Empty<Wharf.Core.Manifests.Descriptor>() : parsed.RequiredBlobs)
         {
             if (repositoryId is null || !await ExistsAsync(connection, transaction,
                     "SELECT 1 FROM repository_blobs WHERE repository_id = @repositoryId AND digest = @digest",
@@ -111,7 +112,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
                 return PutManifestResult.MissingReference(blob.Digest);
             }
         }
-        foreach (var child in parsed.Manifests)
+        foreach (var child in manifest.FromUpstream ? Enumerable.Empty<Wharf.Core.Manifests.Descriptor>() : parsed.Manifests)
         {
             if (repositoryId is null || !await ExistsAsync(connection, transaction,
                     "SELECT 1 FROM manifests WHERE repository_id = @repositoryId AND digest = @digest",
@@ -286,7 +287,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
     private static async Task<bool> ExistsAsync(SqliteConnection connection, SqliteTransaction transaction, string sql, object parameters, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long?>(Command(sql, parameters, transaction, cancellationToken)) is not null;
 
-    private static async Task<long> EnsureRepositoryIdAsync(SqliteConnection connection, SqliteTransaction transaction, string repository, long now, CancellationToken cancellationToken)
+    internal static async Task<long> EnsureRepositoryIdAsync(SqliteConnection connection, SqliteTransaction transaction, string repository, long now, CancellationToken cancellationToken)
     {
         await connection.ExecuteAsync(Command(
             "INSERT INTO repositories (name, created_at) VALUES (@repository, @now) ON CONFLICT (name) DO NOTHING",

@@ -42,6 +42,8 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new SqliteGcStore(sp.GetRequiredService<SqliteConnectionFactory>()));
+        services.AddSingleton<Wharf.Core.Proxy.ICachedRepositoryStore>(sp => new SqliteCachedRepositoryStore(
+            sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Storage.ISharedFileStore>(sp => new SqliteSharedFileStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<SqliteMigrator>(sp => new SqliteMigrator(sp.GetRequiredService<SqliteConnectionFactory>()));

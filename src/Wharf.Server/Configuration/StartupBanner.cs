@@ -22,6 +22,7 @@ public static class StartupBanner
             rows.Add(("builds", builds.Workers == 0 ? "no workers in this process (wharf worker runs them)" : $"{builds.Workers} worker{(builds.Workers == 1 ? "" : "s")}, engine {builds.Engine}"));
         }
         if (services.GetService<DockerHubSettings>() is { } hub) rows.Add(("build-push", BuildPush(hub)));
+        if (services.GetService<Core.Proxy.ProxyOptions>() is { } proxy) rows.Add(("proxy", Proxy(proxy)));
         var width = rows.Max(r => r.Label.Length) + 2;
         var lines = new List<string> { $"Wharf is serving on {string.Join(", ", addresses)}" };
         lines.AddRange(rows.Select(r => $"  {r.Label.PadRight(width)}{r.Text}"));
@@ -32,6 +33,13 @@ public static class StartupBanner
     private static string Accounts(AuthOptions auth) => auth.Mode == AuthMode.Open
         ? "Open mode: no accounts, anyone may push and pull"
         : $"accounts mode; sign-up {auth.SignUp.ToString().ToLowerInvariant()}, anonymous pull of public repositories {(auth.AnonymousPull ? "on" : "off")}, new repositories {auth.DefaultVisibility.ToString().ToLowerInvariant()}";
+
+    private static string Proxy(Core.Proxy.ProxyOptions proxy)
+    {
+        var parts = proxy.Namespaces.OrderBy(n => n.Key, StringComparer.Ordinal).Select(n => $"{n.Key}/ caches {n.Value.BaseUri.ToString().TrimEnd('/')}").ToList();
+        if (proxy.Mirror?.Upstream is { Length: > 0 }) parts.Add($"mirror of {proxy.Mirror.BaseUri.ToString().TrimEnd('/')} for names Wharf does not hold");
+        return string.Join("; ", parts);
+    }
 
     private static string BuildPush(DockerHubSettings hub)
     {

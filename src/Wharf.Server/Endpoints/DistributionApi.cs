@@ -107,6 +107,11 @@ public static partial class DistributionApi
         var scope = RegistryScope.ForRepository(route.Name, actions.Value);
         var access = await Policy(context).CheckAsync(context.User, scope, ct);
         if (access != AccessDecision.Allowed) return await DenyAsync(context, scope, access);
+        if (actions.Value.HasFlag(RegistryActions.Push) && Proxy(context) is { } proxy && proxy.IsInProxyNamespace(route.Name, out var upstream))
+        {
+            return new RegistryError(RegistryErrorCode.Denied,
+                $"'{route.Name}' is in a pull-through cache of {upstream}: pushing there is refused; push to another namespace.", StatusCodes.Status403Forbidden);
+        }
         if (actions.Value.HasFlag(RegistryActions.Push) && !await Repositories.PushTarget.MayPushAsync(context, route.Name, ct))
         {
             return RegistryError.NameUnknown(route.Name);
@@ -204,7 +209,9 @@ public static partial class DistributionApi
             // A malformed digest stays DIGEST_INVALID, and a PUT with a malformed tag stays 400 MANIFEST_INVALID.
             return route.Argument.Contains(':') ? referenceError : UnknownMalformedTag(route.Argument);
         }
-        var result = await Registry(context).GetManifestAsync(route.Name, reference, ct);
+        var result = Proxy(context) is { } proxy
+            ? await proxy.GetManifestAsync(route.Name, reference, ct)
+            : await Registry(context).GetManifestAsync(route.Name, reference, ct);
         if (!result.IsOk) return result.Error;
         var manifest = result.Value!;
         var response = context.Response;
@@ -314,6 +321,17 @@ public static partial class DistributionApi
         var request = context.Request;
         var response = context.Response;
         var stat = await blobs.StatAsync(route.Name, digest, ct);
+        var proxy = Proxy(context);
+        if (!stat.IsOk && proxy is not null)
+        {
+            var proxied = await proxy.ServeBlobAsync(context, route.Name, digest, ct);
+            if (proxied.Answered) return proxied.Error;
+            stat = await blobs.StatAsync(route.Name, digest, ct);
+        }
+        else if (proxy is not null)
+        {
+            proxy.BlobServedLocally(route.Name);
+        }
         if (!stat.IsOk) return stat.Error;
         var blob = stat.Value;
         var digestText = digest.ToString();
@@ -654,6 +672,7 @@ public static partial class DistributionApi
 
     private static RegistryService Registry(HttpContext context) => context.RequestServices.GetRequiredService<RegistryService>();
     private static BlobService Blobs(HttpContext context) => context.RequestServices.GetRequiredService<BlobService>();
+    private static Proxy.PullThroughCache? Proxy(HttpContext context) => context.RequestServices.GetService<Proxy.PullThroughCache>();
     private static ChangeActor Actor(HttpContext context) => ChangeActor.From(context.User, Accounts.WharfAuthenticationMiddleware.ClientAddress(context));
     /// <summary>Who opens an upload: the signed-in user and the client's address (an IPv4 client as IPv4, however it connected).</summary>
     private static Core.Storage.UploadOpener Opener(HttpContext context)

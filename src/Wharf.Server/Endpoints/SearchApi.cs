@@ -44,6 +44,11 @@ public static class SearchApi
         return TypedResults.Ok(new SearchResponse(q ?? "", result.Value!.Items.Select(RepositorySummary.From).ToList(), result.Value.NextCursor));
     }
 
+    /// <summary>Docker's search has no field for it: a cached repository says where it comes from in its description.</summary>
+    private static string DockerDescription(Core.Repositories.SearchHit hit) => hit.CachedFrom is { } upstream
+        ? string.IsNullOrEmpty(hit.Description) ? $"cached from {upstream}" : $"{hit.Description} (cached from {upstream})"
+        : hit.Description ?? "";
+
     private static async Task<IResult> DockerSearchAsync(HttpContext context, RepositoryService repositories, string? q, string? n, string? page, CancellationToken ct)
     {
         var pageSize = 25;
@@ -58,7 +63,7 @@ public static class SearchApi
             return ApiProblems.Invalid("page must be an integer from 1 to 10000.", "page");
         }
         var (hits, total) = await repositories.DockerSearchAsync(context.User, q, pageSize, pageNumber, ct);
-        var results = hits.Select(h => new DockerSearchResult(h.Name, h.Description ?? "", 0, false, false)).ToList();
+        var results = hits.Select(h => new DockerSearchResult(h.Name, DockerDescription(h), 0, false, false)).ToList();
         var pages = total == 0 ? 0 : (total + pageSize - 1) / pageSize;
         var response = new DockerSearchResponse(q ?? "", total, pages, pageNumber, pageSize, results);
         return TypedResults.Json(response, RepositoriesJson.Default.DockerSearchResponse);

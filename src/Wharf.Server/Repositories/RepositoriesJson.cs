@@ -10,13 +10,14 @@ public sealed record UpdateRepositoryRequest(string? Description, string? Readme
 
 public sealed record RepositoryResponse(
     string Namespace, string Name, string FullName, string Repository, string Visibility, string? Description, string? Readme, string? ReadmeHtml,
-    DateTimeOffset CreatedAt, DateTimeOffset? UpdatedAt, long PushCount, long PullCount, DateTimeOffset? LastPushedAt, DateTimeOffset? LastPulledAt, long TagCount)
+    DateTimeOffset CreatedAt, DateTimeOffset? UpdatedAt, long PushCount, long PullCount, DateTimeOffset? LastPushedAt, DateTimeOffset? LastPulledAt, long TagCount,
+    string? CachedFrom)
 {
     public static RepositoryResponse From(RepositoryInfo info)
     {
         var (ns, name) = Split(info.Name);
         return new(ns, name, info.Name, info.Name, RepositoriesJson.Format(info.Visibility), info.Description, info.Readme, ReadmeRenderer.Render(info.Readme),
-            info.CreatedAt, info.UpdatedAt, info.PushCount, info.PullCount, info.LastPushedAt, info.LastPulledAt, info.TagCount);
+            info.CreatedAt, info.UpdatedAt, info.PushCount, info.PullCount, info.LastPushedAt, info.LastPulledAt, info.TagCount, info.CachedFrom);
     }
 
     internal static (string Namespace, string Name) Split(string fullName)
@@ -28,12 +29,12 @@ public sealed record RepositoryResponse(
 
 public sealed record RepositorySummary(
     string Namespace, string Name, string FullName, string Visibility, string? Description, long PullCount, DateTimeOffset? LastPushedAt,
-    DateTimeOffset CreatedAt, DateTimeOffset? UpdatedAt)
+    DateTimeOffset CreatedAt, DateTimeOffset? UpdatedAt, string? CachedFrom)
 {
     public static RepositorySummary From(SearchHit hit)
     {
         var (ns, name) = RepositoryResponse.Split(hit.Name);
-        return new(ns, name, hit.Name, RepositoriesJson.Format(hit.Visibility), hit.Description, hit.PullCount, hit.LastPushedAt, hit.CreatedAt, hit.UpdatedAt);
+        return new(ns, name, hit.Name, RepositoriesJson.Format(hit.Visibility), hit.Description, hit.PullCount, hit.LastPushedAt, hit.CreatedAt, hit.UpdatedAt, hit.CachedFrom);
     }
 }
 

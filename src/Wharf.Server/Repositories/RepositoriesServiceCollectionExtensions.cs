@@ -38,7 +38,8 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetRequiredService<RegistryEvents>(),
             sp.GetService<RepositoryPermissions>(),
             sp.GetRequiredService<IReadmeCheck>(),
-            sp.GetService<AuthOptions>() is { } auth ? auth.DefaultVisibilityFor : null));
+            sp.GetService<AuthOptions>() is { } auth ? auth.DefaultVisibilityFor : null,
+            sp.GetService<Wharf.Core.Proxy.ICachedRepositoryStore>()));
         return services;
     }
 }

@@ -38,9 +38,23 @@ public sealed class WharfCluster : IAsyncLifetime
     public string NodeUrl(int node) => $"http://127.0.0.1:{NodePorts[node].ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>The administrator (the first account, signed up through nginx).</summary>
-    public RegistryCredentials Admin { get; } = new("admin", "cluster-admin-password-1");
+    public RegistryCredentials Admin { get; } = new("keeper", "cluster-keeper-password-1");
 
     public async Task InitializeAsync()
+    {
+        try
+        {
+            await StartAsync();
+        }
+        catch
+        {
+            // xunit does not dispose what failed to initialize: stop whatever did start.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync()
     {
         _database = await PostgresService.CreateDatabaseAsync(migrated: false);
         var rgw = await CephRgwService.GetAsync();
