@@ -2,6 +2,7 @@ using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Registry;
 using Wharf.Core.Storage;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Core.Gc;
 
@@ -22,14 +23,15 @@ public sealed record GcReport(GcRun Run, IReadOnlyList<GcManifest> Manifests);
 /// <item>objects of the blob store without a row, older than the grace period: claimed with a <c>deleting</c> row first;</item>
 /// <item>upload sessions idle for longer than <c>Registry:UploadIdleTimeout</c> (S3 multipart uploads included).</item>
 /// </list>
-/// One collector runs at a time across every node (<see cref="IGcStore.TryLockAsync"/>).
+/// One collector runs at a time across every node (<see cref="IGcStore.TryLockAsync"/>). Every finished run, dry or not,
+/// is counted on <c>/metrics</c> (<see cref="WharfMetrics.GcRunFinished"/>) with the bytes it freed.
 /// </summary>
 public sealed class GarbageCollector(
-    IGcStore store, IBlobStore blobs, IUploadStore uploads, RegistryEvents events, ManifestCache cache, GcOptions options, RegistryOptions registry)
+    IGcStore store, IBlobStore blobs, IUploadStore uploads, RegistryEvents events, ManifestCache cache, GcOptions options, RegistryOptions registry,
+    WharfMetrics? metrics = null)
 {
     /// <summary>How many manifests a report lists.</summary>
     public const int MaxListed = 1_000;
-
 
     public GcOptions Options => options;
 
@@ -58,6 +60,7 @@ public sealed class GarbageCollector(
             var run = new GcRun(id, started, events.Now, dryRun, trigger, tally.Blobs, tally.Bytes, tally.ManifestCount, tally.Uploads, error ?? (cancellationToken.IsCancellationRequested ? "cancelled" : null));
             tally.Run = run;
             await store.FinishRunAsync(run, CancellationToken.None);
+            metrics?.GcRunFinished(dryRun, dryRun ? 0 : run.BytesFreed);
         }
         return new GcReport(tally.Run!, tally.Manifests);
     }

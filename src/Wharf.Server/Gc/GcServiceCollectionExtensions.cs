@@ -2,6 +2,7 @@ using Wharf.Core.Events;
 using Wharf.Core.Gc;
 using Wharf.Core.Registry;
 using Wharf.Core.Storage;
+using Wharf.Core.Telemetry;
 
 namespace Wharf.Server.Gc;
 
@@ -24,7 +25,8 @@ public static class GcServiceCollectionExtensions
             sp.GetRequiredService<RegistryEvents>(),
             sp.GetRequiredService<ManifestCache>(),
             options,
-            sp.GetRequiredService<RegistryOptions>()));
+            sp.GetRequiredService<RegistryOptions>(),
+            sp.GetService<WharfMetrics>()));
         return services;
     }
 

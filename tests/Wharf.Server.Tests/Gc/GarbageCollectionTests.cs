@@ -90,6 +90,12 @@ public class GarbageCollectionTests : RegistryTestBase
         Assert.Equal("api", listed[0].GetProperty("trigger").GetString());
         Assert.True(listed[1].GetProperty("duration_ms").GetInt64() >= 0);
         Assert.NotNull(runs.RootElement.GetProperty("next_cursor").GetString());
+
+        // /metrics counts the three runs, the dry one apart, and only the real run's bytes as freed.
+        var scrape = await PrometheusText.ScrapeAsync(Http);
+        Assert.Equal(2, scrape.Sum("wharf_gc_runs_total", ("dry_run", "false")));
+        Assert.Equal(1, scrape.Sum("wharf_gc_runs_total", ("dry_run", "true")));
+        Assert.Equal(dryBytes, scrape.Sum("wharf_gc_freed_bytes_total"));
     }
 
     [Fact]
