@@ -6,6 +6,7 @@ var root = new RootCommand("Wharf: a self-hosted Docker Hub — registry, accoun
 root.Subcommands.Add(ServeCommand.Create(args));
 root.Subcommands.Add(MigrateCommand.Create(args));
 root.Subcommands.Add(Wharf.Cli.Commands.MigrateStore.MigrateStoreCommand.Create(args));
+root.Subcommands.Add(GcCommand.Create(args));
 root.Subcommands.Add(UserCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create(args));
 Wharf.Cli.Commands.Builds.BuildCommands.AddTo(root);

@@ -9,8 +9,11 @@ using Wharf.Data.Sqlite;
 
 namespace Wharf.Data.StoreMigration;
 
-/// <summary>A blob the source's database lists; <paramref name="IsManifest"/> when a manifest has its digest.</summary>
-public sealed record SourceBlob(string Digest, long Size, bool IsManifest);
+/// <summary>
+/// A blob the source's database lists; <paramref name="IsManifest"/> when a manifest has its digest (its bytes are a
+/// row), <paramref name="IsDeleting"/> when garbage collection had claimed it (its file may be gone already).
+/// </summary>
+public sealed record SourceBlob(string Digest, long Size, bool IsManifest, bool IsDeleting);
 
 /// <summary>How far the copy of one table got: rows copied so far by all runs.</summary>
 public sealed record TableCopyProgress(string Table, long Rows, bool Done);
@@ -26,6 +29,8 @@ public sealed class SqliteToPostgreSqlTables(string sqlitePath, PostgreSqlConnec
 {
     private const int MaxBatchRows = 1000;
     private const long MaxBatchBytes = 16L * 1024 * 1024;
+
+    private const string BlobColumns = "SELECT b.digest, b.size, EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest), b.state FROM blobs b";
 
     private readonly string _source = new SqliteConnectionStringBuilder
     {
@@ -145,12 +150,9 @@ public sealed class SqliteToPostgreSqlTables(string sqlitePath, PostgreSqlConnec
     public async Task<IReadOnlyList<SourceBlob>> SourceBlobsAsync(string? after, int limit, CancellationToken cancellationToken)
     {
         await using var source = await OpenSourceAsync(cancellationToken);
-        return (await source.QueryAsync<(string Digest, long Size, long Manifest)>(new CommandDefinition(
-            """
-            SELECT b.digest, b.size, EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest) FROM blobs b
-            WHERE @after IS NULL OR b.digest > @after ORDER BY b.digest LIMIT @limit
-            """,
-            new { after, limit }, cancellationToken: cancellationToken))).Select(b => new SourceBlob(b.Digest, b.Size, b.Manifest != 0)).ToList();
+        return (await source.QueryAsync<(string Digest, long Size, long Manifest, string State)>(new CommandDefinition(
+            $"{BlobColumns} WHERE @after IS NULL OR b.digest > @after ORDER BY b.digest LIMIT @limit",
+            new { after, limit }, cancellationToken: cancellationToken))).Select(b => new SourceBlob(b.Digest, b.Size, b.Manifest != 0, b.State == "deleting")).ToList();
     }
 
     /// <summary>How many blobs the source lists (up to and including <paramref name="upTo"/> when given).</summary>
@@ -165,10 +167,9 @@ public sealed class SqliteToPostgreSqlTables(string sqlitePath, PostgreSqlConnec
     public async Task<SourceBlob?> SourceBlobAsync(string digest, CancellationToken cancellationToken)
     {
         await using var source = await OpenSourceAsync(cancellationToken);
-        var found = (await source.QueryAsync<(string Digest, long Size, long Manifest)>(new CommandDefinition(
-            "SELECT b.digest, b.size, EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest) FROM blobs b WHERE b.digest = @digest",
-            new { digest }, cancellationToken: cancellationToken))).ToList();
-        return found.Count == 0 ? null : new SourceBlob(found[0].Digest, found[0].Size, found[0].Manifest != 0);
+        var found = (await source.QueryAsync<(string Digest, long Size, long Manifest, string State)>(new CommandDefinition(
+            $"{BlobColumns} WHERE b.digest = @digest", new { digest }, cancellationToken: cancellationToken))).ToList();
+        return found.Count == 0 ? null : new SourceBlob(found[0].Digest, found[0].Size, found[0].Manifest != 0, found[0].State == "deleting");
     }
 
     private async Task<SqliteConnection> OpenSourceAsync(CancellationToken cancellationToken)

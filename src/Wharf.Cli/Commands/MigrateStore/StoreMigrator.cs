@@ -154,7 +154,7 @@ public sealed class StoreMigrator : IAsyncDisposable
         var reader = new HoldingReads(hold, _out);
         var items = await progress.ReadAsync(cancellationToken);
         var failed = 0;
-        long copied = 0, bytes = 0, present = 0, manifests = 0;
+        long copied = 0, bytes = 0, present = 0, manifests = 0, deleting = 0;
 
         async Task<bool> CopyAsync(SourceBlob blob)
         {
@@ -170,10 +170,12 @@ public sealed class StoreMigrator : IAsyncDisposable
             else
             {
                 await using var source = await _sourceBlobs.OpenReadAsync(digest, 0, null, cancellationToken);
-                if (source is null && blob.IsManifest)
+                if (source is null && (blob.IsManifest || blob.IsDeleting))
                 {
-                    // A manifest's bytes live in the manifests table (copied with it); the folder need not have them.
-                    manifests++;
+                    // A manifest's bytes live in the manifests table (copied with it), and a blob the collector had
+                    // claimed is being deleted (its row, copied as 'deleting', is finished off by the target's collector).
+                    if (blob.IsManifest) manifests++;
+                    else deleting++;
                     problem = null;
                 }
                 else if (source is null) problem = $"missing from {Path.Combine(_sourceDir, "blobs")}";
@@ -231,7 +233,8 @@ public sealed class StoreMigrator : IAsyncDisposable
         }
         await progress.SetAsync(StoreMigrationProgress.Blobs, after, done: true, cancellationToken);
         Say($"  blobs: {total} listed, {copied} copied ({bytes / (1024.0 * 1024.0):0.0} MiB){(present > 0 ? $", {present} already in the target" : "")}" +
-            (manifests > 0 ? $", {manifests} manifests (their bytes are rows)" : ""));
+            (manifests > 0 ? $", {manifests} manifests (their bytes are rows)" : "") +
+            (deleting > 0 ? $", {deleting} being deleted by garbage collection (already gone)" : ""));
         return failed;
     }
 
