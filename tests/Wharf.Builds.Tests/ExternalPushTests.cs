@@ -63,10 +63,10 @@ public sealed class ExternalPushTests
     public async Task Registry_credentials_are_listed_without_secrets_and_stored_encrypted()
     {
         await using var server = await BuildServer.StartAsync(Ct, null, "--workers", "0");
-        var created = await PutCredentialAsync(server, "registry.example.com", "me", "s3cret-value-123", Ct);
+        var created = await PutCredentialAsync(server, "registry.example.test", "me", "s3cret-value-123", Ct);
         Assert.DoesNotContain("s3cret", created.ToJsonString(), StringComparison.Ordinal);
         var list = await server.Http.GetStringAsync("api/v1/registry-credentials", Ct);
-        Assert.Contains("registry.example.com", list, StringComparison.Ordinal);
+        Assert.Contains("registry.example.test", list, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cret", list, StringComparison.Ordinal);
         Assert.DoesNotContain("secret", list, StringComparison.Ordinal);
 

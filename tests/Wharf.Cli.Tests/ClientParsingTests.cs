@@ -13,7 +13,7 @@ public sealed class ClientParsingTests
     [InlineData("alice/app:1.0", null, "alice/app", "1.0")]
     [InlineData("127.0.0.1:5000/alice/app:1", "127.0.0.1:5000", "alice/app", "1")]
     [InlineData("localhost/team/sub/app", "localhost", "team/sub/app", null)]
-    [InlineData("hub.example.com/a/b:x_y", "hub.example.com", "a/b", "x_y")]
+    [InlineData("hub.example.test/a/b:x_y", "hub.example.test", "a/b", "x_y")]
     public void Image_references_split_into_registry_repository_and_tag(string text, string? registry, string repository, string? tag)
     {
         Assert.True(ImageReference.TryParse(text, out var reference, out var error), error);
@@ -74,8 +74,8 @@ public sealed class ClientParsingTests
     [Theory]
     [InlineData("127.0.0.1:5000", "http://127.0.0.1:5000/", "127.0.0.1:5000")]
     [InlineData("localhost:5000", "http://localhost:5000/", "localhost:5000")]
-    [InlineData("hub.example.com", "https://hub.example.com/", "hub.example.com")]
-    [InlineData("http://hub.example.com:8080/", "http://hub.example.com:8080/", "hub.example.com:8080")]
+    [InlineData("hub.example.test", "https://hub.example.test/", "hub.example.test")]
+    [InlineData("http://hub.example.test:8080/", "http://hub.example.test:8080/", "hub.example.test:8080")]
     public void Server_addresses_get_a_scheme_and_a_docker_config_key(string text, string url, string key)
     {
         var server = ServerAddress.Normalize(text);

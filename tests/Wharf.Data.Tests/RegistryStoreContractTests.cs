@@ -177,7 +177,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         var manifest = FromJson($$"""
             {"schemaVersion":2,"mediaType":"{{MediaTypes.DockerManifest}}",
              "config":{"mediaType":"{{MediaTypes.DockerConfig}}","digest":"{{config}}","size":7},
-             "layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{foreign}}","size":5,"urls":["https://example.com/layer"]}]}
+             "layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{foreign}}","size":5,"urls":["https://example.test/layer"]}]}
             """);
 
         Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("win/app", manifest, ["1"], null, Ct)).Status);

@@ -10,7 +10,7 @@ public sealed class BuildOriginPolicyTests
     private static readonly Dictionary<string, string> NoArgs = new();
 
     private static BuildOriginPolicy Policy(string[]? registries = null, string[]? urls = null, Func<string, IReadOnlyList<IPAddress>>? resolve = null) =>
-        new(Own, ["localhost:5000"], registries ?? [], urls ?? [], resolve ?? (_ => [IPAddress.Parse("93.184.216.34")]));
+        new(Own, ["localhost:5000"], registries ?? [], urls ?? [], resolve ?? (_ => [IPAddress.Parse("192.0.2.10")]));
 
     [Theory]
     [InlineData("busybox", "127.0.0.1:5000/library/busybox:latest")]
@@ -27,9 +27,9 @@ public sealed class BuildOriginPolicyTests
 
     [Theory]
     [InlineData("127.0.0.1:5001/x:1")]
-    [InlineData("docker.io/library/busybox")]
+    [InlineData("hub.registry.test/library/busybox")]
     [InlineData("127.0.0.2:5000/team/app")]
-    [InlineData("registry.example.com/team/app:1")]
+    [InlineData("registry.example.test/team/app:1")]
     public void Other_registries_are_refused_unless_listed(string name)
     {
         Assert.Null(Policy().Resolve(name, out var problem));
@@ -39,20 +39,20 @@ public sealed class BuildOriginPolicyTests
     [Fact]
     public void Listed_registries_match_by_host_prefix_and_domain_and_a_domain_never_opens_an_internal_host()
     {
-        var policy = Policy(["registry.example.com/team", "*.mirror.test"], resolve: host => host == "inside.mirror.test" ? [IPAddress.Loopback] : [IPAddress.Parse("93.184.216.34")]);
-        Assert.NotNull(policy.Resolve("registry.example.com/team/app:1", out _));
-        Assert.NotNull(policy.Resolve("registry.example.com/team", out _));
-        Assert.Null(policy.Resolve("registry.example.com/teammate/app:1", out _));
-        Assert.Null(policy.Resolve("registry.example.com/other/app:1", out _));
+        var policy = Policy(["registry.example.test/team", "*.mirror.test"], resolve: host => host == "inside.mirror.test" ? [IPAddress.Loopback] : [IPAddress.Parse("192.0.2.10")]);
+        Assert.NotNull(policy.Resolve("registry.example.test/team/app:1", out _));
+        Assert.NotNull(policy.Resolve("registry.example.test/team", out _));
+        Assert.Null(policy.Resolve("registry.example.test/teammate/app:1", out _));
+        Assert.Null(policy.Resolve("registry.example.test/other/app:1", out _));
         Assert.NotNull(policy.Resolve("eu.mirror.test/x:1", out _));
         Assert.Null(policy.Resolve("inside.mirror.test/x:1", out _));
     }
 
     [Theory]
     [InlineData("http://127.0.0.1:8080/secret")]
-    [InlineData("https://example.com/file")]
+    [InlineData("https://example.test/file")]
     [InlineData("git@github.test:owner/repo.git")]
-    [InlineData("ftp://files.example.com/x")]
+    [InlineData("ftp://files.example.test/x")]
     public void Urls_are_refused_when_none_are_listed(string url)
     {
         Assert.Contains("Wharf:Builds:AllowedUrls", Policy().CheckUrl(url), StringComparison.Ordinal);
@@ -61,17 +61,17 @@ public sealed class BuildOriginPolicyTests
     [Fact]
     public void Url_prefixes_allow_what_they_name_and_any_host_entries_never_reach_internal_addresses()
     {
-        var policy = Policy(urls: ["https://example.com/downloads/", "https://", "http://127.0.0.1:8080/allowed/"],
-            resolve: host => host == "rebind.test" ? [IPAddress.Parse("127.0.0.2")] : [IPAddress.Parse("93.184.216.34")]);
-        Assert.Null(policy.CheckUrl("https://example.com/downloads/tool.tgz"));
-        Assert.Null(policy.CheckUrl("https://anything.example.org/x"));
+        var policy = Policy(urls: ["https://example.test/downloads/", "https://", "http://127.0.0.1:8080/allowed/"],
+            resolve: host => host == "rebind.test" ? [IPAddress.Parse("127.0.0.2")] : [IPAddress.Parse("192.0.2.10")]);
+        Assert.Null(policy.CheckUrl("https://example.test/downloads/tool.tgz"));
+        Assert.Null(policy.CheckUrl("https://anything.elsewhere.test/x"));
         Assert.Null(policy.CheckUrl("http://127.0.0.1:8080/allowed/file"));
         Assert.NotNull(policy.CheckUrl("http://127.0.0.1:8080/other"));
         Assert.NotNull(policy.CheckUrl("https://127.0.0.1/x"));
         Assert.NotNull(policy.CheckUrl("https://[::1]/x"));
         Assert.NotNull(policy.CheckUrl("https://localhost/"));
         Assert.NotNull(policy.CheckUrl("https://rebind.test/"));
-        Assert.NotNull(policy.CheckUrl("http://example.com/downloads/tool.tgz"));
+        Assert.NotNull(policy.CheckUrl("http://example.test/downloads/tool.tgz"));
     }
 
     [Fact]
@@ -124,6 +124,8 @@ public sealed class BuildOriginPolicyTests
         Assert.Contains("ONBUILD", policy.Review("FROM alice/base:1\n", NoArgs, trigger).Refusal, StringComparison.Ordinal);
     }
 
+    // Pure classification of address literals: nothing here is resolved or contacted. The public rows use the
+    // documentation ranges (RFC 5737, RFC 3849), which are never routed.
     [Theory]
     [InlineData("127.0.0.1", true)]
     [InlineData("100.64.0.1", true)]
@@ -132,8 +134,8 @@ public sealed class BuildOriginPolicyTests
     [InlineData("fe80::1", true)]
     [InlineData("fd00::1", true)]
     [InlineData("::ffff:127.0.0.1", true)]
-    [InlineData("93.184.216.34", false)]
-    [InlineData("2606:2800:220:1:248:1893:25c8:1946", false)]
+    [InlineData("192.0.2.10", false)]
+    [InlineData("2001:db8::10", false)]
     public void Internal_addresses_are_recognised(string address, bool internalAddress)
     {
         Assert.Equal(internalAddress, BuildOriginPolicy.IsInternal(IPAddress.Parse(address)));
