@@ -174,3 +174,35 @@ internal sealed class AuditRow
 
     public AuditEvent ToModel() => new(Id, Time(At), Actor, ClientAddress, Action, Target, Success, Detail);
 }
+
+internal sealed class BlobRow
+{
+    public string Digest { get; set; } = "";
+    public long Size { get; set; }
+
+    public Wharf.Core.Gc.GcBlob ToModel() => new(Wharf.Core.Digests.Digest.Parse(Digest), Size);
+}
+
+internal sealed class ManifestNameRow
+{
+    public string Repository { get; set; } = "";
+    public string Digest { get; set; } = "";
+}
+
+internal sealed class GcRunRow
+{
+    public long Id { get; set; }
+    public long StartedAt { get; set; }
+    public long? FinishedAt { get; set; }
+    public bool DryRun { get; set; }
+    public string Trigger { get; set; } = "";
+    public long BlobsDeleted { get; set; }
+    public long BytesFreed { get; set; }
+    public long ManifestsDeleted { get; set; }
+    public long UploadsExpired { get; set; }
+    public string? Error { get; set; }
+
+    public Wharf.Core.Gc.GcRun ToModel() => new(
+        Id, DateTimeOffset.FromUnixTimeMilliseconds(StartedAt), FinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null,
+        DryRun, Trigger, BlobsDeleted, BytesFreed, ManifestsDeleted, UploadsExpired, Error);
+}

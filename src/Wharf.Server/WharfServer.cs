@@ -15,6 +15,7 @@ using Wharf.Server.Http;
 using Wharf.Server.Proxy;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Errors;
+using Wharf.Server.Gc;
 using Wharf.Server.Repositories;
 using Wharf.Server.KeyProtection;
 using Wharf.Server.Endpoints.Builds;
@@ -75,6 +76,7 @@ public static class WharfServer
         AddConsoleLogging(builder.Logging, builder.Configuration);
         configure?.Invoke(builder);
         AddWharf(builder.Services, builder.Configuration);
+        builder.Services.AddWharfGcSchedule();
         overrideServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseWharfRequestId();
@@ -90,6 +92,7 @@ public static class WharfServer
         app.MapRepositoriesApi();
         app.MapSearchApi();
         app.MapBuildsApi();
+        app.MapGcApi();
         app.MapLegacyBuildApi();
         app.MapWebhooksApi();
         app.MapApiDocument();
@@ -148,6 +151,7 @@ public static class WharfServer
         if (services.AddWharfProxy(configuration, dataDir) is { Count: > 0 } proxyProblems) throw new WharfConfigurationException(proxyProblems);
         services.AddWharfRepositories(configuration);
         services.AddWharfWebUi();
+        services.AddWharfGc(configuration);
     }
 
     /// <summary>Builds the server, applies pending migrations (the embedded default does this on start) and starts listening.</summary>

@@ -1,6 +1,7 @@
 using Wharf.Core.Accounts;
 using Wharf.Core.Builds;
 using Wharf.Core.Events;
+using Wharf.Core.Gc;
 using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
 using Wharf.Core.Webhooks;
@@ -58,6 +59,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     /// <summary>A change journal after the webhook outbox that throws when armed: the change's transaction must roll back whole.</summary>
     public JournalFault Fault => _stores.Fault;
 
+    public IGcStore Gc => _stores.Gc;
+
     public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
 
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
@@ -114,7 +117,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
     public sealed class Stores(
         IMetadataMigrator migrator, IRegistryStore registry, IRepositoryStore repositories, IAccountStore accounts, IAuditLog audit,
         IBuildStore builds, IRegistryCredentialStore credentials, Wharf.Core.Storage.ISharedFileStore files, IWebhookStore webhooks, JournalFault fault,
-        IAsyncDisposable? resources) : IAsyncDisposable
+        IGcStore gc, IAsyncDisposable? resources) : IAsyncDisposable
     {
         public IMetadataMigrator Migrator { get; } = migrator;
         public IRegistryStore Registry { get; } = registry;
@@ -125,6 +128,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IRegistryCredentialStore Credentials { get; } = credentials;
         public IWebhookStore Webhooks { get; } = webhooks;
         public JournalFault Fault { get; } = fault;
+        public IGcStore Gc { get; } = gc;
         public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
         public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
 
@@ -147,7 +151,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             return new Stores(new SqliteMigrator(connections), new SqliteRegistryStore(connections, time),
                 new SqliteRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
                 new SqliteBuildStore(connections, time, [outbox]), new SqliteRegistryCredentialStore(connections, time),
-                new SqliteSharedFileStore(connections, time), new SqliteWebhookStore(connections, time), fault, new Disposing(connections.Dispose))
+                new SqliteSharedFileStore(connections, time), new SqliteWebhookStore(connections, time), fault,
+                new SqliteGcStore(connections), new Disposing(connections.Dispose))
             {
                 UploadSessions = new SqliteUploadSessionIndex(connections),
                 CachedRepositories = new SqliteCachedRepositoryStore(connections, time),
@@ -163,7 +168,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             return new Stores(new PostgreSqlMigrator(connections, time), new PostgreSqlRegistryStore(connections, time),
                 new PostgreSqlRepositoryStore(connections, time, RelevanceRankedMatches), accounts, accounts,
                 new PostgreSqlBuildStore(connections, time, [outbox]), new PostgreSqlRegistryCredentialStore(connections, time),
-                new PostgreSqlSharedFileStore(connections, time), new PostgreSqlWebhookStore(connections, time), fault, connections)
+                new PostgreSqlSharedFileStore(connections, time), new PostgreSqlWebhookStore(connections, time), fault,
+                new PostgreSqlGcStore(connections), connections)
             {
                 UploadSessions = new PostgreSqlUploadSessionIndex(connections),
                 CachedRepositories = new PostgreSqlCachedRepositoryStore(connections, time),

@@ -1,3 +1,4 @@
+using Wharf.Core.Registry;
 using Wharf.Core.Accounts;
 using Wharf.Core.Repositories;
 using Wharf.Core.Search;

@@ -59,8 +59,8 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IUploadS
     {
         var size = await store.GetLinkedBlobSizeAsync(from, digest, cancellationToken);
         if (size is null || await blobs.StatAsync(digest, cancellationToken) is null) return false;
-        await store.LinkBlobAsync(repository, digest, size.Value, cancellationToken);
-        return true;
+        // The link is re-checked in its transaction: a blob the collector claimed meanwhile is not mounted.
+        return await store.LinkBlobAsync(repository, digest, size.Value, IsStoredAsync(digest), cancellationToken) == LinkBlobStatus.Linked;
     }
 
     /// <summary>
@@ -162,7 +162,13 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IUploadS
         switch (result.Status)
         {
             case UploadStatus.Ok:
-                await store.LinkBlobAsync(repository, result.Blob!.Digest, result.Blob.Size, cancellationToken);
+                // The content is in place (or was already), but the collector may be deleting that object: the link decides,
+                // in its transaction, and when it loses the client uploads again (the session's data went into the object).
+                var linked = await store.LinkBlobAsync(repository, result.Blob!.Digest, result.Blob.Size, IsStoredAsync(result.Blob.Digest), cancellationToken);
+                if (linked == LinkBlobStatus.Gone)
+                {
+                    return RegistryError.Unavailable($"Blob {result.Blob.Digest} was being removed by garbage collection while it was uploaded; upload it again.");
+                }
                 return result.Blob;
             case UploadStatus.DigestMismatch:
                 return new RegistryError(RegistryErrorCode.DigestInvalid, "provided digest did not match uploaded content", 400,
@@ -171,6 +177,9 @@ public sealed class BlobService(IBlobStore blobs, IUploadStore uploads, IUploadS
                 return UploadError(result);
         }
     }
+
+    private Func<CancellationToken, ValueTask<bool>> IsStoredAsync(Digest digest) =>
+        async ct => await blobs.StatAsync(digest, ct) is not null;
 
     private static RegistryError UploadError(UploadResult result) => result.Status switch
     {

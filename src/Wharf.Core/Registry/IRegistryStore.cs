@@ -30,6 +30,17 @@ public enum PutManifestStatus
     MissingReference,
 }
 
+/// <summary>The outcome of linking a blob into a repository.</summary>
+public enum LinkBlobStatus
+{
+    Linked,
+    /// <summary>
+    /// The garbage collector is deleting the blob (or, with a presence check, its object is gone): nothing was linked.
+    /// The client uploads it again.
+    /// </summary>
+    Gone,
+}
+
 public readonly record struct PutManifestResult(PutManifestStatus Status, Digest? Missing = null)
 {
     public static PutManifestResult Stored() => new(PutManifestStatus.Stored);
@@ -52,8 +63,14 @@ public interface IRegistryStore
     /// <summary>Repository names in ASCII order, after <paramref name="last"/> (exclusive), at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<string>> ListRepositoriesAsync(string? last, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Links a stored blob into the repository (creating the repository when needed). Idempotent.</summary>
-    Task LinkBlobAsync(string repository, Digest digest, long size, CancellationToken cancellationToken);
+    /// <summary>
+    /// Links a stored blob into the repository (creating the repository when needed), idempotent, and marks it linked
+    /// now (garbage collection's grace period counts from there). A blob the collector is deleting is not linked
+    /// (<see cref="LinkBlobStatus.Gone"/>). When the store knows no row for the blob and <paramref name="isStored"/> is
+    /// given, it is asked inside the transaction whether the object exists (a collector may have deleted it between
+    /// the upload and this link); false: nothing is linked, <see cref="LinkBlobStatus.Gone"/>.
+    /// </summary>
+    Task<LinkBlobStatus> LinkBlobAsync(string repository, Digest digest, long size, Func<CancellationToken, ValueTask<bool>>? isStored, CancellationToken cancellationToken);
 
     /// <summary>The size of the blob when the repository links it; null otherwise.</summary>
     Task<long?> GetLinkedBlobSizeAsync(string repository, Digest digest, CancellationToken cancellationToken);
@@ -85,4 +102,11 @@ public interface IRegistryStore
 
     /// <summary>Manifests in the repository whose subject is <paramref name="subject"/>, optionally of one artifact type.</summary>
     Task<IReadOnlyList<Referrer>> ListReferrersAsync(string repository, Digest subject, string? artifactType, CancellationToken cancellationToken);
+}
+
+public static class RegistryStoreExtensions
+{
+    /// <summary>Links a blob whose object the caller knows is stored (see <see cref="IRegistryStore.LinkBlobAsync"/>).</summary>
+    public static Task<LinkBlobStatus> LinkBlobAsync(this IRegistryStore store, string repository, Digest digest, long size, CancellationToken cancellationToken) =>
+        store.LinkBlobAsync(repository, digest, size, null, cancellationToken);
 }

@@ -18,6 +18,12 @@ public enum RegistryErrorCode
     Unsupported,
     TooManyRequests,
 
+    /// <summary>
+    /// Not one of the spec's codes but the reference registry's (<c>UNAVAILABLE</c>, 503): the request may succeed when
+    /// repeated, e.g. an upload that met a blob the garbage collector was deleting.
+    /// </summary>
+    Unavailable,
+
     /// <summary>Not one of the spec's codes: an unexpected failure of the server, sent as <c>UNKNOWN</c> with a 5xx.</summary>
     Unknown,
 }
@@ -41,6 +47,7 @@ public sealed record RegistryError(RegistryErrorCode Code, string Message, int S
         RegistryErrorCode.Denied => "DENIED",
         RegistryErrorCode.Unsupported => "UNSUPPORTED",
         RegistryErrorCode.TooManyRequests => "TOOMANYREQUESTS",
+        RegistryErrorCode.Unavailable => "UNAVAILABLE",
         _ => "UNKNOWN",
     };
 
@@ -54,5 +61,6 @@ public sealed record RegistryError(RegistryErrorCode Code, string Message, int S
     public static RegistryError NameInvalid(string message) => new(RegistryErrorCode.NameInvalid, message, 400);
     public static RegistryError NameUnknown(string name) => new(RegistryErrorCode.NameUnknown, "repository name not known to registry", 404, new { name });
     public static RegistryError SizeInvalid(string message) => new(RegistryErrorCode.SizeInvalid, message, 400);
+    public static RegistryError Unavailable(string message) => new(RegistryErrorCode.Unavailable, message, 503);
     public static RegistryError Unsupported(string message, int status = 405) => new(RegistryErrorCode.Unsupported, message, status);
 }

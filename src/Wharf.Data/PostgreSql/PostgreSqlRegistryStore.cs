@@ -42,16 +42,19 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
         return (await connection.QueryAsync<string>(Command(sql, new { last, limit }, null, cancellationToken))).AsList();
     }
 
-    public Task LinkBlobAsync(string repository, Digest digest, long size, CancellationToken cancellationToken)
+    public Task<LinkBlobStatus> LinkBlobAsync(string repository, Digest digest, long size, Func<CancellationToken, ValueTask<bool>>? isStored, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(repository);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         return connections.WriteAsync(async (connection, transaction) =>
         {
             var now = Now();
+            var text = digest.ToString();
+            // The blob row first, locked: a refused link creates nothing, not even the repository.
+            if (await MarkLinkedAsync(connection, transaction, text, size, now, isStored, cancellationToken) == LinkBlobStatus.Gone) return LinkBlobStatus.Gone;
             var repositoryId = await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
-            await LinkBlobAsync(connection, transaction, repositoryId, digest.ToString(), size, now, cancellationToken);
-            return true;
+            await InsertLinkAsync(connection, transaction, repositoryId, text, now, cancellationToken);
+            return LinkBlobStatus.Linked;
         }, cancellationToken);
     }
 
@@ -64,7 +67,7 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
             FROM repository_blobs rb
             JOIN repositories r ON r.id = rb.repository_id
             JOIN blobs b ON b.digest = rb.digest
-            WHERE r.name = @repository AND rb.digest = @digest
+            WHERE r.name = @repository AND rb.digest = @digest AND b.state = 'live'
             """, new { repository, digest = digest.ToString() }, null, cancellationToken));
     }
 
@@ -163,13 +166,20 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
             }
             else
             {
-                manifestId = await connection.ExecuteScalarAsync<long>(Command(
-                    "SELECT id FROM manifests WHERE repository_id = @repoId AND digest = @digest",
-                    new { repoId, digest }, transaction, cancellationToken));
+                // Held until commit, so the collector cannot delete it under the tags inserted below. When it did so
+                // between the INSERT and here, the whole push runs again (and stores the manifest anew).
+                manifestId = await connection.ExecuteScalarAsync<long?>(Command(
+                    "SELECT id FROM manifests WHERE repository_id = @repoId AND digest = @digest FOR KEY SHARE",
+                    new { repoId, digest }, transaction, cancellationToken))
+                    ?? throw new PostgresException("the manifest was deleted while it was pushed again", "ERROR", "ERROR", PostgresErrorCodes.SerializationFailure);
             }
 
             // The manifest is a blob of the repository too (idempotent): an index may point at it and GET /blobs/<digest> serves it.
-            await LinkBlobAsync(connection, transaction, repoId, digest, manifest.Content.Length, now, cancellationToken);
+            // A blob row of the same digest that the collector is deleting is left alone: the manifest's bytes live here.
+            if (await MarkLinkedAsync(connection, transaction, digest, manifest.Content.Length, now, null, cancellationToken) == LinkBlobStatus.Linked)
+            {
+                await InsertLinkAsync(connection, transaction, repoId, digest, now, cancellationToken);
+            }
 
             if (tags.Count > 0)
             {
@@ -289,14 +299,34 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
         ?? await connection.ExecuteScalarAsync<long>(Command(
             "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
 
-    private static Task LinkBlobAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long repositoryId, string digest, long size, long now, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Inserts the blob row or marks it linked now, holding its row lock until commit (the collector's compare-and-swap
+    /// waits for it, and this waits for the collector's). Refused when the row is <c>deleting</c>, or when it is new and
+    /// <paramref name="isStored"/> says the object is gone (then nothing stays).
+    /// </summary>
+    private static async Task<LinkBlobStatus> MarkLinkedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string digest, long size, long now,
+        Func<CancellationToken, ValueTask<bool>>? isStored, CancellationToken cancellationToken)
+    {
+        var inserted = await connection.ExecuteScalarAsync<bool?>(Command(
+            """
+            INSERT INTO blobs (digest, size, created_at, linked_at) VALUES (@digest, @size, @now, @now)
+            ON CONFLICT (digest) DO UPDATE SET linked_at = excluded.linked_at WHERE blobs.state = 'live'
+            RETURNING (xmax = 0)
+            """, new { digest, size, now }, transaction, cancellationToken));
+        if (inserted is null) return LinkBlobStatus.Gone;
+        if (inserted.Value && isStored is not null && !await isStored(cancellationToken))
+        {
+            await connection.ExecuteAsync(Command("DELETE FROM blobs WHERE digest = @digest", new { digest }, transaction, cancellationToken));
+            return LinkBlobStatus.Gone;
+        }
+        return LinkBlobStatus.Linked;
+    }
+
+    private static Task InsertLinkAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long repositoryId, string digest, long now, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(Command(
             """
-            INSERT INTO blobs (digest, size, created_at) VALUES (@digest, @size, @now) ON CONFLICT (digest) DO NOTHING;
             INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (@repositoryId, @digest, @now)
-            ON CONFLICT (repository_id, digest) DO NOTHING;
-            """, new { repositoryId, digest, size, now }, transaction, cancellationToken));
-
-
-
+            ON CONFLICT (repository_id, digest) DO NOTHING
+            """, new { repositoryId, digest, now }, transaction, cancellationToken));
 }

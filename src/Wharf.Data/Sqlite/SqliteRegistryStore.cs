@@ -49,17 +49,17 @@ public sealed class SqliteRegistryStore : IRegistryStore
         return names.AsList();
     }
 
-    public Task LinkBlobAsync(string repository, Digest digest, long size, CancellationToken cancellationToken)
+    public async Task<LinkBlobStatus> LinkBlobAsync(string repository, Digest digest, long size, Func<CancellationToken, ValueTask<bool>>? isStored, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(repository);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
-        return _connections.WriteAsync(async (connection, transaction) =>
-        {
-            var now = Now();
-            var repositoryId = await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
-            await LinkBlobAsync(connection, transaction, repositoryId, digest.ToString(), size, now, cancellationToken);
-            return true;
-        }, cancellationToken);
+        await using var scope = await _connections.BeginWriteAsync(cancellationToken);
+        var now = Now();
+        var repositoryId = await EnsureRepositoryIdAsync(scope.Connection, scope.Transaction, repository, now, cancellationToken);
+        var status = await LinkBlobAsync(scope.Connection, scope.Transaction, repositoryId, digest.ToString(), size, now, isStored, cancellationToken);
+        // Nothing of a refused link stays (not even the repository it would have created).
+        if (status == LinkBlobStatus.Linked) scope.Commit();
+        return status;
     }
 
     public async Task<long?> GetLinkedBlobSizeAsync(string repository, Digest digest, CancellationToken cancellationToken)
@@ -71,7 +71,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
             FROM repository_blobs rb
             JOIN repositories r ON r.id = rb.repository_id
             JOIN blobs b ON b.digest = rb.digest
-            WHERE r.name = @repository AND rb.digest = @digest
+            WHERE r.name = @repository AND rb.digest = @digest AND b.state = 'live'
             """, new { repository, digest = digest.ToString() }, null, cancellationToken));
     }
 
@@ -165,7 +165,8 @@ public sealed class SqliteRegistryStore : IRegistryStore
         }
 
         // The manifest is a blob of the repository too (idempotent): an index may point at it and GET /blobs/<digest> serves it.
-        await LinkBlobAsync(connection, transaction, repoId, digest, manifest.Content.Length, now, cancellationToken);
+        // A blob row of the same digest that the collector is deleting is left alone: the manifest's bytes live here.
+        await LinkBlobAsync(connection, transaction, repoId, digest, manifest.Content.Length, now, null, cancellationToken);
 
         if (tags.Count > 0)
         {
@@ -295,16 +296,25 @@ public sealed class SqliteRegistryStore : IRegistryStore
             "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
     }
 
-    private static async Task LinkBlobAsync(SqliteConnection connection, SqliteTransaction transaction, long repositoryId, string digest, long size, long now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Links the blob under the writer gate (so the collector's compare-and-swap cannot interleave): refused when its row
+    /// is <c>deleting</c>, or when there is no row and <paramref name="isStored"/> says the object is gone.
+    /// </summary>
+    private static async Task<LinkBlobStatus> LinkBlobAsync(
+        SqliteConnection connection, SqliteTransaction transaction, long repositoryId, string digest, long size, long now,
+        Func<CancellationToken, ValueTask<bool>>? isStored, CancellationToken cancellationToken)
     {
+        var state = await connection.ExecuteScalarAsync<string?>(Command(
+            "SELECT state FROM blobs WHERE digest = @digest", new { digest }, transaction, cancellationToken));
+        if (state == "deleting") return LinkBlobStatus.Gone;
+        if (state is null && isStored is not null && !await isStored(cancellationToken)) return LinkBlobStatus.Gone;
         await connection.ExecuteAsync(Command(
             """
-            INSERT INTO blobs (digest, size, created_at) VALUES (@digest, @size, @now) ON CONFLICT (digest) DO NOTHING;
+            INSERT INTO blobs (digest, size, created_at, linked_at) VALUES (@digest, @size, @now, @now)
+            ON CONFLICT (digest) DO UPDATE SET linked_at = excluded.linked_at;
             INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (@repositoryId, @digest, @now)
             ON CONFLICT (repository_id, digest) DO NOTHING;
             """, new { repositoryId, digest, size, now }, transaction, cancellationToken));
+        return LinkBlobStatus.Linked;
     }
-
-
-
 }

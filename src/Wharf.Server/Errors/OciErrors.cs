@@ -13,6 +13,7 @@ public static class OciErrors
         response.StatusCode = error.Status;
         response.ContentType = "application/json; charset=utf-8";
         if (error.Code == RegistryErrorCode.TooManyRequests && !response.Headers.ContainsKey("Retry-After")) response.Headers.RetryAfter = "60";
+        if (error.Code == RegistryErrorCode.Unavailable && !response.Headers.ContainsKey("Retry-After")) response.Headers.RetryAfter = "1";
         // Built in memory, then written in one async call: JsonSerializer flushes a writer over the response stream
         // synchronously, which Kestrel forbids (the response was cut off for every error that has a detail).
         var buffer = new ArrayBufferWriter<byte>(256);

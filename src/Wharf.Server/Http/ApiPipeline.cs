@@ -61,6 +61,7 @@ public static class ApiPipeline
         options.TypeInfoResolverChain.Insert(1, RepositoriesJson.Default);
         options.TypeInfoResolverChain.Insert(2, BuildsJsonContext.Default);
         options.TypeInfoResolverChain.Insert(3, WebhooksJson.Default);
+        options.TypeInfoResolverChain.Insert(4, GcJson.Default);
     }
 
     /// <summary>Exception handler and problem details for bare error statuses under <c>/api</c>; goes first in the pipeline.</summary>

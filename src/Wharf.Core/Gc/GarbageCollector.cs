@@ -1,0 +1,202 @@
+using Wharf.Core.Digests;
+using Wharf.Core.Events;
+using Wharf.Core.Registry;
+using Wharf.Core.Storage;
+using Wharf.Core.Telemetry;
+
+namespace Wharf.Core.Gc;
+
+/// <summary>What a collection did, or (a dry run) would do.</summary>
+/// <param name="Run">The recorded run with its counts.</param>
+/// <param name="Manifests">The manifests deleted (or that a dry run would delete), at most <see cref="GarbageCollector.MaxListed"/>.</param>
+public sealed record GcReport(GcRun Run, IReadOnlyList<GcManifest> Manifests);
+
+/// <summary>
+/// Online garbage collection: deletes what nothing needs while pushes and pulls go on. The order makes every step safe to
+/// interrupt (kill -9 at any point leaves the stores consistent and the next run finishes the work):
+/// <list type="number">
+/// <item>blobs left <c>deleting</c> by a collector that died: the object goes, then the row;</item>
+/// <item>manifests that nothing keeps (<see cref="IGcStore.ListUnkeptManifestsAsync"/>), each re-checked and deleted in its
+/// own transaction with a <see cref="ManifestDeleted"/> change through the event seam;</item>
+/// <item>blobs that no manifest references, last linked before the grace period: claimed by compare-and-swap
+/// (<c>live</c> → <c>deleting</c>, links removed), then the object, then the row;</item>
+/// <item>objects of the blob store without a row, older than the grace period: claimed with a <c>deleting</c> row first;</item>
+/// <item>upload sessions idle for longer than <c>Registry:UploadIdleTimeout</c> (S3 multipart uploads included).</item>
+/// </list>
+/// One collector runs at a time across every node (<see cref="IGcStore.TryLockAsync"/>). Every finished run, dry or not,
+/// is counted on <c>/metrics</c> (<see cref="WharfMetrics.GcRunFinished"/>) with the bytes it freed.
+/// </summary>
+public sealed class GarbageCollector(
+    IGcStore store, IBlobStore blobs, IUploadStore uploads, RegistryEvents events, ManifestCache cache, GcOptions options, RegistryOptions registry,
+    WharfMetrics? metrics = null)
+{
+    /// <summary>How many manifests a report lists.</summary>
+    public const int MaxListed = 1_000;
+
+    public GcOptions Options => options;
+
+    /// <summary>Runs one collection; null when another collector holds the lock.</summary>
+    public async Task<GcReport?> RunAsync(bool dryRun, string trigger, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(trigger);
+        await using var gcLock = await store.TryLockAsync(cancellationToken);
+        if (gcLock is null) return null;
+        var started = events.Now;
+        var id = await store.StartRunAsync(started, dryRun, trigger, cancellationToken);
+        var tally = new Tally();
+        string? error = null;
+        try
+        {
+            if (dryRun) await DryRunAsync(started - options.GracePeriod, tally, cancellationToken);
+            else await CollectAsync(started - options.GracePeriod, tally, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            error = e.Message;
+            throw;
+        }
+        finally
+        {
+            var run = new GcRun(id, started, events.Now, dryRun, trigger, tally.Blobs, tally.Bytes, tally.ManifestCount, tally.Uploads, error ?? (cancellationToken.IsCancellationRequested ? "cancelled" : null));
+            tally.Run = run;
+            await store.FinishRunAsync(run, CancellationToken.None);
+            metrics?.GcRunFinished(dryRun, dryRun ? 0 : run.BytesFreed);
+        }
+        return new GcReport(tally.Run!, tally.Manifests);
+    }
+
+    private async Task CollectAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
+    {
+        await FinishDeletingAsync(tally, cancellationToken);
+        await DeleteUnkeptManifestsAsync(cutoff, tally, cancellationToken);
+        await DeleteUnreferencedBlobsAsync(cutoff, tally, cancellationToken);
+        await DeleteOrphanObjectsAsync(cutoff, tally, cancellationToken);
+        tally.Uploads += await uploads.ExpireIdleAsync(registry.UploadIdleTimeout, cancellationToken);
+    }
+
+    private async Task DryRunAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
+    {
+        foreach (var manifest in await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, int.MaxValue, cancellationToken))
+        {
+            tally.AddManifest(manifest);
+        }
+        string? after = null;
+        while (true)
+        {
+            var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: true, options.DeleteUntagged, after, options.BatchSize, cancellationToken);
+            foreach (var blob in page) tally.AddBlob(blob.Size);
+            if (page.Count < options.BatchSize) break;
+            after = page[^1].Digest.ToString();
+        }
+        await foreach (var orphan in ListOrphansAsync(cutoff, cancellationToken)) tally.AddBlob(orphan.Size);
+    }
+
+    /// <summary>Blobs a run claimed but did not finish (it died, or lost its storage): object, then row.</summary>
+    private async Task FinishDeletingAsync(Tally tally, CancellationToken cancellationToken)
+    {
+        string? after = null;
+        while (true)
+        {
+            var page = await store.ListDeletingBlobsAsync(after, options.BatchSize, cancellationToken);
+            foreach (var blob in page) await DeleteClaimedAsync(blob, tally, cancellationToken);
+            if (page.Count < options.BatchSize) return;
+            after = page[^1].Digest.ToString();
+        }
+    }
+
+    private async Task DeleteUnkeptManifestsAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var deleted = 0;
+            var candidates = await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, options.BatchSize, cancellationToken);
+            foreach (var manifest in candidates)
+            {
+                var change = new ManifestDeleted(manifest.Repository, manifest.Digest, ChangeActor.Server, events.Now);
+                if (!await store.TryDeleteUnkeptManifestAsync(manifest, cutoff, change, cancellationToken)) continue;
+                cache.InvalidateManifest(manifest.Repository, manifest.Digest);
+                await events.PublishAsync(change);
+                tally.AddManifest(manifest);
+                deleted++;
+            }
+            // Another pass finds the children of the indexes just deleted, or the rest of a full batch; none deleted
+            // means what is left is kept (or changed under us).
+            if (deleted == 0) return;
+        }
+    }
+
+    private async Task DeleteUnreferencedBlobsAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
+    {
+        string? after = null;
+        while (true)
+        {
+            var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: false, options.DeleteUntagged, after, options.BatchSize, cancellationToken);
+            foreach (var blob in page)
+            {
+                if (await store.TryMarkDeletingAsync(blob.Digest, cutoff, cancellationToken)) await DeleteClaimedAsync(blob, tally, cancellationToken);
+            }
+            if (page.Count < options.BatchSize) return;
+            after = page[^1].Digest.ToString();
+        }
+    }
+
+    private async Task DeleteOrphanObjectsAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
+    {
+        await foreach (var orphan in ListOrphansAsync(cutoff, cancellationToken))
+        {
+            if (await store.TryClaimOrphanAsync(orphan.Digest, orphan.Size, cancellationToken)) await DeleteClaimedAsync(new GcBlob(orphan.Digest, orphan.Size), tally, cancellationToken);
+        }
+    }
+
+    /// <summary>Objects older than the cutoff that no blob row knows, in batches of the store's listing.</summary>
+    private async IAsyncEnumerable<BlobInfo> ListOrphansAsync(DateTimeOffset cutoff, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var batch = new List<BlobInfo>(options.BatchSize);
+        await foreach (var info in blobs.ListAsync(cancellationToken))
+        {
+            if (info.LastModified > cutoff) continue;
+            batch.Add(info);
+            if (batch.Count < options.BatchSize) continue;
+            foreach (var orphan in await UnknownAsync(batch, cancellationToken)) yield return orphan;
+            batch.Clear();
+        }
+        foreach (var orphan in await UnknownAsync(batch, cancellationToken)) yield return orphan;
+    }
+
+    private async Task<List<BlobInfo>> UnknownAsync(List<BlobInfo> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0) return [];
+        var known = await store.FindKnownBlobsAsync([.. batch.Select(b => b.Digest)], cancellationToken);
+        return [.. batch.Where(b => !known.Contains(b.Digest))];
+    }
+
+    /// <summary>A claimed (<c>deleting</c>) blob: its object goes, then its row. Bytes count only when an object went.</summary>
+    private async Task DeleteClaimedAsync(GcBlob blob, Tally tally, CancellationToken cancellationToken)
+    {
+        var removed = await blobs.DeleteAsync(blob.Digest, cancellationToken);
+        await store.ForgetBlobAsync(blob.Digest, cancellationToken);
+        if (removed) tally.AddBlob(blob.Size);
+    }
+
+    private sealed class Tally
+    {
+        public long Blobs;
+        public long Bytes;
+        public long ManifestCount;
+        public long Uploads;
+        public GcRun? Run;
+        public List<GcManifest> Manifests { get; } = [];
+
+        public void AddBlob(long size)
+        {
+            Blobs++;
+            Bytes += size;
+        }
+
+        public void AddManifest(GcManifest manifest)
+        {
+            ManifestCount++;
+            if (Manifests.Count < MaxListed) Manifests.Add(manifest);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Wharf.Core.Digests;
+using Wharf.Core.Events;
+
+namespace Wharf.Core.Gc;
+
+/// <summary>A blob row the collector may claim: nothing referenced it when it was listed.</summary>
+public sealed record GcBlob(Digest Digest, long Size);
+
+/// <summary>A manifest that no tag, index or live subject keeps.</summary>
+public sealed record GcManifest(string Repository, Digest Digest);
+
+/// <summary>One recorded collection.</summary>
+public sealed record GcRun(
+    long Id,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? FinishedAt,
+    bool DryRun,
+    string Trigger,
+    long BlobsDeleted,
+    long BytesFreed,
+    long ManifestsDeleted,
+    long UploadsExpired,
+    string? Error)
+{
+    public TimeSpan? Duration => FinishedAt is { } end ? end - StartedAt : null;
+}
+
+/// <summary>
+/// The garbage collector's view of the metadata store. Every decision that races with pushes is taken here, in the
+/// database: <see cref="TryMarkDeletingAsync"/> moves a blob from <c>live</c> to <c>deleting</c> only when nothing
+/// references it (compare-and-swap), and a link or a manifest push that meets a <c>deleting</c> blob is refused
+/// (see <c>IRegistryStore.LinkBlobAsync</c>), so no manifest ever ends up pointing at a deleted object.
+/// </summary>
+public interface IGcStore
+{
+    /// <summary>
+    /// Takes the one collector lock of the store (across processes and nodes), or null when another collector holds it.
+    /// Disposing releases it; so does the holder's death.
+    /// </summary>
+    Task<IAsyncDisposable?> TryLockAsync(CancellationToken cancellationToken);
+
+    /// <summary>Blobs left in <c>deleting</c> (by this run, or by a collector that died): their object goes, then their row.</summary>
+    Task<IReadOnlyList<GcBlob>> ListDeletingBlobsAsync(string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Live blobs, in digest order after <paramref name="after"/>, last linked before <paramref name="linkedBefore"/>, that no
+    /// manifest references (no layer, config or manifest of that digest in any repository). With
+    /// <paramref name="ignoringUnkeptManifests"/> (a dry run), manifests that <see cref="ListUnkeptManifestsAsync"/> would
+    /// return do not count as references (and rows of manifests' own digests, which hold no object, are left out).
+    /// </summary>
+    Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Compare-and-swap: moves the blob from <c>live</c> to <c>deleting</c> and removes every repository's link to it, only
+    /// when it is still unreferenced and was last linked before <paramref name="linkedBefore"/>. False when anything changed.
+    /// </summary>
+    Task<bool> TryMarkDeletingAsync(Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims an object of the blob store that has no row (an upload that never got linked): inserts a <c>deleting</c> row,
+    /// so that no link can be made while the object is deleted. False when a row exists.
+    /// </summary>
+    Task<bool> TryClaimOrphanAsync(Digest digest, long size, CancellationToken cancellationToken);
+
+    /// <summary>Which of <paramref name="digests"/> have a blob row, in any state.</summary>
+    Task<IReadOnlySet<Digest>> FindKnownBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken);
+
+    /// <summary>Removes a <c>deleting</c> row once its object is gone.</summary>
+    Task ForgetBlobAsync(Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Manifests pushed before <paramref name="pushedBefore"/> that nothing keeps: kept are tagged manifests, manifests
+    /// pushed since, the children of a kept index, the referrers of a kept manifest, and (without
+    /// <paramref name="deleteUntagged"/>) every manifest that is not a referrer. So a referrer whose subject is gone goes.
+    /// </summary>
+    Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(DateTimeOffset pushedBefore, bool deleteUntagged, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the manifest when, inside the transaction, it is still untagged, pushed before <paramref name="pushedBefore"/>
+    /// and no manifest of its repository lists it; journals <paramref name="change"/> with it. False when it changed.
+    /// </summary>
+    Task<bool> TryDeleteUnkeptManifestAsync(GcManifest manifest, DateTimeOffset pushedBefore, RegistryChange change, CancellationToken cancellationToken);
+
+    Task<long> StartRunAsync(DateTimeOffset startedAt, bool dryRun, string trigger, CancellationToken cancellationToken);
+
+    Task FinishRunAsync(GcRun run, CancellationToken cancellationToken);
+
+    /// <summary>Runs, newest first, with ids below <paramref name="before"/> when given.</summary>
+    Task<IReadOnlyList<GcRun>> ListRunsAsync(long? before, int limit, CancellationToken cancellationToken);
+}

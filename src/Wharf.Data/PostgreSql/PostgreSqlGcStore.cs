@@ -1,0 +1,224 @@
+using Dapper;
+using Npgsql;
+using Wharf.Core.Digests;
+using Wharf.Core.Events;
+using Wharf.Core.Gc;
+
+namespace Wharf.Data.PostgreSql;
+
+/// <summary>
+/// <see cref="IGcStore"/> on PostgreSQL. Writers run in parallel, so each compare-and-swap takes the row locks that order
+/// it against the racing paths: the blob row (<c>FOR UPDATE</c>; a link holds it through its upsert), then the blob's links
+/// (a manifest push holds <c>FOR KEY SHARE</c> on the links it checked, so the delete waits for it); only then, in a new
+/// statement that sees what those committed, does it check that nothing references the blob. The collector lock is a
+/// session advisory lock ("WHARFGC"), released when its connection ends, so a collector that dies frees it.
+/// </summary>
+public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcStore
+{
+    /// <summary>The advisory lock key of the collector ("WHARFGC\0" as a big-endian 64-bit number).</summary>
+    public const long CollectorLockKey = 0x5748_4152_4647_4300;
+
+    private const string KeptManifests = """
+        WITH RECURSIVE kept(id) AS (
+            SELECT m.id FROM manifests m
+            WHERE m.pushed_at > @cutoff
+               OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+               OR (@keepUntagged AND m.subject_digest IS NULL)
+            UNION
+            SELECT c.id FROM kept k
+            JOIN manifests p ON p.id = k.id
+            CROSS JOIN LATERAL (
+                SELECT c.id FROM manifest_references mr
+                JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = mr.digest
+                WHERE mr.manifest_id = p.id AND mr.kind = 'manifest'
+                UNION ALL
+                SELECT s.id FROM manifests s WHERE s.repository_id = p.repository_id AND s.subject_digest = p.digest
+            ) c
+        )
+        """;
+
+    private const string Unreferenced = """
+        NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
+        AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)
+        """;
+
+    public async Task<IAsyncDisposable?> TryLockAsync(CancellationToken cancellationToken)
+    {
+        var connection = await connections.OpenAsync(cancellationToken);
+        try
+        {
+            if (await connection.ExecuteScalarAsync<bool>(Command("SELECT pg_try_advisory_lock(@key)", new { key = CollectorLockKey }, null, cancellationToken)))
+            {
+                return new SessionLock(connection);
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+        await connection.DisposeAsync();
+        return null;
+    }
+
+    public async Task<IReadOnlyList<GcBlob>> ListDeletingBlobsAsync(string? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<BlobRow>(Command(
+            "SELECT digest AS Digest, size AS Size FROM blobs WHERE state = 'deleting' AND digest > @after ORDER BY digest LIMIT @limit",
+            new { after = after ?? "", limit }, null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    public async Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var sql = ignoringUnkeptManifests
+            ? KeptManifests + """
+              SELECT b.digest AS Digest, b.size AS Size FROM blobs b
+              WHERE b.state = 'live' AND b.linked_at <= @cutoff AND b.digest > @after
+                AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN kept k ON k.id = mr.manifest_id WHERE mr.digest = b.digest AND mr.kind = 'blob')
+                AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)
+              ORDER BY b.digest LIMIT @limit
+              """
+            : $"""
+              SELECT b.digest AS Digest, b.size AS Size FROM blobs b
+              WHERE b.state = 'live' AND b.linked_at <= @cutoff AND b.digest > @after AND {Unreferenced}
+              ORDER BY b.digest LIMIT @limit
+              """;
+        var rows = await connection.QueryAsync<BlobRow>(Command(sql,
+            new { cutoff = linkedBefore.ToUnixTimeMilliseconds(), keepUntagged = !deleteUntagged, after = after ?? "", limit }, null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    public Task<bool> TryMarkDeletingAsync(Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            var args = new { digest = digest.ToString(), cutoff = linkedBefore.ToUnixTimeMilliseconds() };
+            // 1. The row, locked: a link waits for this transaction from here on, and this waited for a link in progress.
+            var locked = await connection.ExecuteScalarAsync<int?>(Command(
+                "SELECT 1 FROM blobs WHERE digest = @digest AND state = 'live' AND linked_at <= @cutoff FOR UPDATE",
+                args, transaction, cancellationToken));
+            if (locked is null) return false;
+            await transaction.SaveAsync("claim", cancellationToken);
+            // 2. The links: waits for every manifest push that checked one of them (FOR KEY SHARE) to commit or roll back.
+            await connection.ExecuteAsync(Command("DELETE FROM repository_blobs WHERE digest = @digest", args, transaction, cancellationToken));
+            // 3. A new statement sees what those pushes committed.
+            var referenced = await connection.ExecuteScalarAsync<bool>(Command(
+                $"SELECT NOT ({Unreferenced}) FROM (SELECT @digest::text AS digest) b", args, transaction, cancellationToken));
+            if (referenced)
+            {
+                await transaction.RollbackAsync("claim", cancellationToken);
+                return false;
+            }
+            await connection.ExecuteAsync(Command("UPDATE blobs SET state = 'deleting' WHERE digest = @digest", args, transaction, cancellationToken));
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> TryClaimOrphanAsync(Digest digest, long size, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+            await connection.ExecuteAsync(Command(
+                "INSERT INTO blobs (digest, size, created_at, linked_at, state) VALUES (@digest, @size, 0, 0, 'deleting') ON CONFLICT (digest) DO NOTHING",
+                new { digest = digest.ToString(), size }, transaction, cancellationToken)) == 1,
+            cancellationToken);
+
+    public async Task<IReadOnlySet<Digest>> FindKnownBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
+    {
+        if (digests.Count == 0) return new HashSet<Digest>();
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<string>(Command(
+            "SELECT digest FROM blobs WHERE digest = ANY(@digests)", new { digests = digests.Select(d => d.ToString()).ToArray() }, null, cancellationToken));
+        return rows.Select(Digest.Parse).ToHashSet();
+    }
+
+    public Task ForgetBlobAsync(Digest digest, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+            await connection.ExecuteAsync(Command(
+                "DELETE FROM repository_blobs WHERE digest = @digest; DELETE FROM blobs WHERE digest = @digest AND state = 'deleting';",
+                new { digest = digest.ToString() }, transaction, cancellationToken)),
+            cancellationToken);
+
+    public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(DateTimeOffset pushedBefore, bool deleteUntagged, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<ManifestNameRow>(Command(KeptManifests + """
+            SELECT r.name AS Repository, m.digest AS Digest
+            FROM manifests m JOIN repositories r ON r.id = m.repository_id
+            WHERE NOT EXISTS (SELECT 1 FROM kept k WHERE k.id = m.id)
+            ORDER BY m.id DESC LIMIT @limit
+            """, new { cutoff = pushedBefore.ToUnixTimeMilliseconds(), keepUntagged = !deleteUntagged, limit }, null, cancellationToken));
+        return [.. rows.Select(r => new GcManifest(r.Repository, Digest.Parse(r.Digest)))];
+    }
+
+    public Task<bool> TryDeleteUnkeptManifestAsync(GcManifest manifest, DateTimeOffset pushedBefore, RegistryChange change, CancellationToken cancellationToken) =>
+        connections.WriteAsync(async (connection, transaction) =>
+        {
+            var args = new { repository = manifest.Repository, digest = manifest.Digest.ToString(), cutoff = pushedBefore.ToUnixTimeMilliseconds() };
+            // Locked first (a push of the same manifest holds FOR KEY SHARE on it while it tags it), then re-checked in new statements.
+            var row = await connection.QuerySingleOrDefaultAsync<ManifestKeyRow>(Command("""
+                SELECT m.id AS Id, m.repository_id AS RepositoryId
+                FROM manifests m JOIN repositories r ON r.id = m.repository_id
+                WHERE r.name = @repository AND m.digest = @digest AND m.pushed_at <= @cutoff
+                FOR UPDATE OF m
+                """, args, transaction, cancellationToken));
+            if (row is null) return false;
+            var kept = await connection.ExecuteScalarAsync<bool>(Command("""
+                SELECT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+                    OR EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
+                               WHERE p.repository_id = m.repository_id AND mr.digest = m.digest AND mr.kind = 'manifest')
+                    OR (m.subject_digest IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))
+                FROM manifests m WHERE m.id = @Id
+                """, new { row.Id }, transaction, cancellationToken));
+            if (kept) return false;
+            await connection.ExecuteAsync(Command("""
+                DELETE FROM manifests WHERE id = @Id;
+                DELETE FROM repository_blobs WHERE repository_id = @RepositoryId AND digest = @digest;
+                """, new { row.Id, row.RepositoryId, digest = manifest.Digest.ToString() }, transaction, cancellationToken));
+            await connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<long> StartRunAsync(DateTimeOffset startedAt, bool dryRun, string trigger, CancellationToken cancellationToken) =>
+        connections.WriteAsync((connection, transaction) => connection.ExecuteScalarAsync<long>(Command(
+            "INSERT INTO gc_runs (started_at, dry_run, triggered_by) VALUES (@startedAt, @dryRun, @trigger) RETURNING id",
+            new { startedAt = startedAt.ToUnixTimeMilliseconds(), dryRun, trigger }, transaction, cancellationToken)), cancellationToken);
+
+    public Task FinishRunAsync(GcRun run, CancellationToken cancellationToken) =>
+        connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(Command("""
+            UPDATE gc_runs SET finished_at = @finishedAt, blobs_deleted = @BlobsDeleted, bytes_freed = @BytesFreed,
+                manifests_deleted = @ManifestsDeleted, uploads_expired = @UploadsExpired, error = @Error
+            WHERE id = @Id
+            """, new { run.Id, finishedAt = run.FinishedAt?.ToUnixTimeMilliseconds(), run.BlobsDeleted, run.BytesFreed, run.ManifestsDeleted, run.UploadsExpired, Error = PostgreSqlText.Clean(run.Error) },
+            transaction, cancellationToken)), cancellationToken);
+
+    public async Task<IReadOnlyList<GcRun>> ListRunsAsync(long? before, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<GcRunRow>(Command($"""
+            SELECT id AS Id, started_at AS StartedAt, finished_at AS FinishedAt, dry_run AS DryRun, triggered_by AS Trigger,
+                   blobs_deleted AS BlobsDeleted, bytes_freed AS BytesFreed, manifests_deleted AS ManifestsDeleted,
+                   uploads_expired AS UploadsExpired, error AS Error
+            FROM gc_runs {(before is null ? "" : "WHERE id < @before")} ORDER BY id DESC LIMIT @limit
+            """, new { before, limit }, null, cancellationToken));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    private static CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
+        new(sql, parameters, transaction, cancellationToken: cancellationToken);
+
+    /// <summary>The collector lock: its connection, unlocked and returned to the pool on dispose.</summary>
+    private sealed class SessionLock(NpgsqlConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_unlock(@key)", new { key = CollectorLockKey }));
+            }
+            finally
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+}

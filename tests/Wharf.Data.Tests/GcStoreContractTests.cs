@@ -1,0 +1,233 @@
+using Microsoft.Extensions.Time.Testing;
+using Wharf.Core.Digests;
+using Wharf.Core.Events;
+using Wharf.Core.Gc;
+using Wharf.Core.Registry;
+using static Wharf.Data.Tests.TestManifests;
+
+namespace Wharf.Data.Tests;
+
+/// <summary>
+/// What every <see cref="IGcStore"/> provider must decide in its database: which blobs and manifests nothing needs, the
+/// compare-and-swap that claims a blob, links refused while a blob is being deleted, the collector lock and run records.
+/// </summary>
+public abstract class GcStoreContractTests : StoreContractTests
+{
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero));
+
+    protected override TimeProvider Time => _clock;
+
+    private IGcStore Gc => Database.Gc;
+
+    private IRegistryStore Registry => Database.Registry;
+
+    /// <summary>A cutoff after everything written so far.</summary>
+    private DateTimeOffset Later => _clock.GetUtcNow().AddSeconds(1);
+
+    private static RegistryChange Deleted(string repository, Digest digest) => new ManifestDeleted(repository, digest, ChangeActor.Server, DateTimeOffset.UnixEpoch);
+
+    private async Task<List<Digest>> UnreferencedAsync(DateTimeOffset cutoff, bool dryRun = false, bool deleteUntagged = true) =>
+        [.. (await Gc.ListUnreferencedBlobsAsync(cutoff, dryRun, deleteUntagged, null, 100, Ct)).Select(b => b.Digest)];
+
+    private async Task<List<Digest>> UnkeptAsync(DateTimeOffset cutoff, bool deleteUntagged = true) =>
+        [.. (await Gc.ListUnkeptManifestsAsync(cutoff, deleteUntagged, 100, Ct)).Select(m => m.Digest)];
+
+    private async Task<NewManifest> PushImageAsync(string repository, string name, string? tag, Digest? subject = null)
+    {
+        var config = BlobDigest(name + "-config");
+        var layer = BlobDigest(name + "-layer");
+        await Registry.LinkBlobAsync(repository, config, 7, Ct);
+        await Registry.LinkBlobAsync(repository, layer, 100, Ct);
+        var manifest = Image(config, [layer], subject: subject, artifactType: subject is null ? null : "application/vnd.example.sig", salt: name);
+        Assert.Equal(PutManifestStatus.Stored, (await Registry.PutManifestAsync(repository, manifest, tag is null ? [] : [tag], null, Ct)).Status);
+        return manifest;
+    }
+
+    [Fact]
+    public async Task An_unreferenced_blob_is_claimed_unlinked_and_then_forgotten()
+    {
+        var blob = BlobDigest("orphan-upload");
+        await Registry.LinkBlobAsync("team/app", blob, 42, Ct);
+
+        Assert.Equal([blob], await UnreferencedAsync(Later));
+        Assert.True(await Gc.TryMarkDeletingAsync(blob, Later, Ct));
+        Assert.False(await Gc.TryMarkDeletingAsync(blob, Later, Ct)); // claimed once
+        Assert.Null(await Registry.GetLinkedBlobSizeAsync("team/app", blob, Ct));
+        Assert.Empty(await UnreferencedAsync(Later));
+        Assert.Equal([new GcBlob(blob, 42)], await Gc.ListDeletingBlobsAsync(null, 100, Ct));
+
+        await Gc.ForgetBlobAsync(blob, Ct);
+        Assert.Empty(await Gc.ListDeletingBlobsAsync(null, 100, Ct));
+        Assert.Empty(await Gc.FindKnownBlobsAsync([blob], Ct));
+    }
+
+    [Fact]
+    public async Task A_blob_that_a_manifest_references_is_never_claimed()
+    {
+        var image = await PushImageAsync("team/app", "kept", "v1");
+        var layer = image.Manifest.Layers[0].Digest;
+
+        Assert.DoesNotContain(layer, await UnreferencedAsync(Later));
+        Assert.False(await Gc.TryMarkDeletingAsync(layer, Later, Ct));
+        Assert.False(await Gc.TryMarkDeletingAsync(image.Digest, Later, Ct)); // the manifest's own bytes
+        Assert.Equal(100, await Registry.GetLinkedBlobSizeAsync("team/app", layer, Ct));
+    }
+
+    [Fact]
+    public async Task A_blob_linked_after_the_cutoff_is_kept_and_a_new_link_renews_it()
+    {
+        var blob = BlobDigest("young");
+        await Registry.LinkBlobAsync("team/app", blob, 1, Ct);
+        var cutoff = _clock.GetUtcNow();
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal([blob], await UnreferencedAsync(Later));
+
+        await Registry.LinkBlobAsync("team/other", blob, 1, Ct); // mounted or uploaded again: linked now
+        Assert.Empty(await UnreferencedAsync(cutoff.AddSeconds(30)));
+        Assert.False(await Gc.TryMarkDeletingAsync(blob, cutoff.AddSeconds(30), Ct));
+    }
+
+    [Fact]
+    public async Task A_blob_being_deleted_cannot_be_linked_nor_referenced_by_a_push()
+    {
+        var config = BlobDigest("c");
+        var layer = BlobDigest("l");
+        await Registry.LinkBlobAsync("team/app", config, 7, Ct);
+        await Registry.LinkBlobAsync("team/app", layer, 100, Ct);
+        Assert.True(await Gc.TryMarkDeletingAsync(layer, Later, Ct));
+
+        Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/app", layer, 100, Ct));
+        Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/new", layer, 100, _ => ValueTask.FromResult(true), Ct));
+        Assert.False(await Registry.RepositoryExistsAsync("team/new", Ct)); // a refused link leaves nothing
+        Assert.Null(await Registry.GetLinkedBlobSizeAsync("team/app", layer, Ct));
+        var push = await Registry.PutManifestAsync("team/app", Image(config, [layer]), ["v1"], null, Ct);
+        Assert.Equal(PutManifestStatus.MissingReference, push.Status);
+        Assert.Equal(layer, push.Missing);
+
+        await Gc.ForgetBlobAsync(layer, Ct);
+        Assert.Equal(LinkBlobStatus.Linked, await Registry.LinkBlobAsync("team/app", layer, 100, _ => ValueTask.FromResult(true), Ct));
+        Assert.Equal(PutManifestStatus.Stored, (await Registry.PutManifestAsync("team/app", Image(config, [layer]), ["v1"], null, Ct)).Status);
+    }
+
+    [Fact]
+    public async Task A_link_without_a_row_asks_whether_the_object_is_stored_inside_its_transaction()
+    {
+        var blob = BlobDigest("gone-object");
+        Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/app", blob, 5, _ => ValueTask.FromResult(false), Ct));
+        Assert.Empty(await Gc.FindKnownBlobsAsync([blob], Ct));
+        Assert.False(await Registry.RepositoryExistsAsync("team/app", Ct));
+
+        var asked = 0;
+        Assert.Equal(LinkBlobStatus.Linked, await Registry.LinkBlobAsync("team/app", blob, 5, _ => { asked++; return ValueTask.FromResult(true); }, Ct));
+        Assert.Equal(LinkBlobStatus.Linked, await Registry.LinkBlobAsync("team/other", blob, 5, _ => { asked++; return ValueTask.FromResult(false); }, Ct));
+        Assert.Equal(1, asked); // a live row vouches for its object
+        Assert.Equal(5, await Registry.GetLinkedBlobSizeAsync("team/other", blob, Ct));
+    }
+
+    [Fact]
+    public async Task An_orphan_object_is_claimed_once_and_blocks_links_until_forgotten()
+    {
+        var orphan = BlobDigest("orphan-object");
+        var known = BlobDigest("known");
+        await Registry.LinkBlobAsync("team/app", known, 1, Ct);
+
+        Assert.Equal([known], await Gc.FindKnownBlobsAsync([orphan, known], Ct));
+        Assert.False(await Gc.TryClaimOrphanAsync(known, 1, Ct));
+        Assert.True(await Gc.TryClaimOrphanAsync(orphan, 9, Ct));
+        Assert.False(await Gc.TryClaimOrphanAsync(orphan, 9, Ct));
+        Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/app", orphan, 9, _ => ValueTask.FromResult(true), Ct));
+        Assert.Equal([new GcBlob(orphan, 9)], await Gc.ListDeletingBlobsAsync(null, 100, Ct));
+        await Gc.ForgetBlobAsync(orphan, Ct);
+        Assert.Empty(await Gc.ListDeletingBlobsAsync(null, 100, Ct));
+    }
+
+    [Fact]
+    public async Task Manifests_that_no_tag_index_or_live_subject_keeps_are_unkept()
+    {
+        var tagged = await PushImageAsync("team/app", "tagged", "v1");
+        var untagged = await PushImageAsync("team/app", "untagged", null);
+        var child = await PushImageAsync("team/app", "child", null);
+        var index = Index([child.Digest]);
+        Assert.Equal(PutManifestStatus.Stored, (await Registry.PutManifestAsync("team/app", index, ["multi"], null, Ct)).Status);
+        var signatureOfTagged = await PushImageAsync("team/app", "sig-tagged", null, subject: tagged.Digest);
+        var signatureOfUntagged = await PushImageAsync("team/app", "sig-untagged", null, subject: untagged.Digest);
+        var dangling = await PushImageAsync("team/app", "dangling", null, subject: BlobDigest("never-pushed"));
+
+        Assert.Empty(await UnkeptAsync(_clock.GetUtcNow().AddSeconds(-1))); // all pushed within the grace period
+        Assert.Equal(
+            new[] { untagged.Digest, signatureOfUntagged.Digest, dangling.Digest }.Select(d => d.ToString()).Order(),
+            (await UnkeptAsync(Later)).Select(d => d.ToString()).Order());
+        Assert.Equal([dangling.Digest], await UnkeptAsync(Later, deleteUntagged: false));
+
+        // Each is re-checked when deleted: a referrer goes only once its subject has gone, a tagged one never.
+        Assert.False(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", signatureOfUntagged.Digest), Later, Deleted("team/app", signatureOfUntagged.Digest), Ct));
+        Assert.False(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", tagged.Digest), Later, Deleted("team/app", tagged.Digest), Ct));
+        Assert.False(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", child.Digest), Later, Deleted("team/app", child.Digest), Ct));
+        Assert.True(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", untagged.Digest), Later, Deleted("team/app", untagged.Digest), Ct));
+        Assert.True(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", signatureOfUntagged.Digest), Later, Deleted("team/app", signatureOfUntagged.Digest), Ct));
+        Assert.Null(await Registry.GetManifestAsync("team/app", untagged.Digest, Ct));
+        Assert.NotNull(await Registry.GetManifestAsync("team/app", child.Digest, Ct));
+
+        // The blobs only the deleted manifests referenced are now unreferenced; the rest are not.
+        var unreferenced = await UnreferencedAsync(Later);
+        Assert.Contains(untagged.Manifest.Layers[0].Digest, unreferenced);
+        Assert.Contains(untagged.Digest, unreferenced); // the manifest's own link row
+        Assert.DoesNotContain(tagged.Manifest.Layers[0].Digest, unreferenced);
+        Assert.DoesNotContain(child.Manifest.Layers[0].Digest, unreferenced);
+    }
+
+    [Fact]
+    public async Task A_dry_run_counts_the_blobs_of_unkept_manifests_without_changing_anything()
+    {
+        var tagged = await PushImageAsync("team/app", "tagged", "v1");
+        var untagged = await PushImageAsync("team/app", "untagged", null);
+
+        var wouldGo = await UnreferencedAsync(Later, dryRun: true);
+        Assert.Contains(untagged.Manifest.Layers[0].Digest, wouldGo);
+        Assert.Contains(untagged.Manifest.Config!.Digest, wouldGo);
+        Assert.DoesNotContain(tagged.Manifest.Layers[0].Digest, wouldGo);
+        Assert.DoesNotContain(untagged.Manifest.Layers[0].Digest, await UnreferencedAsync(Later, dryRun: true, deleteUntagged: false));
+        Assert.Empty(await UnreferencedAsync(Later)); // nothing unreferenced yet, nothing changed
+        Assert.NotNull(await Registry.GetManifestAsync("team/app", untagged.Digest, Ct));
+    }
+
+    [Fact]
+    public async Task One_collector_holds_the_lock_across_nodes()
+    {
+        var other = Database.OpenAnotherNode(_clock);
+        var first = await Gc.TryLockAsync(Ct);
+        Assert.NotNull(first);
+        Assert.Null(await other.Gc.TryLockAsync(Ct));
+        Assert.Null(await Gc.TryLockAsync(Ct));
+        await first!.DisposeAsync();
+        var second = await other.Gc.TryLockAsync(Ct);
+        Assert.NotNull(second);
+        await second!.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Runs_are_recorded_and_listed_newest_first()
+    {
+        var start = _clock.GetUtcNow();
+        var first = await Gc.StartRunAsync(start, dryRun: true, "cli", Ct);
+        await Gc.FinishRunAsync(new GcRun(first, start, start.AddSeconds(2), true, "cli", 3, 300, 1, 0, null), Ct);
+        var second = await Gc.StartRunAsync(start.AddMinutes(1), dryRun: false, "schedule", Ct);
+
+        var runs = await Gc.ListRunsAsync(null, 10, Ct);
+        Assert.Equal([second, first], runs.Select(r => r.Id));
+        Assert.Null(runs[0].FinishedAt);
+        Assert.Equal(new GcRun(first, start, start.AddSeconds(2), true, "cli", 3, 300, 1, 0, null), runs[1]);
+        Assert.Equal(TimeSpan.FromSeconds(2), runs[1].Duration);
+        Assert.Equal([first], (await Gc.ListRunsAsync(second, 10, Ct)).Select(r => r.Id));
+    }
+}
+
+public sealed class SqliteGcStoreTests : GcStoreContractTests
+{
+    protected override MetadataProvider Provider => MetadataProvider.Sqlite;
+}
+
+public sealed class PostgreSqlGcStoreTests : GcStoreContractTests
+{
+    protected override MetadataProvider Provider => MetadataProvider.PostgreSql;
+}
