@@ -171,10 +171,11 @@ public static class Report
         if (nginx is not null)
         {
             var share = Num(c, "blobs", "download", "median_mibps") / nginx;
-            rows.Add(new Row($"Download {blobMib} MiB: nginx sendfile of the same file (ceiling), MiB/s median of {repeats}",
+            rows.Add(new Row($"Download {blobMib} MiB: nginx sendfile of the same file ({(s3 ? "from a local disk" : "ceiling")}), MiB/s median of {repeats}",
                 Fmt(nginx, "0.0"), Fmt(Num(c, "blobs", "download", "median_mibps"), "0.0"),
                 share is null ? "n/a" : (share.Value * 100).ToString("0", CultureInfo.InvariantCulture) + " %",
-                share is null ? "" : "≥ 60 % of nginx " + (share >= 0.6 ? "met" : "NOT met")));
+                // On S3 the blob comes from the gateway, nginx's from a local file: a reference point, not a target.
+                share is null || s3 ? "" : "≥ 60 % of nginx " + (share >= 0.6 ? "met" : "NOT met")));
         }
 
         var rangeRow = Lower("Range GET of the last 1 MiB, median ms", Num(r, "blobs", "range", "tail_median_ms"), Num(c, "blobs", "range", "tail_median_ms"), "0.00", null);
