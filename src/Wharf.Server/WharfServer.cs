@@ -83,6 +83,7 @@ public static class WharfServer
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapGcApi();
+        app.MapNamespacesApi();
         app.MapLegacyBuildApi();
         app.MapApiDocument();
         app.MapWebUi();

@@ -38,6 +38,7 @@ public static class PostgreSqlServiceCollectionExtensions
         services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<PostgreSqlAccountStore>());
         services.AddSingleton<IBuildStore>(sp => new PostgreSqlBuildStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new PostgreSqlRegistryCredentialStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<Wharf.Core.Policies.IPolicyStore>(sp => new PostgreSqlPolicyStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new PostgreSqlGcStore(sp.GetRequiredService<PostgreSqlConnections>()));
         services.AddSingleton<IMetadataMigrator>(sp => new PostgreSqlMigrator(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton(sp => new PostgreSqlSignalBus(

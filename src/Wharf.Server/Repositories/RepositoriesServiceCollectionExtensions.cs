@@ -39,6 +39,11 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetService<RepositoryPermissions>(),
             sp.GetRequiredService<IReadmeCheck>(),
             sp.GetService<AuthOptions>() is { } auth ? auth.DefaultVisibilityFor : null));
+        services.AddSingleton(sp => new Wharf.Core.Policies.PolicyService(
+            sp.GetRequiredService<Wharf.Core.Policies.IPolicyStore>(),
+            sp.GetRequiredService<IRepositoryStore>(),
+            sp.GetRequiredService<ICallerAccess>(),
+            sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private));
         return services;
     }
 }
