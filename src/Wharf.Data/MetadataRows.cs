@@ -206,3 +206,22 @@ internal sealed class GcRunRow
         Id, DateTimeOffset.FromUnixTimeMilliseconds(StartedAt), FinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null,
         DryRun, Trigger, BlobsDeleted, BytesFreed, ManifestsDeleted, UploadsExpired, Error);
 }
+
+internal sealed class StoredPatterns
+{
+    public string? Patterns { get; set; }
+}
+
+internal sealed class UsageRow
+{
+    public long? Quota { get; set; }
+    public long Used { get; set; }
+    public long Blobs { get; set; }
+    public long Repositories { get; set; }
+}
+
+internal sealed class NeedRow
+{
+    public long Used { get; set; }
+    public long Needed { get; set; }
+}

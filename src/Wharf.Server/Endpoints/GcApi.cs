@@ -62,17 +62,7 @@ public static class GcApi
     private static async Task<Results<Ok<GcRunListResponse>, ProblemHttpResult>> ListRunsAsync(HttpContext context, IGcStore store, string? limit, string? cursor, CancellationToken ct)
     {
         if (Refusal(context) is { } refused) return refused;
-        var size = DefaultLimit;
-        if (limit is { Length: > 0 } && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1 || size > MaxLimit))
-        {
-            return ApiProblems.Invalid($"limit is a whole number from 1 to {MaxLimit}.", "limit");
-        }
-        long? before = null;
-        if (cursor is { Length: > 0 })
-        {
-            if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1) return ApiProblems.Invalid("cursor is not one this API returned.", "cursor");
-            before = id;
-        }
+        if (!ApiProblems.TryIdPage(limit, cursor, DefaultLimit, MaxLimit, out var size, out var before, out var problem)) return problem!;
         var runs = await store.ListRunsAsync(before, size + 1, ct);
         var page = runs.Take(size).ToList();
         var next = runs.Count > size ? page[^1].Id.ToString(CultureInfo.InvariantCulture) : null;
