@@ -2,15 +2,38 @@ using System.Security.Claims;
 using Wharf.Core.Accounts;
 using Wharf.Core.References;
 using Wharf.Core.Repositories;
+using Wharf.Core.Retention;
 
 namespace Wharf.Core.Policies;
 
 /// <summary>
-/// Reading and setting immutable tag rules (callers who may push to and delete from the repository) and namespace quotas
-/// (administrators set them; members of the namespace read them with its usage).
+/// Reading and setting immutable tag rules and retention rules (callers who may push to and delete from the repository)
+/// and namespace quotas (administrators set them; members of the namespace read them with its usage).
 /// </summary>
-public sealed class PolicyService(IPolicyStore store, IRepositoryStore repositories, ICallerAccess callerAccess, RepositoryVisibility defaultVisibility)
+public sealed class PolicyService(IPolicyStore store, IRetentionStore retention, IRepositoryStore repositories, ICallerAccess callerAccess, RepositoryVisibility defaultVisibility)
 {
+    public async ValueTask<RepositoryResult<RetentionPolicy>> GetRetentionAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
+    {
+        if (await ReadableAsync(caller, repository, cancellationToken) is { } error) return error;
+        var policy = await retention.GetAsync(repository, cancellationToken);
+        if (policy is null) return NotFound(repository);
+        return policy;
+    }
+
+    /// <summary>Replaces the repository's retention rules; a policy with no rule removes them.</summary>
+    public async ValueTask<RepositoryResult<RetentionPolicy>> SetRetentionAsync(ClaimsPrincipal caller, string repository, RetentionPolicy policy, CancellationToken cancellationToken)
+    {
+        if (policy.Problem() is { } problem) return new RepositoryError(RepositoryProblem.Invalid, problem);
+        if (await ReadableAsync(caller, repository, cancellationToken) is { } error) return error;
+        var access = await callerAccess.GetAsync(caller, cancellationToken);
+        if (!access.CanWrite(repository) || !access.CanDelete(repository))
+        {
+            return new RepositoryError(RepositoryProblem.Forbidden, $"Only those who may push to and delete from '{repository}' set its retention rules.");
+        }
+        if (!await retention.SetAsync(repository, policy, cancellationToken)) return NotFound(repository);
+        return policy;
+    }
+
     public async ValueTask<RepositoryResult<IReadOnlyList<string>>> GetImmutableTagsAsync(ClaimsPrincipal caller, string repository, CancellationToken cancellationToken)
     {
         if (await ReadableAsync(caller, repository, cancellationToken) is { } error) return error;

@@ -45,6 +45,7 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Policies.IPolicyStore>(sp => new SqlitePolicyStore(sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new SqliteGcStore(sp.GetRequiredService<SqliteConnectionFactory>()));
+        services.AddSingleton<Wharf.Core.Retention.IRetentionStore>(sp => new SqliteRetentionStore(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<Wharf.Core.Proxy.ICachedRepositoryStore>(sp => new SqliteCachedRepositoryStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Storage.ISharedFileStore>(sp => new SqliteSharedFileStore(

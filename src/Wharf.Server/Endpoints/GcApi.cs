@@ -13,10 +13,14 @@ namespace Wharf.Server.Endpoints;
 
 public sealed record StartGcRequest(bool? DryRun);
 public sealed record GcRunResponse(long Id, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, long? DurationMs, bool DryRun, string Trigger,
-    long BlobsDeleted, long BytesFreed, long ManifestsDeleted, long UploadsExpired, string? Error);
+    long BlobsDeleted, long BytesFreed, long ManifestsDeleted, long UploadsExpired, long TagsDeleted, string? Error);
 public sealed record GcManifestResponse(string Repository, string Digest);
-/// <summary>A finished collection; <see cref="Manifests"/> lists what it deleted (a dry run: what it would delete), at most 1,000.</summary>
-public sealed record GcReportResponse(GcRunResponse Run, List<GcManifestResponse> Manifests);
+public sealed record GcTagResponse(string Repository, string Tag, string Digest);
+/// <summary>
+/// A finished collection; <see cref="Manifests"/> lists the manifests it deleted and <see cref="Tags"/> the tags retention
+/// deleted (a dry run: what it would delete), at most 1,000 each.
+/// </summary>
+public sealed record GcReportResponse(GcRunResponse Run, List<GcManifestResponse> Manifests, List<GcTagResponse> Tags);
 public sealed record GcRunListResponse(List<GcRunResponse> Runs, string? NextCursor);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -56,7 +60,9 @@ public static class GcApi
         // The collection is not the client's: it finishes (and is recorded) even when the caller hangs up.
         var report = await collector.RunAsync(dryRun, "api", context.RequestAborted.IsCancellationRequested ? ct : CancellationToken.None);
         if (report is null) return ApiProblems.Conflict("A garbage collection is already running; try again when it has finished.");
-        return TypedResults.Ok(new GcReportResponse(ToResponse(report.Run), [.. report.Manifests.Select(m => new GcManifestResponse(m.Repository, m.Digest.ToString()))]));
+        return TypedResults.Ok(new GcReportResponse(ToResponse(report.Run),
+            [.. report.Manifests.Select(m => new GcManifestResponse(m.Repository, m.Digest.ToString()))],
+            [.. report.Tags.Select(t => new GcTagResponse(t.Repository, t.Tag, t.Digest.ToString()))]));
     }
 
     private static async Task<Results<Ok<GcRunListResponse>, ProblemHttpResult>> ListRunsAsync(HttpContext context, IGcStore store, string? limit, string? cursor, CancellationToken ct)
@@ -79,5 +85,5 @@ public static class GcApi
 
     public static GcRunResponse ToResponse(GcRun run) => new(
         run.Id, run.StartedAt, run.FinishedAt, run.Duration is { } d ? (long)d.TotalMilliseconds : null, run.DryRun, run.Trigger,
-        run.BlobsDeleted, run.BytesFreed, run.ManifestsDeleted, run.UploadsExpired, run.Error);
+        run.BlobsDeleted, run.BytesFreed, run.ManifestsDeleted, run.UploadsExpired, run.TagsDeleted, run.Error);
 }

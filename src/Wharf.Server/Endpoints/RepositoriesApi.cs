@@ -3,6 +3,7 @@ using Wharf.Core.Accounts;
 using Wharf.Core.References;
 using Wharf.Core.Policies;
 using Wharf.Core.Repositories;
+using Wharf.Core.Retention;
 using Wharf.Server.Errors;
 using Wharf.Server.Http;
 using Wharf.Server.Repositories;
@@ -23,7 +24,7 @@ public static class RepositoriesApi
         group.MapGet("", ListAsync).WithSummary("Repositories you may pull, by name");
         group.MapGet("/{**path}", GetAsync).WithSummary("A repository ({namespace}/{name}) or its tags ({namespace}/{name}/tags)");
         group.MapMethods("/{**path}", ["PATCH"], UpdateAsync).WithSummary("Change a repository's description, README or visibility");
-        group.MapPut("/{**path}", PutAsync).WithSummary("Set a repository's immutable tag patterns ({namespace}/{name}/immutable-tags)");
+        group.MapPut("/{**path}", PutAsync).WithSummary("Set a repository's immutable tag patterns ({namespace}/{name}/immutable-tags) or retention rules ({namespace}/{name}/retention)");
         group.MapDelete("/{**path}", DeleteAsync).WithSummary("Delete a repository ({namespace}/{name}) or one tag ({namespace}/{name}/tags/{tag})");
         return app;
     }
@@ -47,10 +48,15 @@ public static class RepositoriesApi
         return TypedResults.Ok(new RepositoryPage(result.Value!.Items.Select(RepositorySummary.From).ToList(), result.Value.NextCursor));
     }
 
-    private static async Task<Results<Ok<RepositoryResponse>, Ok<TagPage>, Ok<ImmutableTagsResponse>, ProblemHttpResult>> GetAsync(
+    private static async Task<Results<Ok<RepositoryResponse>, Ok<TagPage>, Ok<ImmutableTagsResponse>, Ok<RetentionResponse>, ProblemHttpResult>> GetAsync(
         HttpContext context, RepositoryService repositories, PolicyService policies, string path, string? limit, string? cursor, CancellationToken ct)
     {
-        if (PolicyRoute(path) is { } immutable)
+        if (PolicyRoute(path, RetentionSuffix) is { } retained)
+        {
+            var policy = await policies.GetRetentionAsync(context.User, retained, ct);
+            return policy.IsOk ? TypedResults.Ok(RetentionResponse.From(retained, policy.Value!)) : ApiProblems.From(policy.Error!);
+        }
+        if (PolicyRoute(path, ImmutableTagsSuffix) is { } immutable)
         {
             var patterns = await policies.GetImmutableTagsAsync(context.User, immutable, ct);
             return patterns.IsOk ? TypedResults.Ok(new ImmutableTagsResponse(immutable, [.. patterns.Value!])) : ApiProblems.From(patterns.Error!);
@@ -104,20 +110,33 @@ public static class RepositoriesApi
         return result.IsOk ? TypedResults.NoContent() : ApiProblems.From(result.Error!);
     }
 
-    /// <summary><c>PUT …/immutable-tags</c> <c>{"patterns": [regex]}</c>: replaces the repository's immutable tag patterns.</summary>
-    private static async Task<Results<Ok<ImmutableTagsResponse>, ProblemHttpResult>> PutAsync(HttpContext context, PolicyService policies, string path, CancellationToken ct)
+    /// <summary>
+    /// <c>PUT …/immutable-tags</c> <c>{"patterns": [regex]}</c>: replaces the repository's immutable tag patterns.
+    /// <c>PUT …/retention</c> <c>{"keep_last", "keep_pulled_within_days", "keep_tags_matching"}</c> (each optional; none
+    /// removes the rules): replaces its retention rules.
+    /// </summary>
+    private static async Task<Results<Ok<ImmutableTagsResponse>, Ok<RetentionResponse>, ProblemHttpResult>> PutAsync(HttpContext context, PolicyService policies, string path, CancellationToken ct)
     {
-        if (PolicyRoute(path) is not { } repository) return ApiProblems.MethodNotAllowed("GET, PATCH, DELETE");
+        if (PolicyRoute(path, RetentionSuffix) is { } retained)
+        {
+            var (rules, invalid) = await ApiBody.ReadJsonAsync(context, RepositoriesJson.Default.RetentionRequest);
+            if (invalid is not null) return invalid;
+            var set = await policies.SetRetentionAsync(context.User, retained, new RetentionPolicy(rules!.KeepLast, rules.KeepPulledWithinDays, rules.KeepTagsMatching), ct);
+            return set.IsOk ? TypedResults.Ok(RetentionResponse.From(retained, set.Value!)) : ApiProblems.From(set.Error!);
+        }
+        if (PolicyRoute(path, ImmutableTagsSuffix) is not { } repository) return ApiProblems.MethodNotAllowed("GET, PATCH, DELETE");
         var (body, problem) = await ApiBody.ReadJsonAsync(context, RepositoriesJson.Default.ImmutableTagsRequest);
         if (problem is not null) return problem;
         var result = await policies.SetImmutableTagsAsync(context.User, repository, body!.Patterns, ct);
         return result.IsOk ? TypedResults.Ok(new ImmutableTagsResponse(repository, [.. result.Value!])) : ApiProblems.From(result.Error!);
     }
 
-    /// <summary>The repository of a <c>…/immutable-tags</c> path, or null.</summary>
-    internal static string? PolicyRoute(string path)
+    private const string ImmutableTagsSuffix = "/immutable-tags";
+    private const string RetentionSuffix = "/retention";
+
+    /// <summary>The repository of a <c>…/immutable-tags</c> or <c>…/retention</c> path, or null.</summary>
+    internal static string? PolicyRoute(string path, string suffix)
     {
-        const string suffix = "/immutable-tags";
         path = path.Trim('/');
         return path.EndsWith(suffix, StringComparison.Ordinal) && RepositoryName.IsValid(path[..^suffix.Length]) ? path[..^suffix.Length] : null;
     }

@@ -57,6 +57,14 @@ public sealed record DockerSearchResult(string Name, string Description, int Sta
 public sealed record DockerSearchResponse(string Query, int NumResults, int NumPages, int Page, int PageSize, IReadOnlyList<DockerSearchResult> Results);
 
 public sealed record ImmutableTagsRequest(List<string?>? Patterns);
+/// <summary><c>PUT …/retention</c>: each rule optional; none removes the repository's rules.</summary>
+public sealed record RetentionRequest(int? KeepLast, int? KeepPulledWithinDays, string? KeepTagsMatching);
+/// <summary>A repository's retention rules (every field null: none).</summary>
+public sealed record RetentionResponse(string Repository, int? KeepLast, int? KeepPulledWithinDays, string? KeepTagsMatching)
+{
+    public static RetentionResponse From(string repository, Wharf.Core.Retention.RetentionPolicy policy) =>
+        new(repository, policy.KeepLast, policy.KeepPulledWithinDays, policy.KeepTagsMatching);
+}
 public sealed record ImmutableTagsResponse(string Repository, List<string> Patterns);
 /// <summary><c>PUT /api/v1/namespaces/{ns}/quota</c>: <c>{"bytes": n}</c>, or <c>{"bytes": null}</c> to remove the quota.</summary>
 public sealed record QuotaRequest(long? Bytes);
@@ -74,6 +82,8 @@ public sealed record UsageResponse(string Namespace, long? QuotaBytes, long Used
 [JsonSerializable(typeof(TagPage))]
 [JsonSerializable(typeof(DockerSearchResponse))]
 [JsonSerializable(typeof(ImmutableTagsRequest))]
+[JsonSerializable(typeof(RetentionRequest))]
+[JsonSerializable(typeof(RetentionResponse))]
 [JsonSerializable(typeof(ImmutableTagsResponse))]
 [JsonSerializable(typeof(QuotaRequest))]
 [JsonSerializable(typeof(UsageResponse))]

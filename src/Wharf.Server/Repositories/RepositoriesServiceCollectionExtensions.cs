@@ -42,6 +42,7 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetService<Wharf.Core.Proxy.ICachedRepositoryStore>()));
         services.AddSingleton(sp => new Wharf.Core.Policies.PolicyService(
             sp.GetRequiredService<Wharf.Core.Policies.IPolicyStore>(),
+            sp.GetRequiredService<Wharf.Core.Retention.IRetentionStore>(),
             sp.GetRequiredService<IRepositoryStore>(),
             sp.GetRequiredService<ICallerAccess>(),
             sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private));
