@@ -247,6 +247,21 @@ internal sealed class UsageRow
     public long Repositories { get; set; }
 }
 
+internal sealed class NamespaceUsageRow
+{
+    public string Namespace { get; set; } = "";
+    public long? Quota { get; set; }
+    public long Used { get; set; }
+    public long Blobs { get; set; }
+    public long Repositories { get; set; }
+}
+
+internal sealed class StorageTotalsRow
+{
+    public long Blobs { get; set; }
+    public long Bytes { get; set; }
+}
+
 internal sealed class NeedRow
 {
     public long Used { get; set; }

@@ -65,6 +65,43 @@ public sealed class SqlitePolicyStore(SqliteConnectionFactory connections, TimeP
         return new NamespaceUsage(@namespace, row.Quota, row.Used, row.Blobs, row.Repositories);
     }
 
+    public async Task<IReadOnlyList<NamespaceUsage>> ListUsageAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<NamespaceUsageRow>(Command("""
+            WITH used AS (
+                SELECT DISTINCT CASE WHEN instr(r.name, '/') > 0 THEN substr(r.name, 1, instr(r.name, '/') - 1) ELSE r.name END AS ns, mr.digest
+                FROM manifest_references mr
+                JOIN manifests m ON m.id = mr.manifest_id
+                JOIN repositories r ON r.id = m.repository_id
+                WHERE mr.kind = 'blob'
+            ),
+            repos AS (
+                SELECT CASE WHEN instr(r.name, '/') > 0 THEN substr(r.name, 1, instr(r.name, '/') - 1) ELSE r.name END AS ns, COUNT(*) AS n FROM repositories r GROUP BY 1
+            )
+            SELECT u.ns AS Namespace, q.bytes AS Quota, COALESCE(SUM(b.size), 0) AS Used, COUNT(*) AS Blobs,
+                   COALESCE(MAX(p.n), 0) AS Repositories
+            FROM used u
+            JOIN blobs b ON b.digest = u.digest
+            LEFT JOIN namespace_quotas q ON q.namespace = u.ns
+            LEFT JOIN repos p ON p.ns = u.ns
+            GROUP BY u.ns, q.bytes
+            ORDER BY Used DESC, u.ns
+            LIMIT @limit
+            """, new { limit }, null, cancellationToken));
+        return [.. rows.Select(r => new NamespaceUsage(r.Namespace, r.Quota, r.Used, r.Blobs, r.Repositories))];
+    }
+
+    public async Task<StorageTotals> GetStorageTotalsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await connections.OpenAsync(cancellationToken);
+        var row = await connection.QuerySingleAsync<StorageTotalsRow>(Command("""
+            SELECT COUNT(*) AS Blobs, COALESCE(SUM(b.size), 0) AS Bytes FROM blobs b
+            WHERE b.state = 'live' AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)
+            """, null, null, cancellationToken));
+        return new StorageTotals(row.Blobs, row.Bytes);
+    }
+
     /// <summary>
     /// Inside a manifest push's transaction: an immutable tag it would move, or the quota its new blobs would pass, refuses
     /// it. Null: the push may go on.
