@@ -21,8 +21,8 @@ public interface IRetentionStore
     Task<IReadOnlyList<RetainedTag>> ListTagsAsync(string repository, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Deletes the tag when, inside the transaction, it still points at <see cref="RetainedTag.Digest"/>, was not pushed
-    /// again since <see cref="RetainedTag.PushedAt"/> and not pulled since <see cref="RetainedTag.LastPulledAt"/>; journals
+    /// Deletes the tag when, inside the transaction, it still points at <see cref="RetainedTag.Digest"/>, was not moved
+    /// since <see cref="RetainedTag.PushedAt"/> and not pulled since <see cref="RetainedTag.LastPulledAt"/>; journals
     /// <paramref name="change"/> with it. False when it changed (the next pass judges it again).
     /// </summary>
     Task<bool> TryDeleteTagAsync(string repository, RetainedTag tag, RegistryChange change, CancellationToken cancellationToken);
