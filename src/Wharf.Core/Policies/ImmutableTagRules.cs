@@ -52,7 +52,7 @@ public static class ImmutableTagRules
     }
 
     /// <summary>The patterns as stored (a JSON array), and back; null or empty text is no pattern.</summary>
-    public static string? ToStored(IReadOnlyList<string> patterns) => patterns.Count == 0 ? null : JsonSerializer.Serialize(patterns, PolicyJson.Default.ListString);
+    public static string? ToStored(IReadOnlyList<string> patterns) => patterns.Count == 0 ? null : JsonSerializer.Serialize(new List<string>(patterns), PolicyJson.Default.ListString);
 
     public static IReadOnlyList<string> FromStored(string? stored) =>
         string.IsNullOrEmpty(stored) ? [] : JsonSerializer.Deserialize(stored, PolicyJson.Default.ListString) ?? [];

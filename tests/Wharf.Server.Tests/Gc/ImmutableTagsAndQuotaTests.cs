@@ -97,7 +97,7 @@ public class ImmutableTagsAndQuotaTests : RegistryTestBase
             var error = await AssertErrorAsync(denied, HttpStatusCode.Forbidden, "DENIED");
             var message = error.GetProperty("message").GetString()!;
             Assert.Contains("quota", message, StringComparison.Ordinal);
-            Assert.Contains($"usage {keptBytes} B", message, StringComparison.Ordinal);
+            Assert.Contains($"usage 1 KiB ({keptBytes} bytes)", message, StringComparison.Ordinal); // 1,052 bytes
             Assert.Contains("(2000 bytes)", message, StringComparison.Ordinal);
         }
         using (var none = await Http.GetAsync($"v2/team/other/manifests/{Digest.Compute(Bytes(json))}")) Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
