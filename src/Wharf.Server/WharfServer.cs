@@ -176,8 +176,9 @@ public static class WharfServer
     /// <summary>
     /// Runs every provider's health check tagged <see cref="HealthTags.Startup"/> (the bucket answers with these keys, …)
     /// before anything listens, each with its own bound rather than <c>/readyz</c>'s short one: a wrong secret, a missing
-    /// bucket or an unreachable server stops start-up with one message naming each problem.
+    /// bucket or an unreachable server stops start-up with one line naming the provider and the problem.
     /// </summary>
+    /// <exception cref="ProviderUnavailableException">A provider's start-up check failed.</exception>
     public static async Task CheckReadinessAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
@@ -192,7 +193,7 @@ public static class WharfServer
                 problems.Add($"{registration.Name}{(provider is null ? "" : $" ({provider})")}: {result.Description ?? result.Exception?.Message}");
             }
         }
-        if (problems.Count > 0) throw new WharfConfigurationException(problems);
+        if (problems.Count > 0) throw new ProviderUnavailableException(problems);
     }
 
     /// <summary>Applies pending metadata migrations (<c>wharf migrate</c>); returns how many it applied.</summary>
@@ -231,6 +232,15 @@ public static class WharfServer
     /// <summary>The addresses Kestrel actually bound (useful with port 0).</summary>
     public static IReadOnlyCollection<string> BoundAddresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+}
+
+/// <summary>
+/// Start-up stopped because a provider's start-up check failed (the bucket refused the keys, does not exist, does not
+/// answer): one line, each problem as "name (provider): what is wrong and which setting to fix".
+/// </summary>
+public sealed class ProviderUnavailableException(IReadOnlyList<string> problems) : Exception(string.Join("; ", problems.Select(p => p.ReplaceLineEndings(" "))))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
 }
 
 /// <summary>Start-up stopped because configuration values are invalid.</summary>

@@ -3,7 +3,7 @@ using Wharf.Testing.Services;
 
 namespace Wharf.Cli.Tests;
 
-/// <summary><c>wharf serve</c> on S3 with a bad setting stops at once with one message that says what to fix.</summary>
+/// <summary><c>wharf serve</c> and <c>wharf worker</c> on S3 with a bad setting stop at once with one line that names the provider and says what to fix.</summary>
 public sealed class ServeStorageConfigurationTests : IAsyncLifetime
 {
     private readonly TempDirectory _dir = TempDirectory.Create("ws3");
@@ -18,27 +18,31 @@ public sealed class ServeStorageConfigurationTests : IAsyncLifetime
     public async Task DisposeAsync() => await _dir.DisposeAsync();
 
     [Theory]
-    [InlineData("secret", "refused Wharf:Storage:S3:AccessKey/SecretKey")]
-    [InlineData("bucket", "does not exist on the S3 server")]
-    [InlineData("endpoint", "Cannot reach the S3 server")]
-    public async Task Serve_on_a_misconfigured_bucket_stops_with_one_message(string what, string expected)
+    [InlineData("serve", "secret", "refused Wharf:Storage:S3:AccessKey/SecretKey")]
+    [InlineData("serve", "bucket", "does not exist on the S3 server")]
+    [InlineData("serve", "endpoint", "Cannot reach the S3 server")]
+    [InlineData("worker", "bucket", "does not exist on the S3 server")]
+    public async Task Start_up_on_a_misconfigured_bucket_stops_with_one_line_naming_the_provider(string verb, string what, string expected)
     {
         var rgw = await CephRgwService.GetAsync();
         var url = what == "endpoint" ? $"http://127.0.0.1:{ClosedPort()}" : rgw.Url;
         var bucket = what == "bucket" ? "missing-" + Guid.NewGuid().ToString("N")[..16] : rgw.Bucket;
         var secret = what == "secret" ? "not-the-secret" : rgw.SecretKey;
 
-        // A serve that does not stop on its own is killed after a minute, failing the test.
+        // A process that does not stop on its own is killed after 90 s, failing the test.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        var result = await _cli.RunAsync(["serve", "--urls", "http://127.0.0.1:0", "--data-dir", "data", "--workers", "0",
+        string[] where = verb == "serve" ? ["--urls", "http://127.0.0.1:0", "--workers", "0"] : ["--workers", "1"];
+        var result = await _cli.RunAsync([verb, .. where, "--data-dir", "data",
             "--Wharf:Storage:Type=S3", $"--Wharf:Storage:S3:ServiceUrl={url}", $"--Wharf:Storage:S3:Bucket={bucket}",
             $"--Wharf:Storage:S3:AccessKey={rgw.AccessKey}", $"--Wharf:Storage:S3:SecretKey={secret}"], null, timeout.Token);
 
         Assert.True(result.ExitCode == 2, result.Describe());
-        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal); // no stack trace
-        Assert.DoesNotContain(secret == rgw.SecretKey ? rgw.SecretKey : "not-the-secret", result.Error, StringComparison.Ordinal);
-        Assert.True(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length <= 3, result.Describe());
+        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(lines.Length == 1, "expected one line on stderr:\n" + result.Describe());
+        Assert.StartsWith($"wharf {verb}: storage (s3): ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(expected, lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Output + result.Error, StringComparison.Ordinal); // no stack trace
+        Assert.DoesNotContain(secret, result.Error, StringComparison.Ordinal);
     }
 
     private static int ClosedPort()

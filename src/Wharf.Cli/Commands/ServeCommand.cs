@@ -63,6 +63,11 @@ internal static partial class ServerHost
                 await Console.Error.WriteLineAsync($"wharf serve: {e.Message}");
                 return 2;
             }
+            catch (ProviderUnavailableException e)
+            {
+                await Console.Error.WriteLineAsync($"wharf serve: {e.Message}");
+                return 2;
+            }
             catch (WharfConfigurationException e)
             {
                 await Console.Error.WriteLineAsync(e.Message);

@@ -59,6 +59,11 @@ public static class WorkerCommand
                 await Console.Error.WriteLineAsync($"wharf worker: {e.Message}");
                 return 2;
             }
+            catch (ProviderUnavailableException e)
+            {
+                await Console.Error.WriteLineAsync($"wharf worker: {e.Message}");
+                return 2;
+            }
         });
         return command;
     }

@@ -337,7 +337,7 @@ public static partial class DistributionApi
         }
         else if (proxy is not null)
         {
-            proxy.BlobServedLocally(route.Name);
+            await proxy.BlobServedLocallyAsync(route.Name, ct);
         }
         if (!stat.IsOk) return stat.Error;
         var blob = stat.Value;

@@ -13,6 +13,7 @@ public static class OperationsServiceCollectionExtensions
     public static readonly string[] ExportedMeters =
     [
         WharfMetrics.MeterName,
+        Proxy.ProxyMetrics.MeterName,
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",
         "Microsoft.AspNetCore.Diagnostics",

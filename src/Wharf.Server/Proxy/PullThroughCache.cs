@@ -127,13 +127,8 @@ public sealed partial class PullThroughCache : IDisposable
         var local = await _registry.GetManifestAsync(repository, reference, cancellationToken);
         if (local.IsOk)
         {
-            if (reference.IsDigest)
-            {
-                if (NamespaceTarget(repository) is { } byDigest) _metrics.Hit(byDigest.Label, "manifest");
-                return local;
-            }
             if (await CachedTargetAsync(repository, cancellationToken) is not { } cachedFrom) return local;
-            if (IsFresh(repository, reference.Tag!))
+            if (reference.IsDigest || IsFresh(repository, reference.Tag!))
             {
                 _metrics.Hit(cachedFrom.Label, "manifest");
                 return local;
@@ -260,10 +255,10 @@ public sealed partial class PullThroughCache : IDisposable
         public static BlobOutcome ServeLocally => new(false, null);
     }
 
-    /// <summary>Counts a blob served from the cache of a proxy namespace.</summary>
-    public void BlobServedLocally(string repository)
+    /// <summary>Counts a blob served from the cache: of a proxy namespace, or of a repository the mirror filled.</summary>
+    public async ValueTask BlobServedLocallyAsync(string repository, CancellationToken cancellationToken)
     {
-        if (NamespaceTarget(repository) is { } target) _metrics.Hit(target.Label, "blob");
+        if (await CachedTargetAsync(repository, cancellationToken) is { } target) _metrics.Hit(target.Label, "blob");
     }
 
     /// <summary>

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Wharf.Core.Accounts;
+using Wharf.Core.Digests;
+using Wharf.Core.Registry;
+using Wharf.Core.Storage;
+using Wharf.Server.Tests.RealClients;
+using Wharf.Testing;
+
+namespace Wharf.Server.Tests.Proxy;
+
+/// <summary>
+/// Cached content is ordinary content to garbage collection: an image whose tag the upstream moved (untagged in the
+/// cache), and images deleted from the cache, are collected, manifest and blobs; the next pull of each fetches it from
+/// the upstream again.
+/// </summary>
+[Trait("Category", "RealClients")]
+public class ProxyCleanupTests
+{
+    protected virtual WharfTestProviders Providers => WharfTestProviders.Default;
+
+    protected virtual Task<string[]> ServerArgsAsync(string[] args) => Task.FromResult(args);
+
+    [Fact]
+    public async Task Garbage_collection_removes_cached_images_nothing_keeps_and_the_next_pull_fetches_them_again_from_the_upstream()
+    {
+        using var cts = TestTimeout.Start(4);
+        var ct = cts.Token;
+        await using var dir = TempDirectory.Create("pg");
+        await using var upstream = await ReferenceRegistry.StartAsync(new ReferenceRegistryOptions { AccessLog = true }, ct);
+        var old = TestImages.RandomImage(new RandomImageOptions { Layers = 2, LayerSize = 64 * 1024, Seed = 51 });
+        var current = TestImages.RandomImage(new RandomImageOptions { Layers = 2, LayerSize = 64 * 1024, Seed = 52 });
+        await ProxySetup.SeedAsync(upstream, old, "library/app", "1", dir, ct);
+        await using var wharf = await WharfTestServer.StartOnAsync(Providers, AuthMode.Open, await ServerArgsAsync(ProxySetup.Namespace("hub", upstream.BaseUrl,
+            tagTtl: "00:00:00", "--Wharf:Gc:GracePeriod=00:00:00", "--Wharf:Gc:Enabled=false")));
+        using var http = wharf.CreateClient();
+        var blobs = wharf.Services.GetRequiredService<IBlobStore>();
+        var store = wharf.Services.GetRequiredService<IRegistryStore>();
+
+        await PullAsync(http, old, ct);
+        // The upstream moves the tag: the next pull re-checks it, caches the new image, and leaves the old one untagged.
+        await ProxySetup.SeedAsync(upstream, current, "library/app", "1", dir, ct);
+        await PullAsync(http, current, ct);
+        await AssertStoredAsync(blobs, old, true, ct);
+
+        var run = await CollectAsync(http, ct);
+        Assert.Equal(1, run.GetProperty("manifests_deleted").GetInt64());
+        Assert.Equal(1 + old.Layers.Count, run.GetProperty("blobs_deleted").GetInt64());
+        await AssertStoredAsync(blobs, old, false, ct);
+        await AssertStoredAsync(blobs, current, true, ct);
+        Assert.Null(await store.GetManifestAsync("hub/library/app", Digest.Parse(old.ManifestDigest), ct));
+        await PullAsync(http, current, ct);
+        // A client that still names the old image by digest gets it again, fetched anew from the upstream.
+        await PullAsync(http, old, ct, old.ManifestDigest);
+        await AssertStoredAsync(blobs, old, true, ct);
+        await ProxySetup.FlushAccessLogAsync(upstream, ct);
+        Assert.All(Blobs(old), blob => Assert.Equal(2, ProxySetup.BlobGets(upstream, blob)));
+
+        // The cached image deleted: collected too; the next pull fetches manifest and blobs from the upstream again.
+        Assert.All(Blobs(current), blob => Assert.Equal(1, ProxySetup.BlobGets(upstream, blob)));
+        using (var delete = await http.DeleteAsync($"v2/hub/library/app/manifests/{current.ManifestDigest}", ct)) Assert.Equal(HttpStatusCode.Accepted, delete.StatusCode);
+        using (var deleteOld = await http.DeleteAsync($"v2/hub/library/app/manifests/{old.ManifestDigest}", ct)) Assert.Equal(HttpStatusCode.Accepted, deleteOld.StatusCode);
+        run = await CollectAsync(http, ct);
+        Assert.Equal(2 + current.Layers.Count + old.Layers.Count, run.GetProperty("blobs_deleted").GetInt64());
+        await AssertStoredAsync(blobs, current, false, ct);
+        await AssertStoredAsync(blobs, old, false, ct);
+        Assert.Null(await store.ResolveTagAsync("hub/library/app", "1", ct));
+
+        await PullAsync(http, current, ct);
+        await AssertStoredAsync(blobs, current, true, ct);
+        await ProxySetup.FlushAccessLogAsync(upstream, ct);
+        Assert.All(Blobs(current), blob => Assert.Equal(2, ProxySetup.BlobGets(upstream, blob)));
+    }
+
+    private static string[] Blobs(TestImage image) => [image.ConfigDigest, .. image.Layers.Select(l => l.Digest)];
+
+    private static async Task<JsonElement> CollectAsync(HttpClient http, CancellationToken ct)
+    {
+        using var response = await http.PostAsJsonAsync("api/v1/gc", new { dry_run = false }, ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"POST /api/v1/gc answered {(int)response.StatusCode}: {body}");
+        return JsonDocument.Parse(body).RootElement.GetProperty("run").Clone();
+    }
+
+    private static async Task AssertStoredAsync(IBlobStore blobs, TestImage image, bool stored, CancellationToken ct)
+    {
+        foreach (var blob in Blobs(image))
+        {
+            var stat = await blobs.StatAsync(Digest.Parse(blob), ct);
+            Assert.True(stored == stat is not null, $"{blob} is {(stat is null ? "not " : "")}in the blob store");
+        }
+    }
+
+    /// <summary>A pull of hub/library/app:1 (or another reference) over HTTP, every digest checked.</summary>
+    private static async Task PullAsync(HttpClient http, TestImage image, CancellationToken ct, string reference = "1")
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/hub/library/app/manifests/{reference}");
+        request.Headers.Accept.ParseAdd(TestImage.OciManifestMediaType);
+        using var manifest = await http.SendAsync(request, ct);
+        Assert.Equal(HttpStatusCode.OK, manifest.StatusCode);
+        Assert.Equal(image.ManifestDigest, BlobDigest.Of(await manifest.Content.ReadAsByteArrayAsync(ct)));
+        foreach (var blob in Blobs(image)) Assert.Equal(blob, BlobDigest.Of(await http.GetByteArrayAsync($"v2/hub/library/app/blobs/{blob}", ct)));
+    }
+}
+
+/// <summary>The same with metadata on PostgreSQL and blobs on the real Ceph RGW (S3).</summary>
+public sealed class ProxyCleanupTestsOnPostgreSqlAndS3 : ProxyCleanupTests
+{
+    protected override WharfTestProviders Providers => WharfTestProviders.PostgreSql;
+
+    protected override Task<string[]> ServerArgsAsync(string[] args) => Registry.OnS3.ArgsAsync(args);
+}
