@@ -185,3 +185,13 @@ public sealed class CorruptUpstreamBlobException(Digest expected, Digest? actual
 {
     public Digest Expected { get; } = expected;
 }
+
+/// <summary>
+/// The blob arrived and was verified, but garbage collection is deleting that content at this moment, so the repository
+/// could not link it: nothing was kept, and the client asks again (the collector finishes within moments).
+/// </summary>
+public sealed class BlobBeingCollectedException(Digest digest)
+    : Exception($"The blob {digest} is being removed by garbage collection right now; pull it again.")
+{
+    public Digest Digest { get; } = digest;
+}

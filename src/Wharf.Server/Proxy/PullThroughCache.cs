@@ -211,7 +211,7 @@ public sealed partial class PullThroughCache : IDisposable
                 {
                     await EnsureBlobAsync(target, config.Digest, ct);
                 }
-                catch (Exception e) when (e is UpstreamException or CorruptUpstreamBlobException)
+                catch (Exception e) when (e is UpstreamException or CorruptUpstreamBlobException or BlobBeingCollectedException)
                 {
                     Log.ConfigNotFetched(_logger, target.Repository, config.Digest.ToString(), e.Message);
                 }
@@ -286,7 +286,7 @@ public sealed partial class PullThroughCache : IDisposable
             {
                 // Another repository brought the content already: the upstream only has to confirm this one has it.
                 await target.Upstream.HeadBlobAsync(target.UpstreamName, digest, cancellationToken);
-                await _store.LinkBlobAsync(repository, digest, stored.Size, cancellationToken);
+                await LinkAsync(repository, digest, stored.Size, cancellationToken);
                 return BlobOutcome.ServeLocally;
             }
             var fetch = StartOrJoin(target, digest);
@@ -306,7 +306,7 @@ public sealed partial class PullThroughCache : IDisposable
                     return BlobOutcome.ServeLocally;
                 }
             }
-            catch (Exception e) when (e is UpstreamException or CorruptUpstreamBlobException && response.HasStarted)
+            catch (Exception e) when (e is UpstreamException or CorruptUpstreamBlobException or BlobBeingCollectedException && response.HasStarted)
             {
                 // Part of the body is out: the only honest end is a broken connection (the client never sees a whole blob).
                 Log.BlobAborted(_logger, repository, digest.ToString(), e.Message);
@@ -322,6 +322,11 @@ public sealed partial class PullThroughCache : IDisposable
             if (!e.NotFound) Log.UpstreamFailed(_logger, target.UpstreamRepository, e.Message);
             if (e.RetryAfter is { } retry) response.Headers.RetryAfter = ((int)retry.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return new BlobOutcome(true, ToRegistryError(e, RegistryError.BlobUnknown(digest.ToString())));
+        }
+        catch (BlobBeingCollectedException e)
+        {
+            ClearBlobHeaders(response);
+            return new BlobOutcome(true, RegistryError.Unavailable(e.Message));
         }
         catch (CorruptUpstreamBlobException e)
         {
@@ -369,7 +374,7 @@ public sealed partial class PullThroughCache : IDisposable
                 try
                 {
                     await fetch.RunAsync(ct => target.Upstream.GetBlobAsync(target.UpstreamName, digest, ct), _options.UpstreamTimeout, _uploads,
-                        (blob, ct) => _store.LinkBlobAsync(target.Repository, blob.Digest, blob.Size, ct), _stopping.Token);
+                        (blob, ct) => LinkAsync(target.Repository, blob.Digest, blob.Size, ct), _stopping.Token);
                     if (fetch.Done.IsFaulted && fetch.Done.Exception?.InnerException is { } failure and not UpstreamException { NotFound: true })
                     {
                         Log.BlobNotKept(_logger, target.Repository, digest.ToString(), failure.Message);
@@ -382,6 +387,17 @@ public sealed partial class PullThroughCache : IDisposable
             });
             return fetch;
         }
+    }
+
+    /// <summary>
+    /// Links a blob whose object is in the store into the repository. Garbage collection may be deleting that very
+    /// object (it claimed the blob, or has already removed the object): then nothing is linked, and the client is told
+    /// to ask again, as an upload that meets the collector is.
+    /// </summary>
+    private async Task LinkAsync(string repository, Digest digest, long size, CancellationToken cancellationToken)
+    {
+        var linked = await _store.LinkBlobAsync(repository, digest, size, async ct => await _blobs.StatAsync(digest, ct) is not null, cancellationToken);
+        if (linked == LinkBlobStatus.Gone) throw new BlobBeingCollectedException(digest);
     }
 
     public void Dispose()

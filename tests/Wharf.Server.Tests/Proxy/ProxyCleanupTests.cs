@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
+using Wharf.Core.Gc;
 using Wharf.Core.Registry;
 using Wharf.Core.Storage;
 using Wharf.Server.Tests.RealClients;
@@ -72,6 +73,59 @@ public class ProxyCleanupTests
         await AssertStoredAsync(blobs, current, true, ct);
         await ProxySetup.FlushAccessLogAsync(upstream, ct);
         Assert.All(Blobs(current), blob => Assert.Equal(2, ProxySetup.BlobGets(upstream, blob)));
+    }
+
+    /// <summary>
+    /// A pull that meets the collector deleting a cached layer (claimed, then its object removed) is told to ask again,
+    /// never served a blob the cache does not keep nor told the blob is unknown, and the next pull fetches it anew.
+    /// </summary>
+    [Fact]
+    public async Task A_pull_that_meets_the_collector_deleting_a_cached_blob_is_told_to_retry_and_the_retry_fetches_it_again()
+    {
+        using var cts = TestTimeout.Start(4);
+        var ct = cts.Token;
+        await using var dir = TempDirectory.Create("pr");
+        await using var upstream = await ReferenceRegistry.StartAsync(new ReferenceRegistryOptions { AccessLog = true }, ct);
+        var image = TestImages.RandomImage(new RandomImageOptions { Layers = 1, LayerSize = 512 * 1024, Seed = 53 });
+        await ProxySetup.SeedAsync(upstream, image, "library/app", "1", dir, ct);
+        await using var wharf = await WharfTestServer.StartOnAsync(Providers, AuthMode.Open, await ServerArgsAsync(ProxySetup.Namespace("hub", upstream.BaseUrl,
+            more: ["--Wharf:Gc:GracePeriod=00:00:00", "--Wharf:Gc:Enabled=false"])));
+        using var http = wharf.CreateClient();
+        var blobs = wharf.Services.GetRequiredService<IBlobStore>();
+        var gc = wharf.Services.GetRequiredService<IGcStore>();
+        var layer = Digest.Parse(image.Layers[0].Digest);
+        await PullAsync(http, image, ct);
+        using (var delete = await http.DeleteAsync($"v2/hub/library/app/manifests/{image.ManifestDigest}", ct)) Assert.Equal(HttpStatusCode.Accepted, delete.StatusCode);
+
+        // The collector claims the layer (its links go); the object is still there. A pull now must not link it.
+        Assert.True(await gc.TryMarkDeletingAsync(layer, DateTimeOffset.UtcNow.AddMinutes(1), ct));
+        using (var manifest = await http.GetAsync("v2/hub/library/app/manifests/1", ct)) Assert.Equal(HttpStatusCode.OK, manifest.StatusCode);
+        using (var claimed = await http.GetAsync($"v2/hub/library/app/blobs/{layer}", ct))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, claimed.StatusCode);
+            Assert.Contains("UNAVAILABLE", await claimed.Content.ReadAsStringAsync(ct));
+            Assert.NotNull(claimed.Headers.RetryAfter);
+        }
+
+        // The collector removed the object, not yet the row: the blob is fetched again, but cannot be kept; the client
+        // never gets it whole (the connection breaks before its last byte).
+        Assert.True(await blobs.DeleteAsync(layer, ct));
+        try
+        {
+            using var refetched = await http.GetAsync($"v2/hub/library/app/blobs/{layer}", HttpCompletionOption.ResponseContentRead, ct);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refetched.StatusCode); // told to retry before the body started
+        }
+        catch (HttpRequestException)
+        {
+            // The body had started: the connection broke before its last byte, which is what a client retries too.
+        }
+        Assert.Null(await wharf.Services.GetRequiredService<IRegistryStore>().GetLinkedBlobSizeAsync("hub/library/app", layer, ct));
+
+        // The collector done: the next pull gets the whole layer, and the cache keeps it.
+        await gc.ForgetBlobAsync(layer, ct);
+        Assert.Equal(image.Layers[0].Digest, BlobDigest.Of(await http.GetByteArrayAsync($"v2/hub/library/app/blobs/{layer}", ct)));
+        Assert.NotNull(await wharf.Services.GetRequiredService<IRegistryStore>().GetLinkedBlobSizeAsync("hub/library/app", layer, ct));
+        await PullAsync(http, image, ct);
     }
 
     private static string[] Blobs(TestImage image) => [image.ConfigDigest, .. image.Layers.Select(l => l.Digest)];
