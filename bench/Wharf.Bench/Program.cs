@@ -15,7 +15,7 @@ using Wharf.Bench;
 //   report    --results FILE [--markdown OUT]
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Wharf.Bench <free-port|gen-blob|gen-image|seed-manifest|blobs|cross-node|memory|report> [--key value]...");
+    Console.Error.WriteLine("usage: Wharf.Bench <free-port|gen-blob|gen-image|seed-manifest|blobs|concurrency|cross-node|memory|report> [--key value]...");
     return 2;
 }
 
@@ -90,6 +90,25 @@ try
                 {
                     targets.ForEach(t => t.Client.Dispose());
                     ceilings.ForEach(t => t.Client.Dispose());
+                }
+
+                break;
+            }
+
+        case "concurrency":
+            {
+                List<(string Name, RegistryClient Client)> targets = Opt("registries").Split(',', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(pair => pair.Split('=', 2))
+                    .Select(kv => (Name: kv[0], Client: new RegistryClient(new Uri(kv[1]), TimeSpan.FromMinutes(2))))
+                    .ToList();
+                try
+                {
+                    result = await Workloads.ConcurrencyAsync(targets, Opt("repo"), BlobFile.Load(Opt("blob")),
+                        (int)Long("pullers"), (int)Long("pushers"), (int)Long("seconds"), ct);
+                }
+                finally
+                {
+                    targets.ForEach(t => t.Client.Dispose());
                 }
 
                 break;

@@ -64,6 +64,17 @@ public sealed class RegistryClient : IDisposable
         await ExpectAsync(resp, HttpStatusCode.Created, "PUT monolithic", ct);
     }
 
+    /// <summary>POST then PUT ?digest= with <paramref name="content"/> (a small blob held in memory) as the body.</summary>
+    public async Task UploadBytesAsync(string repo, byte[] content, string digest, CancellationToken ct)
+    {
+        var location = await StartUploadAsync(repo, ct);
+        using var body = new ByteArrayContent(content);
+        body.Headers.ContentType = Octet;
+        using var req = new HttpRequestMessage(HttpMethod.Put, WithDigest(location, digest)) { Content = body };
+        using var resp = await _http.SendAsync(req, ct);
+        await ExpectAsync(resp, HttpStatusCode.Created, "PUT small blob", ct);
+    }
+
     /// <summary>
     /// POST, PATCH chunks with Content-Range following each new Location, then PUT ?digest= with no body. With
     /// <paramref name="otherNode"/>, every second PATCH (and the PUT when it falls there) goes to that node instead: the

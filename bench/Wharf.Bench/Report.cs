@@ -159,6 +159,12 @@ public static class Report
         rows.Add(Lower("Manifest GET by tag, p99 latency ms", Num(r, "manifest", "latency_p99_ms"), Num(c, "manifest", "latency_p99_ms"), "0.00", null));
         rows.Add(new Row("Manifest GET by tag, failed requests", Fmt(Errors(r), "0"), Fmt(Errors(c), "0"), "—", "0"));
 
+        if (results["concurrency"] is { } conc)
+        {
+            rows.Add(Higher($"{Str(conc["candidate"], "pullers")} clients pulling a 1 MiB blob, req/s", Num(conc, "reference", "pull", "per_second"), Num(conc, "candidate", "pull", "per_second"), "0", null));
+            rows.Add(Higher($"{Str(conc["candidate"], "pushers")} clients pushing small images, images/s", Num(conc, "reference", "push", "per_second"), Num(conc, "candidate", "push", "per_second"), "0.0", null));
+        }
+
         foreach (var (key, label, target) in new[] { ("monolithic", "Monolithic upload", s3 ? 1.5 : 2.0), ("chunked", $"Chunked upload ({Str(k, "chunk_mib")} MiB PATCHes)", s3 ? 1.5 : 2.0), ("download", "Download (GET)", s3 ? 1.0 : 1.3) })
         {
             rows.Add(Higher($"{label} {blobMib} MiB, MiB/s best of {repeats}", Num(r, "blobs", key, "best_mibps"), Num(c, "blobs", key, "best_mibps"), "0.0", null));

@@ -145,6 +145,81 @@ public static class Workloads
     }
 
     /// <summary>
+    /// Concurrency, one registry at a time (the order alternating between rounds): <paramref name="pullers"/> clients
+    /// pulling one 1 MiB blob over and over for <paramref name="seconds"/> (requests/s), then <paramref name="pushers"/>
+    /// clients each pushing fresh small images (a 4 KiB layer, its config, the manifest) for as long (images/s).
+    /// </summary>
+    public static async Task<JsonObject> ConcurrencyAsync(IReadOnlyList<(string Name, RegistryClient Client)> targets, string repo, BlobFile pullBlob,
+        int pullers, int pushers, int seconds, CancellationToken ct)
+    {
+        var all = new JsonObject();
+        foreach (var (name, client) in targets)
+        {
+            await client.UploadMonolithicAsync(repo + "-pull", pullBlob, ct);
+            await client.DownloadAsync(repo + "-pull", pullBlob, verify: true, ct);
+            all[name] = new JsonObject { ["pullers"] = pullers, ["pushers"] = pushers, ["seconds"] = seconds };
+        }
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var (name, client) in round % 2 == 0 ? targets : targets.Reverse())
+            {
+                var kind = round == 0 ? "pull" : "push";
+                var (count, errors, elapsed) = kind == "pull"
+                    ? await RunClientsAsync(pullers, seconds, (_, _, token) => client.DownloadAsync(repo + "-pull", pullBlob, verify: false, token), ct)
+                    : await RunClientsAsync(pushers, seconds, (worker, n, token) => PushSmallImageAsync(client, $"{repo}-push{worker}", name, worker, n, token), ct);
+                var rate = count / elapsed;
+                Log($"[{name}] {(kind == "pull" ? $"{pullers} clients pulling a 1 MiB blob" : $"{pushers} clients pushing small images")}: {rate:0.0}/s, {errors} errors");
+                all[name]![kind] = new JsonObject { ["count"] = count, ["errors"] = errors, ["elapsed_s"] = Round(elapsed, 3), ["per_second"] = Round(rate, 1) };
+            }
+        }
+        return all;
+    }
+
+    private static async Task<(long Count, long Errors, double Elapsed)> RunClientsAsync(int clients, int seconds,
+        Func<int, long, CancellationToken, Task> once, CancellationToken ct)
+    {
+        long count = 0, errors = 0;
+        var sw = Stopwatch.StartNew();
+        var deadline = TimeSpan.FromSeconds(seconds);
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(worker => Task.Run(async () =>
+        {
+            for (long n = 0; sw.Elapsed < deadline; n++)
+            {
+                try
+                {
+                    await once(worker, n, ct);
+                    Interlocked.Increment(ref count);
+                }
+                catch (Exception e) when (e is HttpRequestException or BenchException or IOException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        }, ct)));
+        return (count, errors, sw.Elapsed.TotalSeconds);
+    }
+
+    private static async Task PushSmallImageAsync(RegistryClient client, string repo, string registry, int worker, long n, CancellationToken ct)
+    {
+        var layer = new byte[4096];
+        Random.Shared.NextBytes(layer);
+        var layerDigest = Digests.Sha256(layer);
+        var config = Encoding.UTF8.GetBytes(
+            "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":{\"n\":\"" + registry + "-" + worker + "-" + n + "\"}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" + layerDigest + "\"]}}");
+        var configDigest = Digests.Sha256(config);
+        await client.UploadBytesAsync(repo, layer, layerDigest, ct);
+        await client.UploadBytesAsync(repo, config, configDigest, ct);
+        var manifest = new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = DataGen.OciManifest,
+            ["config"] = new JsonObject { ["mediaType"] = DataGen.OciConfig, ["digest"] = configDigest, ["size"] = config.Length },
+            ["layers"] = new JsonArray(new JsonObject { ["mediaType"] = DataGen.OciLayerGzip, ["digest"] = layerDigest, ["size"] = layer.Length }),
+        };
+        await client.PutManifestAsync(repo, "t" + n.ToString(System.Globalization.CultureInfo.InvariantCulture), Encoding.UTF8.GetBytes(manifest.ToJsonString(Json.Compact)), DataGen.OciManifest, ct);
+    }
+
+    /// <summary>
     /// What continuing a chunked upload on another node costs: each pair of files is uploaded in chunks once all on node
     /// A and once with its PATCHes alternating between A and B (the order alternating per pair), and the medians compared.
     /// On S3 the next node resumes the saved hash state and the multipart upload; nothing is copied between nodes.
