@@ -163,6 +163,14 @@ public sealed class SqliteToPostgreSqlTables(string sqlitePath, PostgreSqlConnec
             "SELECT COUNT(*) FROM blobs WHERE @upTo IS NULL OR digest <= @upTo", new { upTo }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>Whether the source database holds a shared file at <paramref name="path"/>.</summary>
+    public async Task<bool> SourceHasSharedFileAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var source = await OpenSourceAsync(cancellationToken);
+        return await source.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM shared_files WHERE path = @path", new { path }, cancellationToken: cancellationToken)) > 0;
+    }
+
     /// <summary>One blob the source lists, or null when it lists no such blob.</summary>
     public async Task<SourceBlob?> SourceBlobAsync(string digest, CancellationToken cancellationToken)
     {

@@ -97,6 +97,12 @@ public sealed class StoreMigrator : IAsyncDisposable
             throw new StoreMigrationException(
                 $"The source database is behind this version of Wharf ({string.Join(", ", pending)} pending): run `wharf migrate --data-dir {_sourceDir}` first.");
         }
+        if (await LegacyKeyNotInDatabaseAsync(tables, cancellationToken) is { } legacy)
+        {
+            throw new StoreMigrationException(
+                $"{legacy} is a key an earlier version kept in the data folder, and the database does not hold it yet: start the embedded " +
+                "instance once with this version (it moves its keys into the database), stop it, then run migrate-store.");
+        }
         var applied = await new PostgreSqlMigrator(_connections).MigrateAsync(cancellationToken);
         await WharfServer.CheckReadinessAsync(_storage, cancellationToken);
         Say($"migrate-store: from {_sourceDatabase} and {Path.Combine(_sourceDir, "blobs")} into {_connections.Describe()} and {_targetStorage}" +
@@ -144,6 +150,25 @@ public sealed class StoreMigrator : IAsyncDisposable
         await progress.SetAsync(StoreMigrationProgress.Complete, null, done: true, cancellationToken);
         Say($"Done: {rows} rows and every blob copied, each blob's digest verified. Start the nodes on the target.");
         return 0;
+    }
+
+    /// <summary>
+    /// A key file of the data folder's old place (keys/dataprotection/*.xml, keys/token-signing.pem) that the source's
+    /// shared files lack: a node on the target would never see it, and what it encrypted could not be read there.
+    /// </summary>
+    private async Task<string?> LegacyKeyNotInDatabaseAsync(SqliteToPostgreSqlTables tables, CancellationToken cancellationToken)
+    {
+        var keys = Path.Combine(_sourceDir, "keys");
+        var ring = Path.Combine(keys, "dataprotection");
+        if (Directory.Exists(ring))
+        {
+            foreach (var file in Directory.EnumerateFiles(ring, "*.xml"))
+            {
+                if (!await tables.SourceHasSharedFileAsync("dataprotection/" + Path.GetFileName(file), cancellationToken)) return file;
+            }
+        }
+        var signing = Path.Combine(keys, "token-signing.pem");
+        return File.Exists(signing) && !await tables.SourceHasSharedFileAsync("keys/token-signing.pem", cancellationToken) ? signing : null;
     }
 
     private async Task<int> CopyBlobsAsync(SqliteToPostgreSqlTables tables, StoreMigrationProgress progress, CancellationToken cancellationToken)
