@@ -83,6 +83,8 @@ public static class Report
         sb.AppendLine("- Search, tags lists and the catalog at 100,000 entries: [benchmarks-catalog.md](benchmarks-catalog.md), from `bench/catalog`; the same on PostgreSQL: [benchmarks-catalog-postgresql.md](benchmarks-catalog-postgresql.md), from `BENCH_DATABASE=PostgreSql bench/catalog`.");
         sb.AppendLine("- Build service (queue latency, overhead over buildah by hand): [benchmarks-builds.md](benchmarks-builds.md), from `bench/builds`.");
         sb.AppendLine("- Blob downloads, where the time goes (CPU per byte against the reference and nginx): [benchmarks-downloads.md](benchmarks-downloads.md), from `bench/downloads`.");
+        sb.AppendLine("- Pull-through cache (first and cached pull through a proxy namespace against a direct pull from the upstream): [benchmarks-proxy.md](benchmarks-proxy.md), from `bench/proxy`.");
+        sb.AppendLine("- Operations (manifest GET with /metrics on against off, a push with 10 slow webhooks against none): [benchmarks-operations.md](benchmarks-operations.md), from `bench/operations/run`.");
         return sb.ToString();
     }
 
