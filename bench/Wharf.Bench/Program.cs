@@ -15,7 +15,7 @@ using Wharf.Bench;
 //   report    --results FILE [--markdown OUT]
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: Wharf.Bench <free-port|gen-blob|gen-image|seed-manifest|blobs|memory|report> [--key value]...");
+    Console.Error.WriteLine("usage: Wharf.Bench <free-port|gen-blob|gen-image|seed-manifest|blobs|cross-node|memory|report> [--key value]...");
     return 2;
 }
 
@@ -92,6 +92,13 @@ try
                     ceilings.ForEach(t => t.Client.Dispose());
                 }
 
+                break;
+            }
+
+        case "cross-node":
+            {
+                using var nodeA = Client();
+                result = await Workloads.CrossNodeAsync(nodeA, new Uri(Opt("other-node")), Opt("repo"), Files("chunked"), (int)Long("chunk-size"), ct);
                 break;
             }
 

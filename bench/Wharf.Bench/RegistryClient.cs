@@ -64,8 +64,12 @@ public sealed class RegistryClient : IDisposable
         await ExpectAsync(resp, HttpStatusCode.Created, "PUT monolithic", ct);
     }
 
-    /// <summary>POST, PATCH chunks with Content-Range following each new Location, then PUT ?digest= with no body.</summary>
-    public async Task<int> UploadChunkedAsync(string repo, BlobFile blob, int chunkSize, CancellationToken ct)
+    /// <summary>
+    /// POST, PATCH chunks with Content-Range following each new Location, then PUT ?digest= with no body. With
+    /// <paramref name="otherNode"/>, every second PATCH (and the PUT when it falls there) goes to that node instead: the
+    /// upload continues across nodes, as behind a load balancer without sticky sessions.
+    /// </summary>
+    public async Task<int> UploadChunkedAsync(string repo, BlobFile blob, int chunkSize, CancellationToken ct, Uri? otherNode = null)
     {
         var location = await StartUploadAsync(repo, ct);
         var buffer = new byte[chunkSize];
@@ -83,7 +87,7 @@ public sealed class RegistryClient : IDisposable
             using var content = new ReadOnlyMemoryContent(buffer.AsMemory(0, n));
             content.Headers.ContentType = Octet;
             content.Headers.ContentLength = n;
-            using var req = new HttpRequestMessage(HttpMethod.Patch, location) { Content = content };
+            using var req = new HttpRequestMessage(HttpMethod.Patch, OnNode(location, chunks, otherNode)) { Content = content };
             req.Headers.TryAddWithoutValidation("Content-Range", $"{offset}-{offset + n - 1}");
             using var resp = await _http.SendAsync(req, ct);
             await ExpectAsync(resp, HttpStatusCode.Accepted, $"PATCH chunk {chunks}", ct);
@@ -92,7 +96,7 @@ public sealed class RegistryClient : IDisposable
             chunks++;
         }
 
-        using var put = new HttpRequestMessage(HttpMethod.Put, WithDigest(location, blob.Digest)) { Content = new ByteArrayContent([]) };
+        using var put = new HttpRequestMessage(HttpMethod.Put, WithDigest(OnNode(location, chunks, otherNode), blob.Digest)) { Content = new ByteArrayContent([]) };
         put.Content.Headers.ContentType = Octet;
         using var putResp = await _http.SendAsync(put, ct);
         await ExpectAsync(putResp, HttpStatusCode.Created, "PUT closing chunked upload", ct);
@@ -198,7 +202,14 @@ public sealed class RegistryClient : IDisposable
         return location.IsAbsoluteUri ? location : new Uri(requestUri, location);
     }
 
-    private static Uri WithDigest(Uri location, string digest)
+    /// <summary>The request's URL on this client's node for even steps, on <paramref name="otherNode"/> (when given) for odd ones.</summary>
+    private Uri OnNode(Uri location, int step, Uri? otherNode)
+    {
+        var node = otherNode is not null && step % 2 == 1 ? otherNode : _base;
+        return new UriBuilder(location) { Host = node.Host, Port = node.Port }.Uri;
+    }
+
+        private static Uri WithDigest(Uri location, string digest)
     {
         var s = location.ToString();
         return new Uri(s + (s.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "digest=" + Uri.EscapeDataString(digest));

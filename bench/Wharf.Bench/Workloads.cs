@@ -145,6 +145,45 @@ public static class Workloads
     }
 
     /// <summary>
+    /// What continuing a chunked upload on another node costs: each pair of files is uploaded in chunks once all on node
+    /// A and once with its PATCHes alternating between A and B (the order alternating per pair), and the medians compared.
+    /// On S3 the next node resumes the saved hash state and the multipart upload; nothing is copied between nodes.
+    /// </summary>
+    public static async Task<JsonObject> CrossNodeAsync(RegistryClient nodeA, Uri nodeB, string repo, IReadOnlyList<BlobFile> files, int chunkSize, CancellationToken ct)
+    {
+        var one = new List<double>();
+        var across = new List<double>();
+        var chunks = 0;
+        for (var i = 0; i + 1 < files.Count; i += 2)
+        {
+            foreach (var alternate in (i / 2) % 2 == 0 ? new[] { false, true } : [true, false])
+            {
+                var file = files[alternate ? i + 1 : i];
+                Sync(true);
+                var sw = Stopwatch.StartNew();
+                chunks = await nodeA.UploadChunkedAsync(repo, file, chunkSize, ct, alternate ? nodeB : null);
+                (alternate ? across : one).Add(sw.Elapsed.TotalSeconds);
+                await nodeA.VerifyBlobAsync(repo, file, ct);
+                Log($"[cross-node] chunked upload {file.Size / MiB:0} MiB in {chunks} PATCHes {(alternate ? "alternating A/B" : "all on A")}: {sw.Elapsed.TotalSeconds:0.000} s");
+            }
+        }
+        var size = files[0].Size;
+        var oneNode = Summarise(one, size);
+        var alternating = Summarise(across, size);
+        var extraPerPatchMs = (Median(across) - Median(one)) * 1000 / Math.Max(1, chunks);
+        return new JsonObject
+        {
+            ["size_bytes"] = size,
+            ["chunk_bytes"] = chunkSize,
+            ["chunks"] = chunks,
+            ["one_node"] = oneNode,
+            ["alternating"] = alternating,
+            ["time_ratio"] = Round(Median(across) / Median(one), 3),
+            ["extra_ms_per_patch"] = Round(extraPerPatchMs, 1),
+        };
+    }
+
+    /// <summary>
     /// Range: the head, the middle and the tail of the blob; times the 1 MiB tail read (a server that reads
     /// the whole blob to serve a range shows it here, next to the full GET's time).
     /// </summary>

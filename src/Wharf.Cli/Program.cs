@@ -11,5 +11,6 @@ root.Subcommands.Add(UserCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create(args));
 Wharf.Cli.Commands.Builds.BuildCommands.AddTo(root);
 Wharf.Cli.Commands.WebhookCommands.AddTo(root);
+Wharf.Cli.Commands.PolicyCommands.AddTo(root);
 ClientCommands.AddTo(root);
 return await ClientCommands.InvokeAsync(root, args);

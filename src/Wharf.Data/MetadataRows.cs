@@ -200,9 +200,70 @@ internal sealed class GcRunRow
     public long BytesFreed { get; set; }
     public long ManifestsDeleted { get; set; }
     public long UploadsExpired { get; set; }
+    public long TagsDeleted { get; set; }
     public string? Error { get; set; }
 
     public Wharf.Core.Gc.GcRun ToModel() => new(
         Id, DateTimeOffset.FromUnixTimeMilliseconds(StartedAt), FinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null,
-        DryRun, Trigger, BlobsDeleted, BytesFreed, ManifestsDeleted, UploadsExpired, Error);
+        DryRun, Trigger, BlobsDeleted, BytesFreed, ManifestsDeleted, UploadsExpired, Error)
+    {
+        TagsDeleted = TagsDeleted,
+    };
+}
+
+internal sealed class RetentionRow
+{
+    public string Name { get; set; } = "";
+    public long? KeepLast { get; set; }
+    public long? KeepPulledDays { get; set; }
+    public string? KeepMatching { get; set; }
+    public string? ImmutableTags { get; set; }
+
+    public Wharf.Core.Retention.RetentionPolicy ToPolicy() => new((int?)KeepLast, (int?)KeepPulledDays, KeepMatching);
+}
+
+internal sealed class RetainedTagRow
+{
+    public string Name { get; set; } = "";
+    public string Digest { get; set; } = "";
+    public long UpdatedAt { get; set; }
+    public long? LastPulledAt { get; set; }
+
+    public Wharf.Core.Retention.RetainedTag ToModel() => new(
+        Name, Wharf.Core.Digests.Digest.Parse(Digest), DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt),
+        LastPulledAt is { } p ? DateTimeOffset.FromUnixTimeMilliseconds(p) : null);
+}
+
+internal sealed class StoredPatterns
+{
+    public string? Patterns { get; set; }
+}
+
+internal sealed class UsageRow
+{
+    public long? Quota { get; set; }
+    public long Used { get; set; }
+    public long Blobs { get; set; }
+    public long Repositories { get; set; }
+}
+
+internal sealed class NamespaceUsageRow
+{
+    public string Namespace { get; set; } = "";
+    public long? Quota { get; set; }
+    public long Used { get; set; }
+    public long Blobs { get; set; }
+    public long Repositories { get; set; }
+}
+
+internal sealed class StorageTotalsRow
+{
+    public long Blobs { get; set; }
+    public long Bytes { get; set; }
+}
+
+internal sealed class NeedRow
+{
+    public long Used { get; set; }
+    public long Needed { get; set; }
 }

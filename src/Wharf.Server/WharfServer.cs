@@ -93,6 +93,7 @@ public static class WharfServer
         app.MapSearchApi();
         app.MapBuildsApi();
         app.MapGcApi();
+        app.MapNamespacesApi();
         app.MapLegacyBuildApi();
         app.MapWebhooksApi();
         app.MapApiDocument();

@@ -61,6 +61,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public IGcStore Gc => _stores.Gc;
 
+    public Wharf.Core.Retention.IRetentionStore Retention => _stores.Retention;
+
     public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
 
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
@@ -131,6 +133,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public IGcStore Gc { get; } = gc;
         public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
         public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
+        public required Wharf.Core.Retention.IRetentionStore Retention { get; init; }
 
         public required Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; init; }
 
@@ -155,6 +158,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
                 new SqliteGcStore(connections), new Disposing(connections.Dispose))
             {
                 UploadSessions = new SqliteUploadSessionIndex(connections),
+                Retention = new SqliteRetentionStore(connections),
                 CachedRepositories = new SqliteCachedRepositoryStore(connections, time),
             };
         }
@@ -172,6 +176,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
                 new PostgreSqlGcStore(connections), connections)
             {
                 UploadSessions = new PostgreSqlUploadSessionIndex(connections),
+                Retention = new PostgreSqlRetentionStore(connections),
                 CachedRepositories = new PostgreSqlCachedRepositoryStore(connections, time),
             };
         }

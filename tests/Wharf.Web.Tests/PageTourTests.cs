@@ -71,6 +71,7 @@ public sealed class PageTourTests(WebUiFixture fixture)
             new("new-build", "/builds/new"),
             new("admin", "/admin", AsAdmin: true),
             new("admin-audit", "/admin?tab=audit", AsAdmin: true),
+            new("admin-gc", "/admin?tab=gc", AsAdmin: true),
             new("admin-delete-user", $"/admin/users/{user.UserName}/delete", AsAdmin: true),
             new("not-found", "/r/nobody/nothing"),
         ]);

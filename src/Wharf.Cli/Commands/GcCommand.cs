@@ -63,10 +63,11 @@ public static class GcCommand
     {
         var run = report.Run;
         var verb = run.DryRun ? "would delete" : "deleted";
-        foreach (var manifest in report.Manifests) Console.WriteLine($"{(run.DryRun ? "would delete" : "deleted")} {manifest.Repository}@{manifest.Digest}");
+        foreach (var tag in report.Tags) Console.WriteLine($"{verb} tag {tag.Repository}:{tag.Tag} (retention; it pointed at {tag.Digest})");
+        foreach (var manifest in report.Manifests) Console.WriteLine($"{verb} {manifest.Repository}@{manifest.Digest}");
         var freed = Wharf.Client.ByteSize.Format(run.BytesFreed);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Garbage collection {run.Id}{(run.DryRun ? " (dry run)" : "")}: {verb} {run.BlobsDeleted} blobs ({freed}) and {run.ManifestsDeleted} manifests" +
+            $"Garbage collection {run.Id}{(run.DryRun ? " (dry run)" : "")}: {verb} {run.BlobsDeleted} blobs ({freed}) and {run.ManifestsDeleted} manifests, {run.TagsDeleted} tags by retention" +
             $"{(run.DryRun ? "" : $", expired {run.UploadsExpired} uploads")} in {(run.Duration ?? TimeSpan.Zero).TotalSeconds:0.0} s."));
     }
 }

@@ -270,6 +270,23 @@ public class ApiClient : IDisposable
         }
     }
 
+    /// <summary>Sends <paramref name="body"/> (when given) and reads the answer as a JSON node, for APIs the CLI shows as they come.</summary>
+    protected async Task<System.Text.Json.Nodes.JsonNode> SendJsonNodeAsync(HttpMethod method, string url, System.Text.Json.Nodes.JsonNode? body, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(method, url);
+        if (body is not null) request.Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+        using var response = await SendRawAsync(request, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(text) ?? throw new WharfClientException(ClientErrorKind.Failure, $"{method} /{url} answered an empty body.");
+        }
+        catch (JsonException e)
+        {
+            throw new WharfClientException(ClientErrorKind.Failure, $"{method} /{url} answered something that is not JSON: {e.Message}");
+        }
+    }
+
     /// <summary>Sends, and throws <see cref="ApiException"/> unless the answer is 2xx.</summary>
     protected async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken cancellationToken,
         HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)

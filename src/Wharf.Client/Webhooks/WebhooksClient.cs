@@ -20,10 +20,10 @@ public sealed class WebhooksClient(Uri server, RegistryCredential? credential, H
             ["namespace"] = @namespace,
             ["format"] = format,
         };
-        return SendJsonAsync(HttpMethod.Post, "api/v1/webhooks", body, cancellationToken);
+        return SendJsonNodeAsync(HttpMethod.Post, "api/v1/webhooks", body, cancellationToken);
     }
 
-    public Task<JsonNode> ListAsync(CancellationToken cancellationToken) => SendJsonAsync(HttpMethod.Get, "api/v1/webhooks", null, cancellationToken);
+    public Task<JsonNode> ListAsync(CancellationToken cancellationToken) => SendJsonNodeAsync(HttpMethod.Get, "api/v1/webhooks", null, cancellationToken);
 
     public async Task RemoveAsync(string id, CancellationToken cancellationToken)
     {
@@ -31,24 +31,8 @@ public sealed class WebhooksClient(Uri server, RegistryCredential? credential, H
     }
 
     public Task<JsonNode> DeliveriesAsync(string id, int? limit, CancellationToken cancellationToken) =>
-        SendJsonAsync(HttpMethod.Get, $"api/v1/webhooks/{Uri.EscapeDataString(id)}/deliveries" + (limit is { } n ? $"?limit={n}" : ""), null, cancellationToken);
+        SendJsonNodeAsync(HttpMethod.Get, $"api/v1/webhooks/{Uri.EscapeDataString(id)}/deliveries" + (limit is { } n ? $"?limit={n}" : ""), null, cancellationToken);
 
     public Task<JsonNode> RedeliverAsync(string id, string deliveryId, CancellationToken cancellationToken) =>
-        SendJsonAsync(HttpMethod.Post, $"api/v1/webhooks/{Uri.EscapeDataString(id)}/deliveries/{Uri.EscapeDataString(deliveryId)}/redeliver", null, cancellationToken);
-
-    private async Task<JsonNode> SendJsonAsync(HttpMethod method, string url, JsonNode? body, CancellationToken cancellationToken)
-    {
-        var request = new HttpRequestMessage(method, url);
-        if (body is not null) request.Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
-        using var response = await SendRawAsync(request, cancellationToken);
-        var text = await response.Content.ReadAsStringAsync(cancellationToken);
-        try
-        {
-            return JsonNode.Parse(text) ?? throw new WharfClientException(ClientErrorKind.Failure, $"{method} /{url} answered an empty body.");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new WharfClientException(ClientErrorKind.Failure, $"{method} /{url} answered something that is not JSON: {e.Message}");
-        }
-    }
+        SendJsonNodeAsync(HttpMethod.Post, $"api/v1/webhooks/{Uri.EscapeDataString(id)}/deliveries/{Uri.EscapeDataString(deliveryId)}/redeliver", null, cancellationToken);
 }

@@ -1,6 +1,7 @@
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Registry;
+using Wharf.Core.Retention;
 using Wharf.Core.Storage;
 using Wharf.Core.Telemetry;
 
@@ -9,13 +10,19 @@ namespace Wharf.Core.Gc;
 /// <summary>What a collection did, or (a dry run) would do.</summary>
 /// <param name="Run">The recorded run with its counts.</param>
 /// <param name="Manifests">The manifests deleted (or that a dry run would delete), at most <see cref="GarbageCollector.MaxListed"/>.</param>
-public sealed record GcReport(GcRun Run, IReadOnlyList<GcManifest> Manifests);
+public sealed record GcReport(GcRun Run, IReadOnlyList<GcManifest> Manifests)
+{
+    /// <summary>The tags retention deleted (or that a dry run would delete), at most <see cref="GarbageCollector.MaxListed"/>.</summary>
+    public IReadOnlyList<ExpiredTag> Tags { get; init; } = [];
+}
 
 /// <summary>
 /// Online garbage collection: deletes what nothing needs while pushes and pulls go on. The order makes every step safe to
 /// interrupt (kill -9 at any point leaves the stores consistent and the next run finishes the work):
 /// <list type="number">
 /// <item>blobs left <c>deleting</c> by a collector that died: the object goes, then the row;</item>
+/// <item>retention: in each repository with rules (<see cref="IRetentionStore"/>), the tags no rule keeps, each re-checked
+/// and deleted in its own transaction with a <see cref="TagDeleted"/> change through the event seam;</item>
 /// <item>manifests that nothing keeps (<see cref="IGcStore.ListUnkeptManifestsAsync"/>), each re-checked and deleted in its
 /// own transaction with a <see cref="ManifestDeleted"/> change through the event seam;</item>
 /// <item>blobs that no manifest references, last linked before the grace period: claimed by compare-and-swap
@@ -28,7 +35,7 @@ public sealed record GcReport(GcRun Run, IReadOnlyList<GcManifest> Manifests);
 /// </summary>
 public sealed class GarbageCollector(
     IGcStore store, IBlobStore blobs, IUploadStore uploads, RegistryEvents events, ManifestCache cache, GcOptions options, RegistryOptions registry,
-    WharfMetrics? metrics = null)
+    WharfMetrics? metrics = null, IRetentionStore? retention = null)
 {
     /// <summary>How many manifests a report lists.</summary>
     public const int MaxListed = 1_000;
@@ -57,17 +64,21 @@ public sealed class GarbageCollector(
         }
         finally
         {
-            var run = new GcRun(id, started, events.Now, dryRun, trigger, tally.Blobs, tally.Bytes, tally.ManifestCount, tally.Uploads, error ?? (cancellationToken.IsCancellationRequested ? "cancelled" : null));
+            var run = new GcRun(id, started, events.Now, dryRun, trigger, tally.Blobs, tally.Bytes, tally.ManifestCount, tally.Uploads, error ?? (cancellationToken.IsCancellationRequested ? "cancelled" : null))
+            {
+                TagsDeleted = tally.TagCount,
+            };
             tally.Run = run;
             await store.FinishRunAsync(run, CancellationToken.None);
             metrics?.GcRunFinished(dryRun, dryRun ? 0 : run.BytesFreed);
         }
-        return new GcReport(tally.Run!, tally.Manifests);
+        return new GcReport(tally.Run!, tally.Manifests) { Tags = tally.Tags };
     }
 
     private async Task CollectAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
     {
         await FinishDeletingAsync(tally, cancellationToken);
+        await ApplyRetentionAsync(dryRun: false, tally, cancellationToken);
         await DeleteUnkeptManifestsAsync(cutoff, tally, cancellationToken);
         await DeleteUnreferencedBlobsAsync(cutoff, tally, cancellationToken);
         await DeleteOrphanObjectsAsync(cutoff, tally, cancellationToken);
@@ -76,6 +87,7 @@ public sealed class GarbageCollector(
 
     private async Task DryRunAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
     {
+        await ApplyRetentionAsync(dryRun: true, tally, cancellationToken);
         foreach (var manifest in await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, int.MaxValue, cancellationToken))
         {
             tally.AddManifest(manifest);
@@ -101,6 +113,40 @@ public sealed class GarbageCollector(
             foreach (var blob in page) await DeleteClaimedAsync(blob, tally, cancellationToken);
             if (page.Count < options.BatchSize) return;
             after = page[^1].Digest.ToString();
+        }
+    }
+
+    /// <summary>
+    /// Each repository's retention rules over its tags: the tags no rule keeps (immutable ones never) are deleted, or
+    /// only listed in a dry run. Their manifests and blobs follow in the later steps of the same run, when nothing else
+    /// keeps them.
+    /// </summary>
+    private async Task ApplyRetentionAsync(bool dryRun, Tally tally, CancellationToken cancellationToken)
+    {
+        if (retention is null) return;
+        string? after = null;
+        while (true)
+        {
+            var page = await retention.ListAsync(after, options.BatchSize, cancellationToken);
+            foreach (var repository in page)
+            {
+                var tags = await retention.ListTagsAsync(repository.Repository, cancellationToken);
+                foreach (var tag in repository.Policy.Expired(tags, events.Now, repository.ImmutableTags))
+                {
+                    if (dryRun)
+                    {
+                        tally.AddTag(new ExpiredTag(repository.Repository, tag.Tag, tag.Digest));
+                        continue;
+                    }
+                    var change = new TagDeleted(repository.Repository, tag.Tag, ChangeActor.Server, events.Now);
+                    if (!await retention.TryDeleteTagAsync(repository.Repository, tag, change, cancellationToken)) continue;
+                    cache.InvalidateTag(repository.Repository, tag.Tag);
+                    await events.PublishAsync(change);
+                    tally.AddTag(new ExpiredTag(repository.Repository, tag.Tag, tag.Digest));
+                }
+            }
+            if (page.Count < options.BatchSize) return;
+            after = page[^1].Repository;
         }
     }
 
@@ -184,8 +230,16 @@ public sealed class GarbageCollector(
         public long Bytes;
         public long ManifestCount;
         public long Uploads;
+        public long TagCount;
         public GcRun? Run;
         public List<GcManifest> Manifests { get; } = [];
+        public List<ExpiredTag> Tags { get; } = [];
+
+        public void AddTag(ExpiredTag tag)
+        {
+            TagCount++;
+            if (Tags.Count < MaxListed) Tags.Add(tag);
+        }
 
         public void AddBlob(long size)
         {

@@ -22,6 +22,9 @@ public sealed record GcRun(
     long UploadsExpired,
     string? Error)
 {
+    /// <summary>Tags retention deleted (a dry run: would delete).</summary>
+    public long TagsDeleted { get; init; }
+
     public TimeSpan? Duration => FinishedAt is { } end ? end - StartedAt : null;
 }
 

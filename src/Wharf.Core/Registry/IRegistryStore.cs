@@ -28,6 +28,10 @@ public enum PutManifestStatus
     Stored,
     /// <summary>A config, layer or child manifest is not present in the repository.</summary>
     MissingReference,
+    /// <summary>A tag to move matches one of the repository's immutable tag patterns (<see cref="PutManifestResult.Tag"/>, <see cref="PutManifestResult.Rule"/>).</summary>
+    ImmutableTag,
+    /// <summary>The namespace's usage with this manifest's blobs would pass its quota (<see cref="PutManifestResult.Quota"/>, <see cref="PutManifestResult.Usage"/>, <see cref="PutManifestResult.Needed"/>).</summary>
+    QuotaExceeded,
 }
 
 /// <summary>The outcome of linking a blob into a repository.</summary>
@@ -43,8 +47,16 @@ public enum LinkBlobStatus
 
 public readonly record struct PutManifestResult(PutManifestStatus Status, Digest? Missing = null)
 {
+    public string? Tag { get; init; }
+    public string? Rule { get; init; }
+    public long Quota { get; init; }
+    public long Usage { get; init; }
+    public long Needed { get; init; }
+
     public static PutManifestResult Stored() => new(PutManifestStatus.Stored);
     public static PutManifestResult MissingReference(Digest digest) => new(PutManifestStatus.MissingReference, digest);
+    public static PutManifestResult Immutable(string tag, string rule) => new(PutManifestStatus.ImmutableTag) { Tag = tag, Rule = rule };
+    public static PutManifestResult OverQuota(long quota, long usage, long needed) => new(PutManifestStatus.QuotaExceeded) { Quota = quota, Usage = usage, Needed = needed };
 }
 
 /// <summary>
@@ -82,7 +94,11 @@ public interface IRegistryStore
     /// Stores the manifest (idempotent for the same digest) and points <paramref name="tags"/> at it, in one transaction.
     /// Every required blob must be linked in the repository and every child manifest stored in it, else
     /// <see cref="PutManifestStatus.MissingReference"/> and nothing is written (not checked for a manifest
-    /// <see cref="NewManifest.FromUpstream"/>). The subject need not exist.
+    /// <see cref="NewManifest.FromUpstream"/>). The subject need not exist. Inside the same transaction a tag that exists,
+    /// points elsewhere and matches an immutable pattern of the repository refuses the push
+    /// (<see cref="PutManifestStatus.ImmutableTag"/>), and so does a namespace quota that the manifest's new blobs would pass
+    /// (<see cref="PutManifestStatus.QuotaExceeded"/>); nothing is written then either. A manifest from upstream (the
+    /// pull-through cache mirrors what the upstream holds) is checked against neither.
     /// </summary>
     Task<PutManifestResult> PutManifestAsync(string repository, NewManifest manifest, IReadOnlyList<string> tags, RegistryChange? change, CancellationToken cancellationToken);
 

@@ -1,6 +1,7 @@
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Manifests;
+using Wharf.Core.Policies;
 using Wharf.Core.References;
 
 namespace Wharf.Core.Registry;
@@ -10,7 +11,7 @@ namespace Wharf.Core.Registry;
 /// <see cref="RegistryChange"/>: handed to the store with the write and published through <see cref="RegistryEvents"/>
 /// once it is committed.
 /// </summary>
-public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options, RegistryEvents events)
+public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options, RegistryEvents events, IPolicyStore? policies = null)
 {
     public RegistryOptions Options => options;
 
@@ -68,7 +69,18 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
         }
         var change = new ManifestPushed(repository, digest, manifest, reference.ToString(), tags, actor, events.Now);
         var result = await store.PutManifestAsync(repository, new NewManifest(digest, manifest.MediaType, content, manifest), tags, change, cancellationToken);
-        if (result.Status == PutManifestStatus.MissingReference) return RegistryError.ManifestBlobUnknown(result.Missing!.Value.ToString());
+        switch (result.Status)
+        {
+            case PutManifestStatus.MissingReference:
+                return RegistryError.ManifestBlobUnknown(result.Missing!.Value.ToString());
+            case PutManifestStatus.ImmutableTag:
+                return ImmutableTag(repository, result.Tag!, result.Rule!, "moved");
+            case PutManifestStatus.QuotaExceeded:
+                var ns = repository.Split('/')[0];
+                return new RegistryError(RegistryErrorCode.Denied,
+                    $"Storage quota of namespace '{ns}' exceeded: quota {Bytes(result.Quota)}, usage {Bytes(result.Usage)}, this push needs {Bytes(result.Needed)} more.",
+                    403, new { @namespace = ns, quota = result.Quota, usage = result.Usage, needed = result.Needed });
+        }
         foreach (var tag in tags) cache.InvalidateTag(repository, tag);
         await events.PublishAsync(change);
         return new PushedManifest(digest, manifest.Subject?.Digest, tags, manifest.IsIndex);
@@ -105,6 +117,7 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
     {
         if (!options.DeleteEnabled) return RegistryError.Unsupported("Deleting is disabled on this registry.");
         if (!await store.RepositoryExistsAsync(repository, cancellationToken)) return RegistryError.NameUnknown(repository);
+        if (await ImmutableRefusalAsync(repository, reference, cancellationToken) is { } refused) return refused;
         if (reference.IsDigest)
         {
             var digest = reference.Digest!.Value;
@@ -122,6 +135,31 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
         await events.PublishAsync(tagDeleted);
         return true;
     }
+
+    /// <summary>A delete that would remove an immutable tag (by name, or by deleting the manifest it points at), or null.</summary>
+    private async ValueTask<RegistryError?> ImmutableRefusalAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
+    {
+        if (policies is null) return null;
+        var patterns = await policies.GetImmutableTagsAsync(repository, cancellationToken);
+        if (patterns is not { Count: > 0 }) return null;
+        var tags = reference.IsDigest ? await policies.ListTagsOfManifestAsync(repository, reference.Digest!.Value, cancellationToken) : [reference.Tag!];
+        foreach (var tag in tags)
+        {
+            if (ImmutableTagRules.MatchingRule(patterns, tag) is { } rule) return ImmutableTag(repository, tag, rule, "deleted");
+        }
+        return null;
+    }
+
+    private static RegistryError ImmutableTag(string repository, string tag, string rule, string what) =>
+        new(RegistryErrorCode.Denied, $"The tag '{tag}' of {repository} is immutable (rule '{rule}') and cannot be {what}.", 403, new { tag, rule });
+
+    private static string Bytes(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => $"{bytes / 1024.0:0.#} KiB",
+        < 1024L * 1024 * 1024 => $"{bytes / (1024.0 * 1024):0.#} MiB",
+        _ => $"{bytes / (1024.0 * 1024 * 1024):0.##} GiB",
+    } + $" ({bytes} bytes)";
 
     /// <summary>A page of names, and whether more follow.</summary>
     public sealed record Page(IReadOnlyList<string> Items, bool HasMore);

@@ -162,9 +162,12 @@ public sealed class RepositoryService(
         if (!access!.CanDelete(repository)) return Refuse(access, $"You may not delete tags of '{repository}'.");
         var result = await registry.DeleteManifestAsync(repository, ManifestReference.ForTag(tag), Actor(origin), cancellationToken);
         if (result.IsOk) return true;
-        return result.Error!.Code == RegistryErrorCode.Unsupported
-            ? new RepositoryError(RepositoryProblem.Disabled, result.Error.Message)
-            : new RepositoryError(RepositoryProblem.NotFound, $"The repository '{repository}' has no tag '{tag}'.");
+        return result.Error!.Code switch
+        {
+            RegistryErrorCode.Unsupported => new RepositoryError(RepositoryProblem.Disabled, result.Error.Message),
+            RegistryErrorCode.Denied => new RepositoryError(RepositoryProblem.Forbidden, result.Error.Message),
+            _ => new RepositoryError(RepositoryProblem.NotFound, $"The repository '{repository}' has no tag '{tag}'."),
+        };
     }
 
     /// <summary>Repositories the caller may read, optionally of one namespace, in name order.</summary>

@@ -186,9 +186,9 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
     public Task FinishRunAsync(GcRun run, CancellationToken cancellationToken) =>
         connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(Command("""
             UPDATE gc_runs SET finished_at = @finishedAt, blobs_deleted = @BlobsDeleted, bytes_freed = @BytesFreed,
-                manifests_deleted = @ManifestsDeleted, uploads_expired = @UploadsExpired, error = @Error
+                manifests_deleted = @ManifestsDeleted, uploads_expired = @UploadsExpired, tags_deleted = @TagsDeleted, error = @Error
             WHERE id = @Id
-            """, new { run.Id, finishedAt = run.FinishedAt?.ToUnixTimeMilliseconds(), run.BlobsDeleted, run.BytesFreed, run.ManifestsDeleted, run.UploadsExpired, Error = PostgreSqlText.Clean(run.Error) },
+            """, new { run.Id, finishedAt = run.FinishedAt?.ToUnixTimeMilliseconds(), run.BlobsDeleted, run.BytesFreed, run.ManifestsDeleted, run.UploadsExpired, run.TagsDeleted, Error = PostgreSqlText.Clean(run.Error) },
             transaction, cancellationToken)), cancellationToken);
 
     public async Task<IReadOnlyList<GcRun>> ListRunsAsync(long? before, int limit, CancellationToken cancellationToken)
@@ -197,7 +197,7 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
         var rows = await connection.QueryAsync<GcRunRow>(Command($"""
             SELECT id AS Id, started_at AS StartedAt, finished_at AS FinishedAt, dry_run AS DryRun, triggered_by AS Trigger,
                    blobs_deleted AS BlobsDeleted, bytes_freed AS BytesFreed, manifests_deleted AS ManifestsDeleted,
-                   uploads_expired AS UploadsExpired, error AS Error
+                   uploads_expired AS UploadsExpired, tags_deleted AS TagsDeleted, error AS Error
             FROM gc_runs {(before is null ? "" : "WHERE id < @before")} ORDER BY id DESC LIMIT @limit
             """, new { before, limit }, null, cancellationToken));
         return [.. rows.Select(r => r.ToModel())];

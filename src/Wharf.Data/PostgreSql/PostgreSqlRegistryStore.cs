@@ -119,8 +119,10 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
                 }
             }
 
-            var repoId = repositoryId ?? await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
             var digest = manifest.Digest.ToString();
+            if (!manifest.FromUpstream && await PostgreSqlPolicyStore.RefusalAsync(connection, transaction, repository, repositoryId, digest, parsed, tags, cancellationToken) is { } refused) return refused;
+
+            var repoId = repositoryId ?? await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
             var manifestId = await connection.ExecuteScalarAsync<long?>(Command(
                 """
                 INSERT INTO manifests (repository_id, digest, media_type, content, size, artifact_type, subject_digest, annotations, pushed_at)

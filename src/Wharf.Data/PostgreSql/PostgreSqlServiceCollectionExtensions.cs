@@ -43,7 +43,9 @@ public static class PostgreSqlServiceCollectionExtensions
             sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>(), sp.GetServices<IPostgreSqlBuildJournal>()));
         services.AddSingleton<Wharf.Core.Storage.IUploadSessionIndex>(sp => new PostgreSqlUploadSessionIndex(sp.GetRequiredService<PostgreSqlConnections>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new PostgreSqlRegistryCredentialStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<Wharf.Core.Policies.IPolicyStore>(sp => new PostgreSqlPolicyStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new PostgreSqlGcStore(sp.GetRequiredService<PostgreSqlConnections>()));
+        services.AddSingleton<Wharf.Core.Retention.IRetentionStore>(sp => new PostgreSqlRetentionStore(sp.GetRequiredService<PostgreSqlConnections>()));
         services.AddSingleton<Wharf.Core.Proxy.ICachedRepositoryStore>(sp => new PostgreSqlCachedRepositoryStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Storage.ISharedFileStore>(sp => new PostgreSqlSharedFileStore(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<IMetadataMigrator>(sp => new PostgreSqlMigrator(sp.GetRequiredService<PostgreSqlConnections>(), sp.GetService<TimeProvider>()));

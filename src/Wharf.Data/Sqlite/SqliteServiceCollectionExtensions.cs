@@ -43,7 +43,9 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<Wharf.Core.Storage.IUploadSessionIndex>(sp => new SqliteUploadSessionIndex(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<IRegistryCredentialStore>(sp => new SqliteRegistryCredentialStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<Wharf.Core.Policies.IPolicyStore>(sp => new SqlitePolicyStore(sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Gc.IGcStore>(sp => new SqliteGcStore(sp.GetRequiredService<SqliteConnectionFactory>()));
+        services.AddSingleton<Wharf.Core.Retention.IRetentionStore>(sp => new SqliteRetentionStore(sp.GetRequiredService<SqliteConnectionFactory>()));
         services.AddSingleton<Wharf.Core.Proxy.ICachedRepositoryStore>(sp => new SqliteCachedRepositoryStore(
             sp.GetRequiredService<SqliteConnectionFactory>(), sp.GetService<TimeProvider>()));
         services.AddSingleton<Wharf.Core.Storage.ISharedFileStore>(sp => new SqliteSharedFileStore(

@@ -16,7 +16,7 @@ public static class StoreMigrationTables
         "namespaces", "users", "organizations", "organization_members", "access_tokens", "refresh_tokens", "audit_events",
         "builds", "build_logs", "registry_credentials",
         "webhooks", "webhook_deliveries", "webhook_attempts",
-        "gc_runs",
+        "gc_runs", "namespace_quotas",
         // Chunks before the files that point at them: a file is visible only once whole.
         "shared_file_chunks", "shared_files",
     ];

@@ -24,17 +24,7 @@ public static class AuditApi
     {
         if (context.User.Username() is null) return ApiProblems.Unauthenticated();
         if (!context.User.IsAdministrating()) return ApiProblems.Forbidden("Only administrators read the audit log.");
-        var size = DefaultLimit;
-        if (limit is { Length: > 0 } && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1 || size > MaxLimit))
-        {
-            return ApiProblems.Invalid($"limit is a whole number from 1 to {MaxLimit}.", "limit");
-        }
-        long? before = null;
-        if (cursor is { Length: > 0 })
-        {
-            if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1) return ApiProblems.Invalid("cursor is not one this API returned.", "cursor");
-            before = id;
-        }
+        if (!ApiProblems.TryIdPage(limit, cursor, DefaultLimit, MaxLimit, out var size, out var before, out var problem)) return problem!;
         var events = await audit.ListAsync(before, size + 1, ct);
         var page = events.Take(size).ToList();
         var next = events.Count > size ? page[^1].Id.ToString(CultureInfo.InvariantCulture) : null;

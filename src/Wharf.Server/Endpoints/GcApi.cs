@@ -13,10 +13,14 @@ namespace Wharf.Server.Endpoints;
 
 public sealed record StartGcRequest(bool? DryRun);
 public sealed record GcRunResponse(long Id, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, long? DurationMs, bool DryRun, string Trigger,
-    long BlobsDeleted, long BytesFreed, long ManifestsDeleted, long UploadsExpired, string? Error);
+    long BlobsDeleted, long BytesFreed, long ManifestsDeleted, long UploadsExpired, long TagsDeleted, string? Error);
 public sealed record GcManifestResponse(string Repository, string Digest);
-/// <summary>A finished collection; <see cref="Manifests"/> lists what it deleted (a dry run: what it would delete), at most 1,000.</summary>
-public sealed record GcReportResponse(GcRunResponse Run, List<GcManifestResponse> Manifests);
+public sealed record GcTagResponse(string Repository, string Tag, string Digest);
+/// <summary>
+/// A finished collection; <see cref="Manifests"/> lists the manifests it deleted and <see cref="Tags"/> the tags retention
+/// deleted (a dry run: what it would delete), at most 1,000 each.
+/// </summary>
+public sealed record GcReportResponse(GcRunResponse Run, List<GcManifestResponse> Manifests, List<GcTagResponse> Tags);
 public sealed record GcRunListResponse(List<GcRunResponse> Runs, string? NextCursor);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -56,23 +60,15 @@ public static class GcApi
         // The collection is not the client's: it finishes (and is recorded) even when the caller hangs up.
         var report = await collector.RunAsync(dryRun, "api", context.RequestAborted.IsCancellationRequested ? ct : CancellationToken.None);
         if (report is null) return ApiProblems.Conflict("A garbage collection is already running; try again when it has finished.");
-        return TypedResults.Ok(new GcReportResponse(ToResponse(report.Run), [.. report.Manifests.Select(m => new GcManifestResponse(m.Repository, m.Digest.ToString()))]));
+        return TypedResults.Ok(new GcReportResponse(ToResponse(report.Run),
+            [.. report.Manifests.Select(m => new GcManifestResponse(m.Repository, m.Digest.ToString()))],
+            [.. report.Tags.Select(t => new GcTagResponse(t.Repository, t.Tag, t.Digest.ToString()))]));
     }
 
     private static async Task<Results<Ok<GcRunListResponse>, ProblemHttpResult>> ListRunsAsync(HttpContext context, IGcStore store, string? limit, string? cursor, CancellationToken ct)
     {
         if (Refusal(context) is { } refused) return refused;
-        var size = DefaultLimit;
-        if (limit is { Length: > 0 } && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1 || size > MaxLimit))
-        {
-            return ApiProblems.Invalid($"limit is a whole number from 1 to {MaxLimit}.", "limit");
-        }
-        long? before = null;
-        if (cursor is { Length: > 0 })
-        {
-            if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1) return ApiProblems.Invalid("cursor is not one this API returned.", "cursor");
-            before = id;
-        }
+        if (!ApiProblems.TryIdPage(limit, cursor, DefaultLimit, MaxLimit, out var size, out var before, out var problem)) return problem!;
         var runs = await store.ListRunsAsync(before, size + 1, ct);
         var page = runs.Take(size).ToList();
         var next = runs.Count > size ? page[^1].Id.ToString(CultureInfo.InvariantCulture) : null;
@@ -89,5 +85,5 @@ public static class GcApi
 
     public static GcRunResponse ToResponse(GcRun run) => new(
         run.Id, run.StartedAt, run.FinishedAt, run.Duration is { } d ? (long)d.TotalMilliseconds : null, run.DryRun, run.Trigger,
-        run.BlobsDeleted, run.BytesFreed, run.ManifestsDeleted, run.UploadsExpired, run.Error);
+        run.BlobsDeleted, run.BytesFreed, run.ManifestsDeleted, run.UploadsExpired, run.TagsDeleted, run.Error);
 }

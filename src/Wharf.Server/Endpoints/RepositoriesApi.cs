@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Wharf.Core.Accounts;
 using Wharf.Core.References;
+using Wharf.Core.Policies;
 using Wharf.Core.Repositories;
+using Wharf.Core.Retention;
 using Wharf.Server.Errors;
 using Wharf.Server.Http;
 using Wharf.Server.Repositories;
@@ -22,6 +24,7 @@ public static class RepositoriesApi
         group.MapGet("", ListAsync).WithSummary("Repositories you may pull, by name");
         group.MapGet("/{**path}", GetAsync).WithSummary("A repository ({namespace}/{name}) or its tags ({namespace}/{name}/tags)");
         group.MapMethods("/{**path}", ["PATCH"], UpdateAsync).WithSummary("Change a repository's description, README or visibility");
+        group.MapPut("/{**path}", PutAsync).WithSummary("Set a repository's immutable tag patterns ({namespace}/{name}/immutable-tags) or retention rules ({namespace}/{name}/retention)");
         group.MapDelete("/{**path}", DeleteAsync).WithSummary("Delete a repository ({namespace}/{name}) or one tag ({namespace}/{name}/tags/{tag})");
         return app;
     }
@@ -45,9 +48,19 @@ public static class RepositoriesApi
         return TypedResults.Ok(new RepositoryPage(result.Value!.Items.Select(RepositorySummary.From).ToList(), result.Value.NextCursor));
     }
 
-    private static async Task<Results<Ok<RepositoryResponse>, Ok<TagPage>, ProblemHttpResult>> GetAsync(
-        HttpContext context, RepositoryService repositories, string path, string? limit, string? cursor, CancellationToken ct)
+    private static async Task<Results<Ok<RepositoryResponse>, Ok<TagPage>, Ok<ImmutableTagsResponse>, Ok<RetentionResponse>, ProblemHttpResult>> GetAsync(
+        HttpContext context, RepositoryService repositories, PolicyService policies, string path, string? limit, string? cursor, CancellationToken ct)
     {
+        if (PolicyRoute(path, RetentionSuffix) is { } retained)
+        {
+            var policy = await policies.GetRetentionAsync(context.User, retained, ct);
+            return policy.IsOk ? TypedResults.Ok(RetentionResponse.From(retained, policy.Value!)) : ApiProblems.From(policy.Error!);
+        }
+        if (PolicyRoute(path, ImmutableTagsSuffix) is { } immutable)
+        {
+            var patterns = await policies.GetImmutableTagsAsync(context.User, immutable, ct);
+            return patterns.IsOk ? TypedResults.Ok(new ImmutableTagsResponse(immutable, [.. patterns.Value!])) : ApiProblems.From(patterns.Error!);
+        }
         var route = Parse(path);
         if (route.Tag is not null) return ApiProblems.MethodNotAllowed("DELETE");
         if (route.Tags)
@@ -95,6 +108,37 @@ public static class RepositoriesApi
             ? await repositories.DeleteTagAsync(origin, route.Repository, route.Tag, ct)
             : await repositories.DeleteAsync(origin, route.Repository, ct);
         return result.IsOk ? TypedResults.NoContent() : ApiProblems.From(result.Error!);
+    }
+
+    /// <summary>
+    /// <c>PUT …/immutable-tags</c> <c>{"patterns": [regex]}</c>: replaces the repository's immutable tag patterns.
+    /// <c>PUT …/retention</c> <c>{"keep_last", "keep_pulled_within_days", "keep_tags_matching"}</c> (each optional; none
+    /// removes the rules): replaces its retention rules.
+    /// </summary>
+    private static async Task<Results<Ok<ImmutableTagsResponse>, Ok<RetentionResponse>, ProblemHttpResult>> PutAsync(HttpContext context, PolicyService policies, string path, CancellationToken ct)
+    {
+        if (PolicyRoute(path, RetentionSuffix) is { } retained)
+        {
+            var (rules, invalid) = await ApiBody.ReadJsonAsync(context, RepositoriesJson.Default.RetentionRequest);
+            if (invalid is not null) return invalid;
+            var set = await policies.SetRetentionAsync(context.User, retained, new RetentionPolicy(rules!.KeepLast, rules.KeepPulledWithinDays, rules.KeepTagsMatching), ct);
+            return set.IsOk ? TypedResults.Ok(RetentionResponse.From(retained, set.Value!)) : ApiProblems.From(set.Error!);
+        }
+        if (PolicyRoute(path, ImmutableTagsSuffix) is not { } repository) return ApiProblems.MethodNotAllowed("GET, PATCH, DELETE");
+        var (body, problem) = await ApiBody.ReadJsonAsync(context, RepositoriesJson.Default.ImmutableTagsRequest);
+        if (problem is not null) return problem;
+        var result = await policies.SetImmutableTagsAsync(context.User, repository, body!.Patterns, ct);
+        return result.IsOk ? TypedResults.Ok(new ImmutableTagsResponse(repository, [.. result.Value!])) : ApiProblems.From(result.Error!);
+    }
+
+    private const string ImmutableTagsSuffix = "/immutable-tags";
+    private const string RetentionSuffix = "/retention";
+
+    /// <summary>The repository of a <c>…/immutable-tags</c> or <c>…/retention</c> path, or null.</summary>
+    internal static string? PolicyRoute(string path, string suffix)
+    {
+        path = path.Trim('/');
+        return path.EndsWith(suffix, StringComparison.Ordinal) && RepositoryName.IsValid(path[..^suffix.Length]) ? path[..^suffix.Length] : null;
     }
 
     /// <summary>A parsed path: the repository, and whether it names its tag list or one tag.</summary>

@@ -82,4 +82,30 @@ public static class ApiProblems
         problem = Invalid($"limit must be a positive integer, not '{(text.Length > 32 ? text[..32] : text)}'.", "limit");
         return false;
     }
+
+    /// <summary>
+    /// Parses <c>limit</c> (1 to <paramref name="max"/>, <paramref name="defaultLimit"/> when absent) and <c>cursor</c> (an id
+    /// this API returned: the page continues below it) of a listing keyed by descending ids.
+    /// </summary>
+    public static bool TryIdPage(string? limit, string? cursor, int defaultLimit, int max, out int size, out long? before, out ProblemHttpResult? problem)
+    {
+        size = defaultLimit;
+        before = null;
+        problem = null;
+        if (limit is { Length: > 0 } && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size < 1 || size > max))
+        {
+            problem = Invalid($"limit is a whole number from 1 to {max}.", "limit");
+            return false;
+        }
+        if (cursor is { Length: > 0 })
+        {
+            if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1)
+            {
+                problem = Invalid("cursor is not one this API returned.", "cursor");
+                return false;
+            }
+            before = id;
+        }
+        return true;
+    }
 }

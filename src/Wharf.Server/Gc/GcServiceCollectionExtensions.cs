@@ -26,7 +26,8 @@ public static class GcServiceCollectionExtensions
             sp.GetRequiredService<ManifestCache>(),
             options,
             sp.GetRequiredService<RegistryOptions>(),
-            sp.GetService<WharfMetrics>()));
+            sp.GetService<WharfMetrics>(),
+            sp.GetService<Wharf.Core.Retention.IRetentionStore>()));
         return services;
     }
 

@@ -56,6 +56,21 @@ public sealed record DockerSearchResult(string Name, string Description, int Sta
 /// <summary>Docker Hub's v1 search response.</summary>
 public sealed record DockerSearchResponse(string Query, int NumResults, int NumPages, int Page, int PageSize, IReadOnlyList<DockerSearchResult> Results);
 
+public sealed record ImmutableTagsRequest(List<string?>? Patterns);
+/// <summary><c>PUT …/retention</c>: each rule optional; none removes the repository's rules.</summary>
+public sealed record RetentionRequest(int? KeepLast, int? KeepPulledWithinDays, string? KeepTagsMatching);
+/// <summary>A repository's retention rules (every field null: none).</summary>
+public sealed record RetentionResponse(string Repository, int? KeepLast, int? KeepPulledWithinDays, string? KeepTagsMatching)
+{
+    public static RetentionResponse From(string repository, Wharf.Core.Retention.RetentionPolicy policy) =>
+        new(repository, policy.KeepLast, policy.KeepPulledWithinDays, policy.KeepTagsMatching);
+}
+public sealed record ImmutableTagsResponse(string Repository, List<string> Patterns);
+/// <summary><c>PUT /api/v1/namespaces/{ns}/quota</c>: <c>{"bytes": n}</c>, or <c>{"bytes": null}</c> to remove the quota.</summary>
+public sealed record QuotaRequest(long? Bytes);
+/// <summary>A namespace's quota (null: none) and usage: the bytes of the distinct blobs its manifests reference.</summary>
+public sealed record UsageResponse(string Namespace, long? QuotaBytes, long UsedBytes, long Blobs, long Repositories);
+
 /// <summary>The JSON of the repositories and search APIs, with the options every <c>/api</c> context shares (see <c>ApiPipeline.ConfigureJson</c>).</summary>
 [JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never, NumberHandling = JsonNumberHandling.Strict)]
@@ -66,6 +81,12 @@ public sealed record DockerSearchResponse(string Query, int NumResults, int NumP
 [JsonSerializable(typeof(SearchResponse))]
 [JsonSerializable(typeof(TagPage))]
 [JsonSerializable(typeof(DockerSearchResponse))]
+[JsonSerializable(typeof(ImmutableTagsRequest))]
+[JsonSerializable(typeof(RetentionRequest))]
+[JsonSerializable(typeof(RetentionResponse))]
+[JsonSerializable(typeof(ImmutableTagsResponse))]
+[JsonSerializable(typeof(QuotaRequest))]
+[JsonSerializable(typeof(UsageResponse))]
 public sealed partial class RepositoriesJson : JsonSerializerContext
 {
     public static string Format(RepositoryVisibility visibility) => visibility == RepositoryVisibility.Public ? "public" : "private";

@@ -40,6 +40,12 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetRequiredService<IReadmeCheck>(),
             sp.GetService<AuthOptions>() is { } auth ? auth.DefaultVisibilityFor : null,
             sp.GetService<Wharf.Core.Proxy.ICachedRepositoryStore>()));
+        services.AddSingleton(sp => new Wharf.Core.Policies.PolicyService(
+            sp.GetRequiredService<Wharf.Core.Policies.IPolicyStore>(),
+            sp.GetRequiredService<Wharf.Core.Retention.IRetentionStore>(),
+            sp.GetRequiredService<IRepositoryStore>(),
+            sp.GetRequiredService<ICallerAccess>(),
+            sp.GetService<AuthOptions>()?.DefaultVisibility ?? RepositoryVisibility.Private));
         return services;
     }
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using Wharf.Core.Accounts;
+using Wharf.Core.Gc;
+using Wharf.Core.Policies;
 using Wharf.Server.Endpoints;
 using Wharf.Server.Web.Components;
 
@@ -7,19 +9,23 @@ namespace Wharf.Server.Web;
 
 /// <summary>
 /// <c>/admin</c>: for administrators only (a 404 to everyone else, as in accounts mode only): the users (paged; disable,
-/// enable, unlock, make administrator or take that away, delete after a confirmation) and the audit log, newest first.
+/// enable, unlock, make administrator or take that away, delete after a confirmation), the audit log, newest first, and
+/// storage and garbage collection (stored bytes, the namespaces using the most, recorded runs; a dry run or a collection).
 /// Every change goes through <see cref="UserAdministration"/>, as <c>/api/v1/users</c> does: the same rules and audit records.
 /// </summary>
 internal static class AdminPages
 {
     private const int AuditPageSize = 50;
     private const int UsersPageSize = 50;
+    private const int GcRunsShown = 20;
+    private const int NamespacesShown = 50;
 
     public static void Map(RouteGroupBuilder pages)
     {
         pages.MapGet("/admin", ShowAsync);
         pages.MapPost("/admin/users/{username}", ChangeUserAsync);
         pages.MapGet("/admin/users/{username}/delete", ConfirmDeleteAsync);
+        pages.MapPost("/admin/gc", CollectAsync);
     }
 
     /// <summary>Null when the viewer may administrate; otherwise what they get instead (sign in first, or a 404).</summary>
@@ -57,9 +63,33 @@ internal static class AdminPages
                 var next = events.Count > AuditPageSize ? page[^1].Id.ToString(CultureInfo.InvariantCulture) : null;
                 return WebUi.Page<AdminPage>(shell, new AdminModel("audit", Audit: new AdminAuditModel(page, next, before is null)));
             }
+            case "gc":
+                return WebUi.Page<AdminPage>(shell, new AdminModel("gc", Gc: await GcModelAsync(context, null, false, ct)));
             default:
                 return WebUi.NotFound(context);
         }
+    }
+
+    /// <summary>A collection or a dry run from the GC tab (<c>action</c> = <c>collect</c> or <c>dry-run</c>), shown with what it did.</summary>
+    private static async Task<IResult> CollectAsync(HttpContext context, CancellationToken ct)
+    {
+        if (Refuse(context) is { } refused) return refused;
+        var form = await context.Request.ReadFormAsync(ct);
+        var action = form["action"].ToString();
+        if (action is not ("collect" or "dry-run")) return WebUi.RedirectWith(context, "/admin?tab=gc", "That is not a garbage collection action.", isError: true);
+        var collector = context.RequestServices.GetRequiredService<GarbageCollector>();
+        // As with POST /api/v1/gc: the collection is not the browser's, it finishes (and is recorded) if the page is left.
+        var report = await collector.RunAsync(action == "dry-run", "ui", CancellationToken.None);
+        var shell = PageShell.For(context, "Administration", "admin");
+        return WebUi.Page<AdminPage>(shell, new AdminModel("gc", Gc: await GcModelAsync(context, report, report is null, ct)),
+            report is null ? StatusCodes.Status409Conflict : StatusCodes.Status200OK);
+    }
+
+    private static async Task<AdminGcModel> GcModelAsync(HttpContext context, GcReport? report, bool busy, CancellationToken ct)
+    {
+        var policies = context.RequestServices.GetRequiredService<IPolicyStore>();
+        var runs = await context.RequestServices.GetRequiredService<IGcStore>().ListRunsAsync(null, GcRunsShown, ct);
+        return new AdminGcModel(runs, await policies.GetStorageTotalsAsync(ct), await policies.ListUsageAsync(NamespacesShown, ct), report, busy);
     }
 
     private static async Task<IResult> ConfirmDeleteAsync(HttpContext context, string username, CancellationToken ct)

@@ -65,10 +65,18 @@ public sealed record NewBuildModel(string Source, string? Image, string? Dockerf
 /// <c>/admin</c>: which tab, and that tab's model (one of them is set). A new tab (such as GC runs and storage usage)
 /// adds its name to <see cref="AdminTabs.All"/>, a model here and a component of its own.
 /// </summary>
-public sealed record AdminModel(string Tab, AdminUsersModel? Users = null, AdminAuditModel? Audit = null);
+public sealed record AdminModel(string Tab, AdminUsersModel? Users = null, AdminAuditModel? Audit = null, AdminGcModel? Gc = null);
 
 public sealed record AdminUsersModel(IReadOnlyList<UserSummary> Users, string? Cursor, string? NextCursor);
 
 public sealed record AdminAuditModel(IReadOnlyList<AuditEvent> Events, string? NextCursor, bool IsFirstPage);
 
 public sealed record AdminDeleteUserModel(UserSummary User, string? Error);
+
+/// <summary>
+/// The GC tab: the recorded collections (newest first), the stored blobs, the namespaces using the most, and (after the
+/// administrator ran one from the tab) what that collection or dry run did. <see cref="Busy"/>: another collector held the lock.
+/// </summary>
+public sealed record AdminGcModel(
+    IReadOnlyList<Wharf.Core.Gc.GcRun> Runs, Wharf.Core.Policies.StorageTotals Totals, IReadOnlyList<Wharf.Core.Policies.NamespaceUsage> Namespaces,
+    Wharf.Core.Gc.GcReport? Report = null, bool Busy = false);

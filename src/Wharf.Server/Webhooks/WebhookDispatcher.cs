@@ -58,8 +58,8 @@ public sealed partial class WebhookDispatcher(
                     await Task.WhenAll(batch.Select(d => DeliverAsync(d, stoppingToken)));
                     if (batch.Count > 0) continue;
                 }
-                var wait = next is { } later && later > now ? Min(later - now, options.PollInterval) : options.PollInterval;
-                await WaitAsync(wait, stoppingToken);
+                var until = now + (next is { } later && later > now ? Min(later - now, options.PollInterval) : options.PollInterval);
+                await WaitUntilAsync(until, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -68,17 +68,23 @@ public sealed partial class WebhookDispatcher(
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 LogLoopFailed(logger, e);
-                await WaitAsync(options.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await WaitUntilAsync(time.GetUtcNow() + options.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
 
-    private async Task WaitAsync(TimeSpan wait, CancellationToken stoppingToken)
+    /// <summary>
+    /// Waits until <paramref name="until"/> on the clock, or until woken. The clock is read again once the timer
+    /// exists: a clock moved past the due time between computing the wait and starting the timer (a test's fake
+    /// clock, advanced from another thread) would otherwise start a timer a whole wait too late.
+    /// </summary>
+    private async Task WaitUntilAsync(DateTimeOffset until, CancellationToken stoppingToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var delay = Task.Delay(wait, time, linked.Token);
+        var remaining = until - time.GetUtcNow();
+        var delay = Task.Delay(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time, linked.Token);
         var woken = _wake.WaitAsync(linked.Token);
-        await Task.WhenAny(delay, woken);
+        if (time.GetUtcNow() < until) await Task.WhenAny(delay, woken);
         await linked.CancelAsync();
         await Task.WhenAll(delay, woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         stoppingToken.ThrowIfCancellationRequested();

@@ -163,7 +163,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
                 actual = FinishHash(hash, digest.Algorithm);
             }
             if (actual != digest) return new UploadResult(UploadStatus.DigestMismatch, ActualDigest: actual);
-            return new UploadResult(UploadStatus.Ok, Blob: Info(digest, MoveIntoPlace(temp, target)));
+            return new UploadResult(UploadStatus.Ok, Blob: MoveIntoPlace(digest, temp, target));
         }
         finally
         {
@@ -322,10 +322,10 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
             if (actual != digest)
                 return new UploadResult(UploadStatus.DigestMismatch, ToSession(id, info, length), ActualDigest: actual);
 
-            var stored = MoveIntoPlace(dataPath, target);
+            var stored = MoveIntoPlace(digest, dataPath, target);
             DeleteSessionDirectory(dir);
             Forget(id, state, UploadStatus.Ok);
-            return new UploadResult(UploadStatus.Ok, Blob: Info(digest, stored));
+            return new UploadResult(UploadStatus.Ok, Blob: stored);
         }, cancellationToken);
     }
 
@@ -592,37 +592,61 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
 
     /// <summary>
     /// Renames a complete, fsynced file to its blob path. When the blob is already stored (or another
-    /// writer stores it first) the source is simply deleted and the stored copy's time is moved to now, so that
-    /// its last-modified time says it was just uploaded again: identical content is never written twice.
+    /// writer stores it first) the stored copy's time is moved to now, so that its last-modified time says it was just
+    /// uploaded again, and only then is the source deleted: identical content is never written twice. When the stored
+    /// copy vanishes in between (garbage collection deleted it), this upload's file takes its place instead.
     /// </summary>
-    private static FileInfo MoveIntoPlace(string source, string target)
+    /// <remarks>
+    /// The moved file's time is moved to now as well: the collector deletes an object without a row only when it is older
+    /// than its run, and this one gets its row when the upload links it. Should the object still be gone by the time
+    /// its size is read, what the upload wrote is reported; the link then finds the object missing and the client
+    /// uploads again.
+    /// </remarks>
+    private static BlobInfo MoveIntoPlace(Digest digest, string source, string target)
     {
-        if (File.Exists(target))
+        var length = new FileInfo(source).Length;
+        while (true)
         {
-            File.Delete(source);
-            return Touch(target);
+            if (File.Exists(target) && TryTouch(target) is { } existing)
+            {
+                File.Delete(source);
+                return Info(digest, existing);
+            }
+            var dir = System.IO.Path.GetDirectoryName(target)!;
+            var created = !Directory.Exists(dir);
+            if (created) Directory.CreateDirectory(dir);
+            try
+            {
+                File.Move(source, target, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(target))
+            {
+                continue; // stored by another writer meanwhile: keep theirs (or, gone again, move ours)
+            }
+            catch (DirectoryNotFoundException)
+            {
+                continue; // the prefix folder was removed meanwhile: make it again
+            }
+            DirectorySync.Flush(dir);
+            if (created) DirectorySync.Flush(System.IO.Path.GetDirectoryName(dir)!);
+            return TryTouch(target) is { } moved ? Info(digest, moved) : new BlobInfo(digest, length, DateTimeOffset.UtcNow);
         }
-        var dir = System.IO.Path.GetDirectoryName(target)!;
-        var created = !Directory.Exists(dir);
-        if (created) Directory.CreateDirectory(dir);
-        try
-        {
-            File.Move(source, target, overwrite: false);
-        }
-        catch (IOException) when (File.Exists(target))
-        {
-            File.Delete(source);
-            return Touch(target);
-        }
-        DirectorySync.Flush(dir);
-        if (created) DirectorySync.Flush(System.IO.Path.GetDirectoryName(dir)!);
-        return new FileInfo(target);
     }
 
-    private static FileInfo Touch(string path)
+    /// <summary>Moves the file's time to now and reads its length; null when it no longer exists.</summary>
+    private static FileInfo? TryTouch(string path)
     {
-        File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
-        return new FileInfo(path);
+        try
+        {
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+            var info = new FileInfo(path);
+            _ = info.Length; // read now: the info keeps it, whatever happens to the file next
+            return info;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
     }
 
     private static BlobInfo Info(Digest digest, FileInfo file) =>

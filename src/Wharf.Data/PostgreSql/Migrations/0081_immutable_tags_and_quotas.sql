@@ -1,0 +1,10 @@
+-- Immutable tags: a repository's tag patterns (a JSON array of regular expressions, each matched against the whole tag);
+-- a tag that matches one can be pushed once, then neither moved nor deleted.
+ALTER TABLE repositories ADD COLUMN immutable_tags text NULL;
+
+-- Storage quotas per namespace, in bytes of the distinct blobs that the namespace's manifests reference.
+CREATE TABLE namespace_quotas (
+    namespace  text   COLLATE "C" NOT NULL PRIMARY KEY,
+    bytes      bigint NOT NULL CHECK (bytes >= 0),
+    updated_at bigint NOT NULL
+);
