@@ -128,7 +128,7 @@ public class ProxyCleanupTests
         await PullAsync(http, image, ct);
     }
 
-    private static string[] Blobs(TestImage image) => [image.ConfigDigest, .. image.Layers.Select(l => l.Digest)];
+    private static string[] Blobs(TestImage image) => ProxySetup.BlobsOf(image);
 
     private static async Task<JsonElement> CollectAsync(HttpClient http, CancellationToken ct)
     {
@@ -147,16 +147,8 @@ public class ProxyCleanupTests
         }
     }
 
-    /// <summary>A pull of hub/library/app:1 (or another reference) over HTTP, every digest checked.</summary>
-    private static async Task PullAsync(HttpClient http, TestImage image, CancellationToken ct, string reference = "1")
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/hub/library/app/manifests/{reference}");
-        request.Headers.Accept.ParseAdd(TestImage.OciManifestMediaType);
-        using var manifest = await http.SendAsync(request, ct);
-        Assert.Equal(HttpStatusCode.OK, manifest.StatusCode);
-        Assert.Equal(image.ManifestDigest, BlobDigest.Of(await manifest.Content.ReadAsByteArrayAsync(ct)));
-        foreach (var blob in Blobs(image)) Assert.Equal(blob, BlobDigest.Of(await http.GetByteArrayAsync($"v2/hub/library/app/blobs/{blob}", ct)));
-    }
+    private static Task PullAsync(HttpClient http, TestImage image, CancellationToken ct, string reference = "1") =>
+        ProxySetup.PullOverHttpAsync(http, "hub/library/app", image, reference, ct);
 }
 
 /// <summary>The same with metadata on PostgreSQL and blobs on the real Ceph RGW (S3).</summary>
