@@ -116,6 +116,8 @@ public static class Report
         sb.AppendLine("- Build service (queue latency, overhead over buildah by hand): [benchmarks-builds.md](benchmarks-builds.md), from `bench/builds`.");
         sb.AppendLine("- Blob downloads, where the time goes (CPU per byte against the reference and nginx): [benchmarks-downloads.md](benchmarks-downloads.md), from `bench/downloads`.");
         sb.AppendLine("- Wharf on PostgreSQL + S3 (Ceph RGW) against the reference registry's S3 driver on the same gateway: [benchmarks-s3.md](benchmarks-s3.md), from `BENCH_STORAGE=s3 bench/run`.");
+        sb.AppendLine("- Operations: manifest GET with /metrics on vs off, a push with 10 slow webhooks vs none: [benchmarks-operations.md](benchmarks-operations.md), from `bench/operations/run`.");
+        sb.AppendLine("- Pull-through cache (first and cached pull through a proxy namespace against a direct pull from the upstream): [benchmarks-proxy.md](benchmarks-proxy.md), from `bench/proxy`.");
         return sb.ToString();
     }
 

@@ -86,17 +86,6 @@ public sealed class ProxyMetricsTests
         }
     }
 
-    /// <summary>What a client does to pull: the manifest (by tag, or by digest), then the config and every layer, each checked against its digest.</summary>
-    private static async Task PullAsync(HttpClient http, string repository, TestImage image, CancellationToken ct, bool byDigest = false)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/manifests/{(byDigest ? image.ManifestDigest : "1")}");
-        request.Headers.Accept.ParseAdd(TestImage.OciManifestMediaType);
-        using var manifest = await http.SendAsync(request, ct);
-        Assert.Equal(HttpStatusCode.OK, manifest.StatusCode);
-        Assert.Equal(image.ManifestDigest, BlobDigest.Of(await manifest.Content.ReadAsByteArrayAsync(ct)));
-        foreach (var blob in (string[])[image.ConfigDigest, .. image.Layers.Select(l => l.Digest)])
-        {
-            Assert.Equal(blob, BlobDigest.Of(await http.GetByteArrayAsync($"v2/{repository}/blobs/{blob}", ct)));
-        }
-    }
+    private static Task PullAsync(HttpClient http, string repository, TestImage image, CancellationToken ct, bool byDigest = false) =>
+        ProxySetup.PullOverHttpAsync(http, repository, image, byDigest ? image.ManifestDigest : "1", ct);
 }

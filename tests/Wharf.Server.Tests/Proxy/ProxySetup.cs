@@ -43,5 +43,19 @@ internal static class ProxySetup
     /// <summary>Blob GETs the upstream's access log shows for <paramref name="digest"/>.</summary>
     public static int BlobGets(ReferenceRegistry upstream, string digest) => upstream.CountRequests("GET", "/blobs/" + digest);
 
+    /// <summary>What a client does to pull over HTTP: the manifest of <paramref name="reference"/>, then the config and every layer, each checked against its digest.</summary>
+    public static async Task PullOverHttpAsync(HttpClient http, string repository, TestImage image, string reference, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/manifests/{reference}");
+        request.Headers.Accept.ParseAdd(TestImage.OciManifestMediaType);
+        using var manifest = await http.SendAsync(request, ct);
+        Assert.Equal(System.Net.HttpStatusCode.OK, manifest.StatusCode);
+        Assert.Equal(image.ManifestDigest, BlobDigest.Of(await manifest.Content.ReadAsByteArrayAsync(ct)));
+        foreach (var blob in BlobsOf(image)) Assert.Equal(blob, BlobDigest.Of(await http.GetByteArrayAsync($"v2/{repository}/blobs/{blob}", ct)));
+    }
+
+    /// <summary>The config and layer digests of the image.</summary>
+    public static string[] BlobsOf(TestImage image) => [image.ConfigDigest, .. image.Layers.Select(l => l.Digest)];
+
     public static IRegistryEndpoint Endpoint(WharfTestServer server) => new RegistryEndpoint(server, server.HostPort, server.BaseUrl);
 }
