@@ -13,9 +13,9 @@ using Wharf.Testing;
 namespace Wharf.Server.Tests.Proxy;
 
 /// <summary>
-/// Cached content is ordinary content to garbage collection: an image whose tag the upstream moved (untagged in the
-/// cache), and images deleted from the cache, are collected, manifest and blobs; the next pull of each fetches it from
-/// the upstream again.
+/// Cached content is ordinary content to garbage collection and retention: an image whose tag the upstream moved
+/// (untagged in the cache), images deleted from the cache, and cached tags a retention rule does not keep are
+/// collected, manifest and blobs; the next pull of each fetches it from the upstream again.
 /// </summary>
 [Trait("Category", "RealClients")]
 public class ProxyCleanupTests
@@ -73,6 +73,48 @@ public class ProxyCleanupTests
         await AssertStoredAsync(blobs, current, true, ct);
         await ProxySetup.FlushAccessLogAsync(upstream, ct);
         Assert.All(Blobs(current), blob => Assert.Equal(2, ProxySetup.BlobGets(upstream, blob)));
+    }
+
+    [Fact]
+    public async Task A_retention_rule_removes_the_cached_tags_it_does_not_keep_and_the_next_pull_fetches_them_again()
+    {
+        using var cts = TestTimeout.Start(4);
+        var ct = cts.Token;
+        await using var dir = TempDirectory.Create("pt");
+        await using var upstream = await ReferenceRegistry.StartAsync(new ReferenceRegistryOptions { AccessLog = true }, ct);
+        var dropped = TestImages.RandomImage(new RandomImageOptions { Layers = 1, LayerSize = 64 * 1024, Seed = 54 });
+        var kept = TestImages.RandomImage(new RandomImageOptions { Layers = 1, LayerSize = 64 * 1024, Seed = 55 });
+        await ProxySetup.SeedAsync(upstream, dropped, "library/app", "1", dir, ct);
+        await ProxySetup.SeedAsync(upstream, kept, "library/app", "2", dir, ct);
+        await using var wharf = await WharfTestServer.StartOnAsync(Providers, AuthMode.Open, await ServerArgsAsync(ProxySetup.Namespace("hub", upstream.BaseUrl,
+            more: ["--Wharf:Gc:GracePeriod=00:00:00", "--Wharf:Gc:Enabled=false"])));
+        using var http = wharf.CreateClient();
+        var blobs = wharf.Services.GetRequiredService<IBlobStore>();
+        await PullAsync(http, dropped, ct, "1");
+        await PullAsync(http, kept, ct, "2");
+
+        using (var rule = await http.PutAsJsonAsync("api/v1/repositories/hub/library/app/retention", new { keep_tags_matching = "2" }, ct))
+        {
+            Assert.True(rule.IsSuccessStatusCode, $"PUT retention answered {(int)rule.StatusCode}: {await rule.Content.ReadAsStringAsync(ct)}");
+        }
+        using (var response = await http.PostAsJsonAsync("api/v1/gc", new { dry_run = false }, ct))
+        {
+            var body = await response.Content.ReadAsStringAsync(ct);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"POST /api/v1/gc answered {(int)response.StatusCode}: {body}");
+            var report = JsonDocument.Parse(body).RootElement;
+            Assert.Equal(["hub/library/app:1"], report.GetProperty("tags").EnumerateArray()
+                .Select(t => $"{t.GetProperty("repository").GetString()}:{t.GetProperty("tag").GetString()}"));
+        }
+        await AssertStoredAsync(blobs, dropped, false, ct);
+        await AssertStoredAsync(blobs, kept, true, ct);
+        var store = wharf.Services.GetRequiredService<IRegistryStore>();
+        Assert.Null(await store.ResolveTagAsync("hub/library/app", "1", ct));
+
+        await PullAsync(http, dropped, ct, "1");
+        await PullAsync(http, kept, ct, "2");
+        await ProxySetup.FlushAccessLogAsync(upstream, ct);
+        Assert.All(Blobs(dropped), blob => Assert.Equal(2, ProxySetup.BlobGets(upstream, blob)));
+        Assert.All(Blobs(kept), blob => Assert.Equal(1, ProxySetup.BlobGets(upstream, blob)));
     }
 
     /// <summary>
