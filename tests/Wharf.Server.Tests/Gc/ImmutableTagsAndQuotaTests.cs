@@ -69,6 +69,22 @@ public class ImmutableTagsAndQuotaTests : RegistryTestBase
     }
 
     [Fact]
+    public async Task A_repository_holding_an_immutable_tag_is_not_deleted_until_the_rule_goes()
+    {
+        await Registry.PushImageAsync("team/app", "v1");
+        using (var set = await Http.PutAsJsonAsync("api/v1/repositories/team/app/immutable-tags", new { patterns = new[] { @"v\d+" } })) Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        using (var refused = await Http.DeleteAsync("api/v1/repositories/team/app"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("immutable tag 'v1'", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        using (var still = await Http.GetAsync("v2/team/app/manifests/v1")) Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+        using (var cleared = await Http.PutAsJsonAsync("api/v1/repositories/team/app/immutable-tags", new { patterns = Array.Empty<string>() })) Assert.Equal(HttpStatusCode.OK, cleared.StatusCode);
+        using var deleted = await Http.DeleteAsync("api/v1/repositories/team/app");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+    }
+
+    [Fact]
     public async Task Immutable_patterns_that_are_not_regular_expressions_are_refused()
     {
         await Registry.PushImageAsync("team/app", "v1");
