@@ -114,6 +114,7 @@ public static class Report
         sb.AppendLine();
         sb.AppendLine("- Search, tags lists and the catalog at 100,000 entries: [benchmarks-catalog.md](benchmarks-catalog.md), from `bench/catalog`; the same on PostgreSQL: [benchmarks-catalog-postgresql.md](benchmarks-catalog-postgresql.md), from `BENCH_DATABASE=PostgreSql bench/catalog`.");
         sb.AppendLine("- Build service (queue latency, overhead over buildah by hand): [benchmarks-builds.md](benchmarks-builds.md), from `bench/builds`.");
+        sb.AppendLine("- Garbage collection (Wharf online against `docker-registry garbage-collect` offline, latency during it): [benchmarks-gc.md](benchmarks-gc.md), from `bench/gc`.");
         sb.AppendLine("- Blob downloads, where the time goes (CPU per byte against the reference and nginx): [benchmarks-downloads.md](benchmarks-downloads.md), from `bench/downloads`.");
         sb.AppendLine("- Wharf on PostgreSQL + S3 (Ceph RGW) against the reference registry's S3 driver on the same gateway: [benchmarks-s3.md](benchmarks-s3.md), from `BENCH_STORAGE=s3 bench/run`.");
         sb.AppendLine("- Operations: manifest GET with /metrics on vs off, a push with 10 slow webhooks vs none: [benchmarks-operations.md](benchmarks-operations.md), from `bench/operations/run`.");
