@@ -14,7 +14,7 @@ public static class Report
         var meta = results["meta"];
         var candidateName = Str(meta, "candidate_mode") == "wharf" ? "Wharf" : "candidate (" + Str(meta, "candidate_mode") + ")";
         var rows = Rows(results);
-        var header = new Row("workload", "reference", candidateName, "ratio", Str(meta?["knobs"], "storage") == "s3" ? "target (scale-out)" : "target (DESIGN §8)");
+        var header = new Row("workload", "reference", candidateName, "ratio", Str(meta?["knobs"], "storage") == "s3" ? "target (scale-out)" : "target");
         var all = new List<Row> { header };
         all.AddRange(rows);
         var sb = new StringBuilder();
