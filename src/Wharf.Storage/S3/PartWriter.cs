@@ -43,9 +43,12 @@ internal sealed class PartWriter : IAsyncDisposable
     public async Task EnsureStartedAsync()
     {
         if (UploadId is not null) return;
-        var started = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = _key }, _cancel.Token);
+        // Not cancelled with the request: a client that goes while this call is under way would leave the server with a
+        // multipart upload whose id this writer never learnt, so could never abort. Cancellation is seen right after.
+        var started = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = _key }, CancellationToken.None);
         UploadId = started.UploadId;
         StartedUpload = true;
+        _cancel.Token.ThrowIfCancellationRequested();
     }
 
     /// <summary>Queues <paramref name="length"/> bytes of <paramref name="buffer"/> as part <paramref name="number"/>; waits only for a free slot.</summary>
