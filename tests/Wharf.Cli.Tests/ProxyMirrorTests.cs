@@ -8,8 +8,7 @@ namespace Wharf.Cli.Tests;
 /// started with <c>--registry-mirror</c> pulls <c>busybox:1</c>, which only the upstream holds, through <c>wharf serve</c>.
 /// A daemon falls back to Docker Hub when its mirror fails, so the daemon, Wharf and the upstream all run in a network
 /// namespace of this test's own with nothing but <c>lo</c> up: such a fallback fails at once, and no packet leaves the
-/// machine. (Docker itself turns <c>busybox:1</c> into <c>docker.io/library/busybox:1</c>; the test never names a
-/// registry host.) Every port inside that namespace is free, so the processes there use fixed ones.
+/// machine. (Docker itself qualifies <c>busybox:1</c> with Docker Hub's name; the test never names a registry host.) Every port inside that namespace is free, so the processes there use fixed ones.
 /// </summary>
 [Trait("Category", "RealClients")]
 public sealed class ProxyMirrorTests

@@ -11,7 +11,7 @@ public sealed class MetricsOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// Client address ranges (CIDR such as <c>127.0.0.0/8</c>, <c>10.1.0.0/16</c>, or a single address) that may scrape.
+    /// Client address ranges (CIDR such as <c>127.0.0.0/8</c>, or a single address) that may scrape.
     /// Default empty: any address.
     /// </summary>
     public List<string> AllowedNetworks { get; set; } = [];
