@@ -366,7 +366,14 @@ public sealed partial class PullThroughCache : IDisposable
         var key = target.Repository + "@" + digest;
         while (true)
         {
-            if (_blobFetches.TryGetValue(key, out var running)) return running;
+            if (_blobFetches.TryGetValue(key, out var running))
+            {
+                // A fetch that has failed stays in the table for a moment after its clients are told (until its task
+                // removes it): a request in that moment starts afresh instead of joining the failure.
+                if (!running.Done.IsFaulted) return running;
+                _blobFetches.TryRemove(new KeyValuePair<string, BlobFetch>(key, running));
+                continue;
+            }
             var fetch = new BlobFetch(digest, Path.Combine(_spool, Guid.NewGuid().ToString("N")));
             if (!_blobFetches.TryAdd(key, fetch)) continue;
             _ = Task.Run(async () =>
