@@ -67,6 +67,9 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
 
+    /// <summary>The PostgreSQL database's connection string (null on SQLite), for tests that hold locks as another session.</summary>
+    public string? PostgreSqlConnectionString { get; private set; }
+
     /// <summary>How many rows <paramref name="table"/> holds (for checks that nothing is left behind).</summary>
     public Task<long> CountRowsAsync(string table) => _countRows(table);
 
@@ -98,6 +101,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         {
             var server = await PostgresService.CreateDatabaseAsync(migrated: true);
             database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
+            database.PostgreSqlConnectionString = server.ConnectionString;
             database._countRows = async table =>
             {
                 await using var connection = new Npgsql.NpgsqlConnection(server.ConnectionString);
