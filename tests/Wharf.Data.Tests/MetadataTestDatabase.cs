@@ -63,6 +63,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public Wharf.Core.Retention.IRetentionStore Retention => _stores.Retention;
 
+    public Wharf.Core.Policies.IPolicyStore Policies => _stores.Policies;
+
     public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
 
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
@@ -134,6 +136,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
         public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
         public required Wharf.Core.Retention.IRetentionStore Retention { get; init; }
+        public required Wharf.Core.Policies.IPolicyStore Policies { get; init; }
 
         public required Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; init; }
 
@@ -159,6 +162,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             {
                 UploadSessions = new SqliteUploadSessionIndex(connections),
                 Retention = new SqliteRetentionStore(connections),
+                Policies = new SqlitePolicyStore(connections, time),
                 CachedRepositories = new SqliteCachedRepositoryStore(connections, time),
             };
         }
@@ -177,6 +181,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             {
                 UploadSessions = new PostgreSqlUploadSessionIndex(connections),
                 Retention = new PostgreSqlRetentionStore(connections),
+                Policies = new PostgreSqlPolicyStore(connections, time),
                 CachedRepositories = new PostgreSqlCachedRepositoryStore(connections, time),
             };
         }
