@@ -1,6 +1,5 @@
 using Wharf.Core.Events;
 using Wharf.Core.Registry;
-using static Wharf.Data.Tests.TestManifests;
 
 namespace Wharf.Data.Tests;
 
@@ -13,22 +12,11 @@ public abstract class ImmutableTagDeleteContractTests : StoreContractTests
 {
     private IRegistryStore Registry => Database.Registry;
 
-    private async Task<NewManifest> PushAsync(string repository, string salt, params string[] tags)
-    {
-        var config = BlobDigest(salt + "-config");
-        var layer = BlobDigest(salt + "-layer");
-        await Registry.LinkBlobAsync(repository, config, 7, Ct);
-        await Registry.LinkBlobAsync(repository, layer, 100, Ct);
-        var manifest = Image(config, [layer], salt: salt);
-        Assert.Equal(PutManifestStatus.Stored, (await Registry.PutManifestAsync(repository, manifest, tags, null, Ct)).Status);
-        return manifest;
-    }
-
     [Fact]
     public async Task A_manifest_that_an_immutable_tag_points_at_is_not_deleted_by_digest()
     {
-        var held = await PushAsync("team/app", "held", "latest", "v1");
-        var free = await PushAsync("team/app", "free", "edge");
+        var held = await PushTaggedImageAsync("team/app", "held", "latest", "v1");
+        var free = await PushTaggedImageAsync("team/app", "free", "edge");
         Assert.True(await Database.Policies.SetImmutableTagsAsync("team/app", [@"v\d+"], Ct));
         Database.Fault.FailNext = true; // a journaled change would throw: a refused delete journals nothing
 
@@ -47,7 +35,7 @@ public abstract class ImmutableTagDeleteContractTests : StoreContractTests
     [Fact]
     public async Task An_immutable_tag_is_not_deleted_by_name_and_other_tags_are()
     {
-        await PushAsync("team/app", "a", "latest", "v1");
+        await PushTaggedImageAsync("team/app", "a", "latest", "v1");
         Assert.True(await Database.Policies.SetImmutableTagsAsync("team/app", ["stable", @"v\d+"], Ct));
 
         var refused = await Registry.DeleteTagAsync("team/app", "v1", new TagDeleted("team/app", "v1", ChangeActor.Server, DateTimeOffset.UnixEpoch), Ct);
@@ -63,8 +51,8 @@ public abstract class ImmutableTagDeleteContractTests : StoreContractTests
     [Fact]
     public async Task A_repository_holding_an_immutable_tag_is_not_deleted_until_the_rule_goes()
     {
-        var manifest = await PushAsync("team/app", "a", "v1");
-        await PushAsync("team/other", "b", "v1");
+        var manifest = await PushTaggedImageAsync("team/app", "a", "v1");
+        await PushTaggedImageAsync("team/other", "b", "v1");
         Assert.True(await Database.Policies.SetImmutableTagsAsync("team/app", [@"v\d+"], Ct));
         Database.Fault.FailNext = true; // a journaled change would throw: a refused delete journals nothing
 
@@ -85,7 +73,7 @@ public abstract class ImmutableTagDeleteContractTests : StoreContractTests
     [Fact]
     public async Task Retention_does_not_delete_a_tag_made_immutable_after_it_was_judged()
     {
-        await PushAsync("team/app", "a", "v1", "old");
+        await PushTaggedImageAsync("team/app", "a", "v1", "old");
         var judged = (await Database.Retention.ListTagsAsync("team/app", Ct)).ToDictionary(t => t.Tag);
         Assert.True(await Database.Policies.SetImmutableTagsAsync("team/app", [@"v\d+"], Ct));
 

@@ -233,4 +233,16 @@ public abstract class StoreContractTests : IAsyncLifetime
     {
         if (_database is not null) await _database.DisposeAsync();
     }
+
+    /// <summary>Links a config and a layer named after <paramref name="salt"/> and stores an image manifest of them with <paramref name="tags"/>.</summary>
+    protected async Task<NewManifest> PushTaggedImageAsync(string repository, string salt, params string[] tags)
+    {
+        var config = TestManifests.BlobDigest(salt + "-config");
+        var layer = TestManifests.BlobDigest(salt + "-layer");
+        await Database.Registry.LinkBlobAsync(repository, config, 7, Ct);
+        await Database.Registry.LinkBlobAsync(repository, layer, 100, Ct);
+        var manifest = TestManifests.Image(config, [layer], salt: salt);
+        Assert.Equal(PutManifestStatus.Stored, (await Database.Registry.PutManifestAsync(repository, manifest, tags, null, Ct)).Status);
+        return manifest;
+    }
 }
