@@ -3,6 +3,7 @@ using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Gc;
 using Wharf.Core.Registry;
+using Wharf.Core.Retention;
 using static Wharf.Data.Tests.TestManifests;
 
 namespace Wharf.Data.Tests;
@@ -27,10 +28,10 @@ public abstract class GcStoreContractTests : StoreContractTests
     private static RegistryChange Deleted(string repository, Digest digest) => new ManifestDeleted(repository, digest, ChangeActor.Server, DateTimeOffset.UnixEpoch);
 
     private async Task<List<Digest>> UnreferencedAsync(DateTimeOffset cutoff, bool dryRun = false, bool deleteUntagged = true) =>
-        [.. (await Gc.ListUnreferencedBlobsAsync(cutoff, dryRun, deleteUntagged, null, 100, Ct)).Select(b => b.Digest)];
+        [.. (await Gc.ListUnreferencedBlobsAsync(cutoff, dryRun, deleteUntagged, null, null, 100, Ct)).Select(b => b.Digest)];
 
     private async Task<List<Digest>> UnkeptAsync(DateTimeOffset cutoff, bool deleteUntagged = true) =>
-        [.. (await Gc.ListUnkeptManifestsAsync(cutoff, deleteUntagged, 100, Ct)).Select(m => m.Digest)];
+        [.. (await Gc.ListUnkeptManifestsAsync(cutoff, deleteUntagged, null, 100, Ct)).Select(m => m.Digest)];
 
     private async Task<NewManifest> PushImageAsync(string repository, string name, string? tag, Digest? subject = null)
     {
@@ -232,6 +233,28 @@ public abstract class GcStoreContractTests : StoreContractTests
         Assert.DoesNotContain(untagged.Manifest.Layers[0].Digest, await UnreferencedAsync(Later, dryRun: true, deleteUntagged: false));
         Assert.Empty(await UnreferencedAsync(Later)); // nothing unreferenced yet, nothing changed
         Assert.NotNull(await Registry.GetManifestAsync("team/app", untagged.Digest, Ct));
+    }
+
+    [Fact]
+    public async Task A_dry_run_counts_what_goes_once_the_tags_retention_would_delete_are_gone()
+    {
+        var expiring = await PushImageAsync("team/app", "expiring", "old");
+        var alsoTagged = await PushImageAsync("team/app", "also-tagged", "old2");
+        Assert.Equal(PutManifestStatus.Stored, (await Registry.PutManifestAsync("team/app", alsoTagged, ["stay"], null, Ct)).Status);
+        var sameNameElsewhere = await PushImageAsync("team/other", "elsewhere", "old");
+        ExpiredTag[] assumed = [new("team/app", "old", expiring.Digest), new("team/app", "old2", alsoTagged.Digest)];
+
+        var unkept = await Gc.ListUnkeptManifestsAsync(Later, deleteUntagged: true, assumed, 100, Ct);
+        Assert.Equal([new GcManifest("team/app", expiring.Digest)], unkept); // the other keeps its tag 'stay'; team/other's 'old' is its own
+        var wouldGo = (await Gc.ListUnreferencedBlobsAsync(Later, ignoringUnkeptManifests: true, deleteUntagged: true, assumed, null, 100, Ct)).Select(b => b.Digest).ToList();
+        Assert.Equal(new[] { expiring.Manifest.Config!.Digest, expiring.Manifest.Layers[0].Digest }.Select(d => d.ToString()).Order(StringComparer.Ordinal), wouldGo.Select(d => d.ToString()));
+        Assert.DoesNotContain(sameNameElsewhere.Manifest.Layers[0].Digest, wouldGo);
+
+        // Within the grace period, or keeping untagged manifests, the image stays even without its tag.
+        Assert.Empty(await Gc.ListUnkeptManifestsAsync(_clock.GetUtcNow().AddSeconds(-1), deleteUntagged: true, assumed, 100, Ct));
+        Assert.Empty(await Gc.ListUnkeptManifestsAsync(Later, deleteUntagged: false, assumed, 100, Ct));
+        Assert.Empty(await UnkeptAsync(Later)); // assumed only: every tag is still there
+        Assert.Equal(expiring.Digest, await Registry.ResolveTagAsync("team/app", "old", Ct));
     }
 
     [Fact]

@@ -55,6 +55,8 @@ public sealed class FileSystemUploadStoreContractTests : UploadStoreContractTest
 {
     private readonly FileSystemStorage _storage = new();
 
+    protected override bool ReadsWhileWriting => true;
+
     protected override Task AssertNothingLeftAsync()
     {
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_storage.Folder.Path, "uploads")));

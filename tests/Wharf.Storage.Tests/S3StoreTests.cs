@@ -44,6 +44,8 @@ public sealed class S3UploadStoreContractTests : UploadStoreContractTests
     /// <summary>The SDK's per-request overhead (the part buffers are pooled: the test measures after a first upload).</summary>
     protected override long UploadAllocationBound => 24L * 1024 * 1024;
 
+    protected override bool ReadsWhileWriting => false;
+
     protected override (IBlobStore Blobs, IUploadStore Uploads) CreateStore(TimeProvider time) => _storage.Create(time);
 
     protected override async Task AssertNothingLeftAsync()

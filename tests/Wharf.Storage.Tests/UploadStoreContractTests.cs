@@ -501,6 +501,118 @@ public abstract class UploadStoreContractTests : StorageContract
         Assert.Equal(content, await ReadBlobAsync(blobs, digest));
     }
 
+    /// <summary>Whether the provider's pushed writes can be read on this node while they are written.</summary>
+    protected abstract bool ReadsWhileWriting { get; }
+
+    /// <summary>Pushes <paramref name="content"/> into <paramref name="writer"/> in pieces of every kind of size; false when the store refused one.</summary>
+    private static async Task<bool> PushAsync(BlobWriter writer, byte[] content, int from = 0, int? to = null)
+    {
+        int[] pieces = [1, 4096, 100_000, 256 * 1024, 3 * 1024 * 1024 + 7];
+        var end = to ?? content.Length;
+        for (int position = from, i = 0; position < end; i++)
+        {
+            var count = Math.Min(pieces[i % pieces.Length], end - position);
+            if (!await writer.WriteAsync(content.AsMemory(position, count), None)) return false;
+            position += count;
+        }
+        return true;
+    }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(9 * 1024 * 1024 + 1)] // more than a part: a multipart upload that is completed only when it matches
+    public async Task A_pushed_blob_is_kept_only_when_its_length_and_digest_match_and_an_abandoned_one_leaves_nothing(int size)
+    {
+        var (blobs, uploads) = CreateStore();
+        var content = Bytes(size);
+        var digest = Sha256(content);
+
+        await using (var wrong = await uploads.BeginWriteAsync(Sha256([7]), size, None))
+        {
+            Assert.True(await PushAsync(wrong, content));
+            var mismatch = await wrong.CompleteAsync(None);
+            Assert.Equal(UploadStatus.DigestMismatch, mismatch.Status);
+            Assert.Equal(digest, mismatch.ActualDigest);
+        }
+        await using (var shorter = await uploads.BeginWriteAsync(digest, size + 1, None))
+        {
+            Assert.True(await PushAsync(shorter, content));
+            Assert.Equal(UploadStatus.SizeInvalid, (await shorter.CompleteAsync(None)).Status);
+        }
+        await using (var longer = await uploads.BeginWriteAsync(digest, size - 1, None))
+        {
+            // A store may refuse the excess at once (the file system does) or only see it as it reads on (through a pipe).
+            await PushAsync(longer, content);
+            Assert.Equal(UploadStatus.SizeInvalid, (await longer.CompleteAsync(None)).Status);
+        }
+        await using (var abandoned = await uploads.BeginWriteAsync(digest, size, None))
+        {
+            Assert.True(await PushAsync(abandoned, content, 0, size / 2));
+        }
+        Assert.Null(await blobs.StatAsync(digest, None));
+        Assert.Null(await blobs.StatAsync(Sha256([7]), None));
+        await foreach (var blob in blobs.ListAsync(None)) Assert.Fail($"{blob.Digest} was stored");
+        await AssertNothingLeftAsync();
+
+        await using (var right = await uploads.BeginWriteAsync(digest, size, None))
+        {
+            Assert.True(await PushAsync(right, content));
+            Assert.Equal(size, right.Written);
+            var kept = await right.CompleteAsync(None);
+            Assert.True(kept.IsOk, $"{kept.Status} {kept.ActualDigest}");
+            AssertBlob(digest, size, kept.Blob);
+        }
+        Assert.Equal(content, await ReadBlobAsync(blobs, digest));
+        await AssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task A_pushed_blob_is_read_while_it_grows_where_the_store_allows_and_its_readers_read_on_after_it_is_kept()
+    {
+        var (blobs, uploads) = CreateStore();
+        var content = Bytes(2 * 1024 * 1024 + 11);
+        var digest = Sha256(content);
+        await using var writer = await uploads.BeginWriteAsync(digest, content.Length, None);
+        Assert.Equal(ReadsWhileWriting, writer.CanReadWhileWriting);
+        if (!ReadsWhileWriting)
+        {
+            Assert.Null(writer.OpenWritten());
+            Assert.True(await PushAsync(writer, content));
+            Assert.True((await writer.CompleteAsync(None)).IsOk);
+            Assert.Equal(content, await ReadBlobAsync(blobs, digest));
+            return;
+        }
+
+        Assert.True(await PushAsync(writer, content, 0, 1_000_000));
+        using var early = writer.OpenWritten();
+        Assert.NotNull(early);
+        Assert.Equal(content[..1_000_000], await ReadWrittenAsync(early, 0, 1_000_000));
+        Assert.True(await PushAsync(writer, content, 1_000_000));
+        using var late = writer.OpenWritten();
+        Assert.NotNull(late);
+        Assert.True((await writer.CompleteAsync(None)).IsOk);
+
+        // The file became the blob: the readers opened before read it to the end, new ones are told to use the store.
+        Assert.Equal(content[1_000_000..], await ReadWrittenAsync(early, 1_000_000, content.Length - 1_000_000));
+        Assert.Equal(content, await ReadWrittenAsync(late, 0, content.Length));
+        Assert.Null(writer.OpenWritten());
+        Assert.Equal(content, await ReadBlobAsync(blobs, digest));
+        await AssertNothingLeftAsync();
+    }
+
+    private static async Task<byte[]> ReadWrittenAsync(GrowingFileReader reader, long offset, int count)
+    {
+        var bytes = new byte[count];
+        for (var done = 0; done < count;)
+        {
+            var read = await reader.ReadAsync(bytes.AsMemory(done), offset + done, None);
+            Assert.NotEqual(0, read);
+            done += read;
+        }
+        Assert.Equal(0, await reader.ReadAsync(new byte[1], offset + count, None));
+        return bytes;
+    }
+
     [Fact]
     public async Task A_commit_whose_body_fails_its_digest_keeps_the_session_as_it_was()
     {

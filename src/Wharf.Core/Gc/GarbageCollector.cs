@@ -92,17 +92,34 @@ public sealed class GarbageCollector(
         tally.Uploads += await uploads.ExpireIdleAsync(registry.UploadIdleTimeout, cancellationToken);
     }
 
+    /// <summary>
+    /// What <see cref="CollectAsync"/> would free, step by step as it would: the blobs left half-deleted whose objects are
+    /// still there, the tags retention would delete, then the manifests and blobs nothing would keep once those tags are
+    /// gone, and the objects without a row. Changes nothing.
+    /// </summary>
     private async Task DryRunAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
     {
-        await ApplyRetentionAsync(dryRun: true, tally, cancellationToken);
-        foreach (var manifest in await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, int.MaxValue, cancellationToken))
-        {
-            tally.AddManifest(manifest);
-        }
         string? after = null;
         while (true)
         {
-            var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: true, options.DeleteUntagged, after, options.BatchSize, cancellationToken);
+            var page = await store.ListDeletingBlobsAsync(after, options.BatchSize, cancellationToken);
+            foreach (var blob in page)
+            {
+                if (await blobs.StatAsync(blob.Digest, cancellationToken) is not null) tally.AddBlob(blob.Size);
+            }
+            if (page.Count < options.BatchSize) break;
+            after = page[^1].Digest.ToString();
+        }
+        await ApplyRetentionAsync(dryRun: true, tally, cancellationToken);
+        var expiring = tally.Expiring;
+        foreach (var manifest in await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, expiring, int.MaxValue, cancellationToken))
+        {
+            tally.AddManifest(manifest);
+        }
+        after = null;
+        while (true)
+        {
+            var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: true, options.DeleteUntagged, expiring, after, options.BatchSize, cancellationToken);
             foreach (var blob in page) tally.AddBlob(blob.Size);
             if (page.Count < options.BatchSize) break;
             after = page[^1].Digest.ToString();
@@ -142,7 +159,9 @@ public sealed class GarbageCollector(
                 {
                     if (dryRun)
                     {
-                        tally.AddTag(new ExpiredTag(repository.Repository, tag.Tag, tag.Digest));
+                        var expired = new ExpiredTag(repository.Repository, tag.Tag, tag.Digest);
+                        tally.AddTag(expired);
+                        tally.Expiring.Add(expired);
                         continue;
                     }
                     var change = new TagDeleted(repository.Repository, tag.Tag, ChangeActor.Server, events.Now);
@@ -162,7 +181,7 @@ public sealed class GarbageCollector(
         while (true)
         {
             var deleted = 0;
-            var candidates = await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, options.BatchSize, cancellationToken);
+            var candidates = await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, null, options.BatchSize, cancellationToken);
             foreach (var manifest in candidates)
             {
                 var change = new ManifestDeleted(manifest.Repository, manifest.Digest, ChangeActor.Server, events.Now);
@@ -183,7 +202,7 @@ public sealed class GarbageCollector(
         string? after = null;
         while (true)
         {
-            var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: false, options.DeleteUntagged, after, options.BatchSize, cancellationToken);
+            var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: false, options.DeleteUntagged, null, after, options.BatchSize, cancellationToken);
             foreach (var candidates in page.Chunk(ClaimPage))
             {
                 var claimed = await store.TryMarkDeletingAsync([.. candidates.Select(b => b.Digest)], cutoff, cancellationToken);
@@ -258,6 +277,9 @@ public sealed class GarbageCollector(
         public GcRun? Run;
         public List<GcManifest> Manifests { get; } = [];
         public List<ExpiredTag> Tags { get; } = [];
+
+        /// <summary>Every tag a dry run's retention would delete (not only the listed ones): what the rest of the dry run assumes gone.</summary>
+        public List<ExpiredTag> Expiring { get; } = [];
 
         public void AddTag(ExpiredTag tag)
         {

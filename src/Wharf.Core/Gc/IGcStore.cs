@@ -1,5 +1,6 @@
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
+using Wharf.Core.Retention;
 
 namespace Wharf.Core.Gc;
 
@@ -49,9 +50,11 @@ public interface IGcStore
     /// Live blobs, in digest order after <paramref name="after"/>, last linked before <paramref name="linkedBefore"/>, that no
     /// manifest references (no layer, config or manifest of that digest in any repository). With
     /// <paramref name="ignoringUnkeptManifests"/> (a dry run), manifests that <see cref="ListUnkeptManifestsAsync"/> would
-    /// return do not count as references (and rows of manifests' own digests, which hold no object, are left out).
+    /// return (given <paramref name="assumingDeleted"/>) do not count as references (and rows of manifests' own digests,
+    /// which hold no object, are left out).
     /// </summary>
-    Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(
+        DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, string? after, int limit, CancellationToken cancellationToken);
 
     /// <summary>
     /// Compare-and-swap over a page of candidates, in one transaction: moves each blob from <c>live</c> to <c>deleting</c>
@@ -78,8 +81,11 @@ public interface IGcStore
     /// Manifests pushed before <paramref name="pushedBefore"/> that nothing keeps: kept are tagged manifests, manifests
     /// pushed since, the children of a kept index, the referrers of a kept manifest, and (without
     /// <paramref name="deleteUntagged"/>) every manifest that is not a referrer. So a referrer whose subject is gone goes.
+    /// The tags <paramref name="assumingDeleted"/> (a dry run's: those retention would delete first; matched by repository
+    /// and name) keep nothing, as if they were gone.
     /// </summary>
-    Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(DateTimeOffset pushedBefore, bool deleteUntagged, int limit, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(
+        DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken);
 
     /// <summary>
     /// Deletes the manifest when, inside the transaction, it is still untagged, pushed before <paramref name="pushedBefore"/>

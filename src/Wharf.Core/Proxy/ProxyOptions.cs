@@ -20,7 +20,10 @@ public sealed class ProxyOptions
     /// <summary>How long an upstream may take to answer, and to send each next piece of a body, before the pull fails. Default 30 seconds.</summary>
     public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Folder for blobs while they stream in from an upstream (local to the node, emptied on start). Default <c>&lt;data-dir&gt;/proxy-spool</c>.</summary>
+    /// <summary>
+    /// Folder for blobs while they stream in from an upstream, when the blob store cannot be read while it writes (S3);
+    /// local to the node, emptied on start. Default <c>&lt;data-dir&gt;/proxy-spool</c>.
+    /// </summary>
     public string? SpoolPath { get; set; }
 
     public bool Enabled => Namespaces.Count > 0 || Mirror?.Upstream is { Length: > 0 };

@@ -63,6 +63,12 @@ public interface IUploadStore
     /// </summary>
     Task<UploadResult> WriteAsync(Digest digest, Stream content, long? expectedLength, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Starts a single-request write whose bytes the caller pushes as it gets them (a pull-through fetch), with the
+    /// outcomes of <see cref="WriteAsync"/>; the writer says whether this node can read the bytes while they are written.
+    /// </summary>
+    ValueTask<BlobWriter> BeginWriteAsync(Digest digest, long? expectedLength, CancellationToken cancellationToken);
+
     /// <summary>Ends the session and frees its storage; false when unknown.</summary>
     Task<bool> CancelAsync(Guid id, string repository, CancellationToken cancellationToken);
 

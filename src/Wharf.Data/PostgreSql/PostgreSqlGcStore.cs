@@ -3,6 +3,7 @@ using Npgsql;
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Gc;
+using Wharf.Core.Retention;
 
 namespace Wharf.Data.PostgreSql;
 
@@ -20,11 +21,26 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
     /// <summary>The advisory lock key of the collector ("WHARFGC\0" as a big-endian 64-bit number).</summary>
     public const long CollectorLockKey = 0x5748_4152_4647_4300;
 
-    private const string KeptManifests = """
-        WITH RECURSIVE kept(id) AS (
+    /// <summary>The tags a dry run assumes deleted, as a table: they keep nothing.</summary>
+    private const string AssumedTable = """
+        assumed(repository_id, name) AS (
+            SELECT r.id, a.name FROM unnest(@assumedRepositories::text[], @assumedTags::text[]) AS a (repository, name)
+            JOIN repositories r ON r.name = a.repository
+        ),
+        """;
+
+    private const string NotAssumed = " AND NOT EXISTS (SELECT 1 FROM assumed a WHERE a.repository_id = t.repository_id AND a.name = t.name)";
+
+    /// <summary>
+    /// The manifests kept (as on SQLite). With <paramref name="assumingDeleted"/>, the tags named by the arrays
+    /// <c>@assumedRepositories</c> and <c>@assumedTags</c> keep nothing.
+    /// </summary>
+    private static string KeptManifests(bool assumingDeleted) => $"""
+        WITH RECURSIVE {(assumingDeleted ? AssumedTable : "")}
+        kept(id) AS (
             SELECT m.id FROM manifests m
             WHERE m.pushed_at > @cutoff
-               OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+               OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id{(assumingDeleted ? NotAssumed : "")})
                OR (@keepUntagged AND m.subject_digest IS NULL)
             UNION
             SELECT c.id FROM kept k
@@ -38,6 +54,10 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
             ) c
         )
         """;
+
+    private static string[] AssumedRepositories(IReadOnlyCollection<ExpiredTag>? tags) => tags is null ? [] : [.. tags.Select(t => t.Repository)];
+
+    private static string[] AssumedTags(IReadOnlyCollection<ExpiredTag>? tags) => tags is null ? [] : [.. tags.Select(t => t.Tag)];
 
     private const string Unreferenced = """
         NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
@@ -72,11 +92,13 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
         return [.. rows.Select(r => r.ToModel())];
     }
 
-    public async Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(
+        DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, string? after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
+        var assuming = assumingDeleted is { Count: > 0 };
         var sql = ignoringUnkeptManifests
-            ? KeptManifests + """
+            ? KeptManifests(assuming) + """
               SELECT b.digest AS Digest, b.size AS Size FROM blobs b
               WHERE b.state = 'live' AND b.linked_at <= @cutoff AND b.digest > @after
                 AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN kept k ON k.id = mr.manifest_id WHERE mr.digest = b.digest AND mr.kind = 'blob')
@@ -89,7 +111,7 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
               ORDER BY b.digest LIMIT @limit
               """;
         var rows = await connection.QueryAsync<BlobRow>(Command(sql,
-            new { cutoff = linkedBefore.ToUnixTimeMilliseconds(), keepUntagged = !deleteUntagged, after = after ?? "", limit }, null, cancellationToken));
+            new { cutoff = linkedBefore.ToUnixTimeMilliseconds(), keepUntagged = !deleteUntagged, after = after ?? "", limit, assumedRepositories = AssumedRepositories(assumingDeleted), assumedTags = AssumedTags(assumingDeleted) }, null, cancellationToken));
         return [.. rows.Select(r => r.ToModel())];
     }
 
@@ -161,15 +183,16 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
             cancellationToken);
     }
 
-    public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(DateTimeOffset pushedBefore, bool deleteUntagged, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(
+        DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<ManifestNameRow>(Command(KeptManifests + """
+        var rows = await connection.QueryAsync<ManifestNameRow>(Command(KeptManifests(assumingDeleted is { Count: > 0 }) + """
             SELECT r.name AS Repository, m.digest AS Digest
             FROM manifests m JOIN repositories r ON r.id = m.repository_id
             WHERE NOT EXISTS (SELECT 1 FROM kept k WHERE k.id = m.id)
             ORDER BY m.id DESC LIMIT @limit
-            """, new { cutoff = pushedBefore.ToUnixTimeMilliseconds(), keepUntagged = !deleteUntagged, limit }, null, cancellationToken));
+            """, new { cutoff = pushedBefore.ToUnixTimeMilliseconds(), keepUntagged = !deleteUntagged, limit, assumedRepositories = AssumedRepositories(assumingDeleted), assumedTags = AssumedTags(assumingDeleted) }, null, cancellationToken));
         return [.. rows.Select(r => new GcManifest(r.Repository, Digest.Parse(r.Digest)))];
     }
 

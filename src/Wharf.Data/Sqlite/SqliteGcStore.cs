@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Gc;
+using Wharf.Core.Retention;
 
 namespace Wharf.Data.Sqlite;
 
@@ -14,15 +15,27 @@ namespace Wharf.Data.Sqlite;
 /// </summary>
 public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStore
 {
+    /// <summary>The tags a dry run assumes deleted, as a table: they keep nothing.</summary>
+    private const string AssumedTable = """
+        assumed(repository_id, name) AS (
+            SELECT r.id, json_extract(j.value, '$[1]') FROM json_each(@assumed) j
+            JOIN repositories r ON r.name = json_extract(j.value, '$[0]')
+        ),
+        """;
+
+    private const string NotAssumed = " AND NOT EXISTS (SELECT 1 FROM assumed a WHERE a.repository_id = t.repository_id AND a.name = t.name)";
+
     /// <summary>
     /// The manifests kept: tagged ones, those pushed after the cutoff, (keeping untagged) every one that is not a referrer,
-    /// and from those the children of an index and the referrers of a kept manifest, recursively.
+    /// and from those the children of an index and the referrers of a kept manifest, recursively. With
+    /// <paramref name="assumingDeleted"/>, the tags named in <c>@assumed</c> (a JSON array of [repository, tag]) keep nothing.
     /// </summary>
-    private const string KeptManifests = """
-        WITH RECURSIVE kept(id) AS (
+    private static string KeptManifests(bool assumingDeleted) => $"""
+        WITH RECURSIVE {(assumingDeleted ? AssumedTable : "")}
+        kept(id) AS (
             SELECT m.id FROM manifests m
             WHERE m.pushed_at > @cutoff
-               OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+               OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id{(assumingDeleted ? NotAssumed : "")})
                OR (@keepUntagged = 1 AND m.subject_digest IS NULL)
             UNION
             SELECT c.id FROM kept k
@@ -35,6 +48,10 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
             JOIN manifests s ON s.repository_id = p.repository_id AND s.subject_digest = p.digest
         )
         """;
+
+    /// <summary>The tags a dry run assumes deleted, as <see cref="KeptManifests"/> reads them (null: none).</summary>
+    private static string? Assumed(IReadOnlyCollection<ExpiredTag>? tags) =>
+        tags is not { Count: > 0 } ? null : System.Text.Json.JsonSerializer.Serialize(tags.Select(t => new[] { t.Repository, t.Tag }).ToArray(), GcJson.Default.StringArrayArray);
 
     private const string Unreferenced = """
         NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
@@ -68,11 +85,13 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
         return [.. rows.Select(r => r.ToModel())];
     }
 
-    public async Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(
+        DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, string? after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
+        var assumed = Assumed(assumingDeleted);
         var sql = ignoringUnkeptManifests
-            ? KeptManifests + """
+            ? KeptManifests(assumed is not null) + """
               SELECT b.digest AS Digest, b.size AS Size FROM blobs b
               WHERE b.state = 'live' AND b.linked_at <= @cutoff AND b.digest > @after
                 AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN kept k ON k.id = mr.manifest_id WHERE mr.digest = b.digest AND mr.kind = 'blob')
@@ -85,7 +104,7 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
               ORDER BY b.digest LIMIT @limit
               """;
         var rows = await connection.QueryAsync<BlobRow>(Command(sql,
-            new { cutoff = linkedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, after = after ?? "", limit }, null, cancellationToken));
+            new { cutoff = linkedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, after = after ?? "", limit, assumed }, null, cancellationToken));
         return [.. rows.Select(r => r.ToModel())];
     }
 
@@ -169,15 +188,17 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
     private static IEnumerable<string[]> Chunks(IReadOnlyCollection<Digest> digests) =>
         digests.Select(d => d.ToString()).Chunk(500);
 
-    public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(DateTimeOffset pushedBefore, bool deleteUntagged, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(
+        DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<ManifestNameRow>(Command(KeptManifests + """
+        var assumed = Assumed(assumingDeleted);
+        var rows = await connection.QueryAsync<ManifestNameRow>(Command(KeptManifests(assumed is not null) + """
             SELECT r.name AS Repository, m.digest AS Digest
             FROM manifests m JOIN repositories r ON r.id = m.repository_id
             WHERE m.id NOT IN (SELECT id FROM kept)
             ORDER BY m.id DESC LIMIT @limit
-            """, new { cutoff = pushedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, limit }, null, cancellationToken));
+            """, new { cutoff = pushedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, limit, assumed }, null, cancellationToken));
         return [.. rows.Select(r => new GcManifest(r.Repository, Digest.Parse(r.Digest)))];
     }
 
@@ -231,3 +252,6 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
     private static CommandDefinition Command(string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[][]))]
+internal sealed partial class GcJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -27,7 +27,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     internal const int BufferSize = 1024 * 1024;
 
     /// <summary>How much of an upload is written before its writeback to disk is started (see <see cref="EarlyWriteback"/>).</summary>
-    private const long WritebackChunk = 8 * 1024 * 1024;
+    internal const long WritebackChunk = 8 * 1024 * 1024;
 
     private const string DataFileName = "data";
     private const string InfoFileName = "info";
@@ -199,6 +199,17 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
         {
             TryDeleteFile(temp);
         }
+    }
+
+    /// <summary>
+    /// A blob written by pushes into one file in <c>tmp/</c>, which readers may follow while it grows and which becomes
+    /// the blob once verified (<see cref="FileSystemBlobWriter"/>): the same outcomes as <see cref="WriteAsync"/>.
+    /// </summary>
+    public ValueTask<BlobWriter> BeginWriteAsync(Digest digest, long? expectedLength, CancellationToken cancellationToken)
+    {
+        var target = BlobPath(digest);
+        var temp = System.IO.Path.Combine(_tmpRoot, Guid.NewGuid().ToString("D"));
+        return ValueTask.FromResult<BlobWriter>(new FileSystemBlobWriter(digest, expectedLength, temp, verified => MoveIntoPlace(digest, verified, target)));
     }
 
     // ---------------------------------------------------------------- IUploadStore
@@ -613,7 +624,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
         return Digest.FromHash(algorithm, bytes[..written]);
     }
 
-    private static Digest FinishHash(IncrementalHash hash, string algorithm)
+    internal static Digest FinishHash(IncrementalHash hash, string algorithm)
     {
         Span<byte> bytes = stackalloc byte[64];
         var written = hash.GetHashAndReset(bytes);
@@ -721,7 +732,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
         }
     }
 
-    private static void TryDeleteFile(string path)
+    internal static void TryDeleteFile(string path)
     {
         try
         {

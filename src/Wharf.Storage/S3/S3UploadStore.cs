@@ -122,6 +122,13 @@ public sealed partial class S3UploadStore : IUploadStore
         return Guarded("storing a blob", () => WriteVerifiedAsync(digest, content, expectedLength, cancellationToken));
     }
 
+    /// <summary>
+    /// The bytes go through a pipe into <see cref="WriteAsync"/> (a multipart upload completed only when the digest
+    /// matches); a multipart upload in progress cannot be read back, so the writer is not readable while writing.
+    /// </summary>
+    public ValueTask<BlobWriter> BeginWriteAsync(Digest digest, long? expectedLength, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<BlobWriter>(new PipedBlobWriter((content, ct) => WriteAsync(digest, content, expectedLength, ct), cancellationToken));
+
     public async Task<bool> CancelAsync(Guid id, string repository, CancellationToken cancellationToken)
     {
         var result = await WithOpenSessionAsync(id, repository, "cancelling an upload", async loaded =>

@@ -129,6 +129,8 @@ public sealed class ProxyNamespaceTests
         Assert.Equal(1, upstream.CountRequests("GET", "/v2/library/app/manifests/1"));
         var store = wharf.Services.GetRequiredService<IBlobStore>();
         foreach (var blob in blobs) Assert.NotNull(await store.StatAsync(Digest.Parse(blob), ct));
+        // On the file system the clients read the store's own file as it was written: nothing was spooled beside it.
+        Assert.False(Directory.Exists(Path.Combine(wharf.DataDir, "proxy-spool")), "a first pull on the file system wrote a spool file");
     }
 
     [Fact]
