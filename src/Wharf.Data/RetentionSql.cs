@@ -29,6 +29,8 @@ internal static class RetentionSql
         WHERE r.name = @repository
         """;
 
+    public const string RepositoryId = "SELECT id FROM repositories WHERE name = @repository";
+
     public const string DeleteTagIfUnchanged = """
         DELETE FROM tags
         WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag

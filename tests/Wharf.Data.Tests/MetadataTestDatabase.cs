@@ -63,9 +63,14 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public Wharf.Core.Retention.IRetentionStore Retention => _stores.Retention;
 
+    public Wharf.Core.Policies.IPolicyStore Policies => _stores.Policies;
+
     public Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories => _stores.CachedRepositories;
 
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
+
+    /// <summary>The PostgreSQL database's connection string (null on SQLite), for tests that hold locks as another session.</summary>
+    public string? PostgreSqlConnectionString { get; private set; }
 
     /// <summary>How many rows <paramref name="table"/> holds (for checks that nothing is left behind).</summary>
     public Task<long> CountRowsAsync(string table) => _countRows(table);
@@ -98,6 +103,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         {
             var server = await PostgresService.CreateDatabaseAsync(migrated: true);
             database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
+            database.PostgreSqlConnectionString = server.ConnectionString;
             database._countRows = async table =>
             {
                 await using var connection = new Npgsql.NpgsqlConnection(server.ConnectionString);
@@ -134,6 +140,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         public Wharf.Core.Storage.ISharedFileStore Files { get; } = files;
         public required Wharf.Core.Storage.IUploadSessionIndex UploadSessions { get; init; }
         public required Wharf.Core.Retention.IRetentionStore Retention { get; init; }
+        public required Wharf.Core.Policies.IPolicyStore Policies { get; init; }
 
         public required Wharf.Core.Proxy.ICachedRepositoryStore CachedRepositories { get; init; }
 
@@ -159,6 +166,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             {
                 UploadSessions = new SqliteUploadSessionIndex(connections),
                 Retention = new SqliteRetentionStore(connections),
+                Policies = new SqlitePolicyStore(connections, time),
                 CachedRepositories = new SqliteCachedRepositoryStore(connections, time),
             };
         }
@@ -177,6 +185,7 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
             {
                 UploadSessions = new PostgreSqlUploadSessionIndex(connections),
                 Retention = new PostgreSqlRetentionStore(connections),
+                Policies = new PostgreSqlPolicyStore(connections, time),
                 CachedRepositories = new PostgreSqlCachedRepositoryStore(connections, time),
             };
         }
@@ -227,5 +236,17 @@ public abstract class StoreContractTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_database is not null) await _database.DisposeAsync();
+    }
+
+    /// <summary>Links a config and a layer named after <paramref name="salt"/> and stores an image manifest of them with <paramref name="tags"/>.</summary>
+    protected async Task<NewManifest> PushTaggedImageAsync(string repository, string salt, params string[] tags)
+    {
+        var config = TestManifests.BlobDigest(salt + "-config");
+        var layer = TestManifests.BlobDigest(salt + "-layer");
+        await Database.Registry.LinkBlobAsync(repository, config, 7, Ct);
+        await Database.Registry.LinkBlobAsync(repository, layer, 100, Ct);
+        var manifest = TestManifests.Image(config, [layer], salt: salt);
+        Assert.Equal(PutManifestStatus.Stored, (await Database.Registry.PutManifestAsync(repository, manifest, tags, null, Ct)).Status);
+        return manifest;
     }
 }

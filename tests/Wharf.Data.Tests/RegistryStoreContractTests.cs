@@ -254,7 +254,7 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         var gone = await PushImageAsync("library/alpine", "gone", ["latest", "v2"]);
         var signature = await PushImageAsync("library/alpine", "sig", subject: gone.Digest, artifactType: "application/vnd.example.signature");
 
-        Assert.True(await Store.DeleteManifestAsync("library/alpine", gone.Digest, null, Ct));
+        Assert.True((await Store.DeleteManifestAsync("library/alpine", gone.Digest, null, Ct)).IsDeleted);
 
         Assert.Null(await Store.GetManifestAsync("library/alpine", gone.Digest, Ct));
         Assert.Null(await Store.ResolveTagAsync("library/alpine", "latest", Ct));
@@ -266,8 +266,8 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
         Assert.Equal([signature.Digest], referrers.Select(r => r.Digest));
         Assert.Null(await Store.GetLinkedBlobSizeAsync("library/alpine", gone.Digest, Ct));
 
-        Assert.False(await Store.DeleteManifestAsync("library/alpine", gone.Digest, null, Ct));
-        Assert.False(await Store.DeleteManifestAsync("library/other", keep.Digest, null, Ct));
+        Assert.False((await Store.DeleteManifestAsync("library/alpine", gone.Digest, null, Ct)).IsDeleted);
+        Assert.False((await Store.DeleteManifestAsync("library/other", keep.Digest, null, Ct)).IsDeleted);
 
         // It can be pushed again afterwards.
         Assert.Equal(PutManifestStatus.Stored, (await Store.PutManifestAsync("library/alpine", gone, ["latest"], null, Ct)).Status);
@@ -279,9 +279,9 @@ public abstract class RegistryStoreContractTests : IAsyncLifetime
     {
         var manifest = await PushImageAsync("library/alpine", "img", ["latest", "v1"]);
 
-        Assert.True(await Store.DeleteTagAsync("library/alpine", "latest", null, Ct));
-        Assert.False(await Store.DeleteTagAsync("library/alpine", "latest", null, Ct));
-        Assert.False(await Store.DeleteTagAsync("library/other", "v1", null, Ct));
+        Assert.True((await Store.DeleteTagAsync("library/alpine", "latest", null, Ct)).IsDeleted);
+        Assert.False((await Store.DeleteTagAsync("library/alpine", "latest", null, Ct)).IsDeleted);
+        Assert.False((await Store.DeleteTagAsync("library/other", "v1", null, Ct)).IsDeleted);
 
         Assert.Null(await Store.ResolveTagAsync("library/alpine", "latest", Ct));
         Assert.Equal(manifest.Digest, await Store.ResolveTagAsync("library/alpine", "v1", Ct));

@@ -59,9 +59,9 @@ public abstract class RepositoryStoreContractTests : StoreContractTests
         await Database.Registry.LinkBlobAsync("alice/app", config, 7, Ct);
         var manifest = Image(config, []);
         await Database.Registry.PutManifestAsync("alice/app", manifest, ["v1"], null, Ct);
-        Assert.Equal([manifest.Digest], await Store.DeleteAsync("alice/app", null, Ct));
+        Assert.Equal([manifest.Digest], (await Store.DeleteAsync("alice/app", null, Ct)).Manifests);
         Assert.Null(await Store.GetAsync("alice/app", RepositoryVisibility.Public, Ct));
-        Assert.Null(await Store.DeleteAsync("alice/app", null, Ct));
+        Assert.Equal(DeleteStatus.NotFound, (await Store.DeleteAsync("alice/app", null, Ct)).Status);
         Assert.False(await Database.Registry.RepositoryExistsAsync("alice/app", Ct));
     }
 

@@ -3,7 +3,6 @@ using Wharf.Core.Events;
 using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
 using Wharf.Core.Retention;
-using static Wharf.Data.Tests.TestManifests;
 
 namespace Wharf.Data.Tests;
 
@@ -24,23 +23,12 @@ public abstract class RetentionStoreContractTests : StoreContractTests
 
     private static RegistryChange Deleted(string repository, string tag) => new TagDeleted(repository, tag, ChangeActor.Server, DateTimeOffset.UnixEpoch);
 
-    private async Task<NewManifest> PushAsync(string repository, string salt, params string[] tags)
-    {
-        var config = BlobDigest(salt + "-config");
-        var layer = BlobDigest(salt + "-layer");
-        await Registry.LinkBlobAsync(repository, config, 7, Ct);
-        await Registry.LinkBlobAsync(repository, layer, 100, Ct);
-        var manifest = Image(config, [layer], salt: salt);
-        Assert.Equal(PutManifestStatus.Stored, (await Registry.PutManifestAsync(repository, manifest, tags, null, Ct)).Status);
-        return manifest;
-    }
-
     [Fact]
     public async Task Rules_are_kept_per_repository_and_only_repositories_with_rules_are_listed()
     {
-        await PushAsync("team/app", "a", "v1");
-        await PushAsync("team/other", "b", "v1");
-        await PushAsync("team/plain", "c", "v1");
+        await PushTaggedImageAsync("team/app", "a", "v1");
+        await PushTaggedImageAsync("team/other", "b", "v1");
+        await PushTaggedImageAsync("team/plain", "c", "v1");
         Assert.True((await Retention.GetAsync("team/app", Ct))!.IsEmpty);
         Assert.Null(await Retention.GetAsync("team/none", Ct));
         Assert.False(await Retention.SetAsync("team/none", new RetentionPolicy(1, null, null), Ct));
@@ -63,9 +51,9 @@ public abstract class RetentionStoreContractTests : StoreContractTests
     [Fact]
     public async Task Tags_come_with_what_they_point_at_and_when_they_were_pushed_and_pulled()
     {
-        var first = await PushAsync("team/app", "a", "v1", "latest");
+        var first = await PushTaggedImageAsync("team/app", "a", "v1", "latest");
         _clock.Advance(TimeSpan.FromMinutes(5));
-        var second = await PushAsync("team/app", "b", "v2");
+        var second = await PushTaggedImageAsync("team/app", "b", "v2");
         var pulledAt = _clock.GetUtcNow().AddMinutes(1);
         await Database.Repositories.AddPullsAsync([new PullCounts("team/app", 1, pulledAt, new Dictionary<string, DateTimeOffset> { ["v1"] = pulledAt })], Ct);
 
@@ -82,11 +70,11 @@ public abstract class RetentionStoreContractTests : StoreContractTests
     [Fact]
     public async Task A_tag_is_deleted_only_while_it_is_the_one_that_was_judged()
     {
-        var first = await PushAsync("team/app", "a", "moved", "pulled", "gone");
+        var first = await PushTaggedImageAsync("team/app", "a", "moved", "pulled", "gone");
         var judged = (await Retention.ListTagsAsync("team/app", Ct)).ToDictionary(t => t.Tag);
 
         _clock.Advance(TimeSpan.FromSeconds(1));
-        await PushAsync("team/app", "b", "moved");                                         // points elsewhere now
+        await PushTaggedImageAsync("team/app", "b", "moved");                                         // points elsewhere now
         var pulledAt = _clock.GetUtcNow();
         await Database.Repositories.AddPullsAsync([new PullCounts("team/app", 1, pulledAt, new Dictionary<string, DateTimeOffset> { ["pulled"] = pulledAt })], Ct);
 
@@ -103,7 +91,7 @@ public abstract class RetentionStoreContractTests : StoreContractTests
     [Fact]
     public async Task A_tag_delete_whose_journal_fails_leaves_the_tag()
     {
-        await PushAsync("team/app", "a", "old");
+        await PushTaggedImageAsync("team/app", "a", "old");
         var tag = Assert.Single(await Retention.ListTagsAsync("team/app", Ct));
         Database.Fault.FailNext = true;
         await Assert.ThrowsAsync<InvalidOperationException>(() => Retention.TryDeleteTagAsync("team/app", tag, Deleted("team/app", "old"), Ct));

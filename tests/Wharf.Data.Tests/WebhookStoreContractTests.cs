@@ -109,8 +109,8 @@ public abstract class WebhookStoreContractTests : StoreContractTests
     {
         var hook = await AddAsync(WebhookScopeKind.Repository, "team/app", WebhookEvents.Delete);
         var manifest = await PushAsync("team/app", "v1");
-        Assert.True(await Database.Registry.DeleteTagAsync("team/app", "v1", new TagDeleted("team/app", "v1", Alice, _clock.GetUtcNow()), Ct));
-        Assert.True(await Database.Registry.DeleteManifestAsync("team/app", manifest.Digest, new ManifestDeleted("team/app", manifest.Digest, Alice, _clock.GetUtcNow()), Ct));
+        Assert.True((await Database.Registry.DeleteTagAsync("team/app", "v1", new TagDeleted("team/app", "v1", Alice, _clock.GetUtcNow()), Ct)).IsDeleted);
+        Assert.True((await Database.Registry.DeleteManifestAsync("team/app", manifest.Digest, new ManifestDeleted("team/app", manifest.Digest, Alice, _clock.GetUtcNow()), Ct)).IsDeleted);
 
         var deletes = (await LeaseAllAsync()).Select(d => JsonDocument.Parse(d.Payload).RootElement.GetProperty("delete")).ToList();
         Assert.Equal(2, deletes.Count);

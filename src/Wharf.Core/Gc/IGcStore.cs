@@ -1,5 +1,6 @@
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
+using Wharf.Core.Retention;
 
 namespace Wharf.Core.Gc;
 
@@ -30,8 +31,8 @@ public sealed record GcRun(
 
 /// <summary>
 /// The garbage collector's view of the metadata store. Every decision that races with pushes is taken here, in the
-/// database: <see cref="TryMarkDeletingAsync"/> moves a blob from <c>live</c> to <c>deleting</c> only when nothing
-/// references it (compare-and-swap), and a link or a manifest push that meets a <c>deleting</c> blob is refused
+/// database: <see cref="TryMarkDeletingAsync"/> moves blobs from <c>live</c> to <c>deleting</c> only when nothing
+/// references them (compare-and-swap), and a link or a manifest push that meets a <c>deleting</c> blob is refused
 /// (see <c>IRegistryStore.LinkBlobAsync</c>), so no manifest ever ends up pointing at a deleted object.
 /// </summary>
 public interface IGcStore
@@ -49,34 +50,42 @@ public interface IGcStore
     /// Live blobs, in digest order after <paramref name="after"/>, last linked before <paramref name="linkedBefore"/>, that no
     /// manifest references (no layer, config or manifest of that digest in any repository). With
     /// <paramref name="ignoringUnkeptManifests"/> (a dry run), manifests that <see cref="ListUnkeptManifestsAsync"/> would
-    /// return do not count as references (and rows of manifests' own digests, which hold no object, are left out).
+    /// return (given <paramref name="assumingDeleted"/>) do not count as references (and rows of manifests' own digests,
+    /// which hold no object, are left out).
     /// </summary>
-    Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(
+        DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, string? after, int limit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Compare-and-swap: moves the blob from <c>live</c> to <c>deleting</c> and removes every repository's link to it, only
-    /// when it is still unreferenced and was last linked before <paramref name="linkedBefore"/>. False when anything changed.
+    /// Compare-and-swap over a page of candidates, in one transaction: moves each blob from <c>live</c> to <c>deleting</c>
+    /// and removes every repository's link to it, only when it is still unreferenced and was last linked before
+    /// <paramref name="linkedBefore"/>. Returns the blobs claimed (with their sizes); the others changed, or are being
+    /// linked or referenced by a push right now, and stay <c>live</c> (the provider may skip them rather than wait).
     /// </summary>
-    Task<bool> TryMarkDeletingAsync(Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcBlob>> TryMarkDeletingAsync(IReadOnlyCollection<Digest> digests, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Claims an object of the blob store that has no row (an upload that never got linked): inserts a <c>deleting</c> row,
-    /// so that no link can be made while the object is deleted. False when a row exists.
+    /// Claims objects of the blob store that have no row (uploads that never got linked), in one transaction: inserts a
+    /// <c>deleting</c> row for each, so that no link can be made while the object is deleted. Returns those claimed; an
+    /// object whose row exists meanwhile is left alone.
     /// </summary>
-    Task<bool> TryClaimOrphanAsync(Digest digest, long size, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcBlob>> TryClaimOrphansAsync(IReadOnlyCollection<GcBlob> orphans, CancellationToken cancellationToken);
 
     /// <summary>Which of <paramref name="digests"/> have a blob row, in any state.</summary>
     Task<IReadOnlySet<Digest>> FindKnownBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken);
 
-    /// <summary>Removes a <c>deleting</c> row once its object is gone.</summary>
-    Task ForgetBlobAsync(Digest digest, CancellationToken cancellationToken);
+    /// <summary>Removes the <c>deleting</c> rows of a page of blobs, in one transaction, once their objects are gone.</summary>
+    Task ForgetBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken);
 
     /// <summary>
     /// Manifests pushed before <paramref name="pushedBefore"/> that nothing keeps: kept are tagged manifests, manifests
     /// pushed since, the children of a kept index, the referrers of a kept manifest, and (without
     /// <paramref name="deleteUntagged"/>) every manifest that is not a referrer. So a referrer whose subject is gone goes.
+    /// The tags <paramref name="assumingDeleted"/> (a dry run's: those retention would delete first; matched by repository
+    /// and name) keep nothing, as if they were gone.
     /// </summary>
-    Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(DateTimeOffset pushedBefore, bool deleteUntagged, int limit, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(
+        DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken);
 
     /// <summary>
     /// Deletes the manifest when, inside the transaction, it is still untagged, pushed before <paramref name="pushedBefore"/>

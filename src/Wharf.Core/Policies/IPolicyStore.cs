@@ -1,4 +1,3 @@
-using Wharf.Core.Digests;
 
 namespace Wharf.Core.Policies;
 
@@ -19,9 +18,6 @@ public interface IPolicyStore
 
     /// <summary>Replaces the patterns; false when there is no such repository.</summary>
     Task<bool> SetImmutableTagsAsync(string repository, IReadOnlyList<string> patterns, CancellationToken cancellationToken);
-
-    /// <summary>The tags that point at the manifest.</summary>
-    Task<IReadOnlyList<string>> ListTagsOfManifestAsync(string repository, Digest digest, CancellationToken cancellationToken);
 
     /// <summary>Sets the namespace's quota in bytes (null removes it).</summary>
     Task SetQuotaAsync(string @namespace, long? bytes, CancellationToken cancellationToken);

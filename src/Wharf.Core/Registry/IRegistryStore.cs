@@ -45,6 +45,34 @@ public enum LinkBlobStatus
     Gone,
 }
 
+/// <summary>The outcome of deleting a tag, a manifest or a repository.</summary>
+public enum DeleteStatus
+{
+    Deleted,
+    /// <summary>There was no such tag, manifest or repository.</summary>
+    NotFound,
+    /// <summary>
+    /// The delete would remove a tag that one of the repository's immutable patterns holds (<see cref="DeleteResult.Tag"/>,
+    /// <see cref="DeleteResult.Rule"/>): decided inside the delete's transaction, so a push that lands a matching tag
+    /// before it commits is seen. Nothing was deleted.
+    /// </summary>
+    ImmutableTag,
+}
+
+/// <summary>What a delete did; a repository's delete gives the digests of the manifests it removed.</summary>
+public readonly record struct DeleteResult(DeleteStatus Status)
+{
+    public string? Tag { get; init; }
+    public string? Rule { get; init; }
+    public IReadOnlyList<Digest> Manifests { get; init; } = [];
+
+    public bool IsDeleted => Status == DeleteStatus.Deleted;
+
+    public static DeleteResult Deleted(IReadOnlyList<Digest>? manifests = null) => new(DeleteStatus.Deleted) { Manifests = manifests ?? [] };
+    public static DeleteResult NotFound() => new(DeleteStatus.NotFound);
+    public static DeleteResult Immutable(string tag, string rule) => new(DeleteStatus.ImmutableTag) { Tag = tag, Rule = rule };
+}
+
 public readonly record struct PutManifestResult(PutManifestStatus Status, Digest? Missing = null)
 {
     public string? Tag { get; init; }
@@ -107,11 +135,18 @@ public interface IRegistryStore
     /// <summary>The digest the tag points at, or null.</summary>
     Task<Digest?> ResolveTagAsync(string repository, string tag, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the manifest and every tag pointing at it; false when the repository has no such manifest.</summary>
-    Task<bool> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken);
+    /// <summary>
+    /// Deletes the manifest and every tag pointing at it. Refused (<see cref="DeleteStatus.ImmutableTag"/>) when one of
+    /// those tags matches an immutable pattern of the repository, checked inside the delete's transaction after the
+    /// manifest is locked, so a concurrent push that tags it is either seen or waits.
+    /// </summary>
+    Task<DeleteResult> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the tag (not the manifest); false when there was no such tag.</summary>
-    Task<bool> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken);
+    /// <summary>
+    /// Deletes the tag (not the manifest). Refused (<see cref="DeleteStatus.ImmutableTag"/>) when it matches an immutable
+    /// pattern of the repository, read inside the delete's transaction.
+    /// </summary>
+    Task<DeleteResult> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>Tags in ASCII order, after <paramref name="last"/> (exclusive), at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<string>> ListTagsAsync(string repository, string? last, int limit, CancellationToken cancellationToken);

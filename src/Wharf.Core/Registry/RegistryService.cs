@@ -1,7 +1,6 @@
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Manifests;
-using Wharf.Core.Policies;
 using Wharf.Core.References;
 
 namespace Wharf.Core.Registry;
@@ -11,7 +10,7 @@ namespace Wharf.Core.Registry;
 /// <see cref="RegistryChange"/>: handed to the store with the write and published through <see cref="RegistryEvents"/>
 /// once it is committed.
 /// </summary>
-public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options, RegistryEvents events, IPolicyStore? policies = null)
+public sealed class RegistryService(IRegistryStore store, ManifestCache cache, RegistryOptions options, RegistryEvents events)
 {
     public RegistryOptions Options => options;
 
@@ -112,42 +111,39 @@ public sealed class RegistryService(IRegistryStore store, ManifestCache cache, R
         return new StoredManifest(digest, manifest.MediaType, content, manifest.ReferrerArtifactType, manifest.Subject?.Digest, events.Now);
     }
 
-    /// <summary>Deletes a manifest by digest (with its tags), or only a tag.</summary>
+    /// <summary>
+    /// Deletes a manifest by digest (with its tags), or only a tag. A delete that would remove an immutable tag (by name,
+    /// or by deleting the manifest it points at) is refused with <c>DENIED</c> naming the rule; the store decides that
+    /// inside the delete's transaction.
+    /// </summary>
     public async ValueTask<RegistryResult<bool>> DeleteManifestAsync(string repository, ManifestReference reference, ChangeActor actor, CancellationToken cancellationToken)
     {
         if (!options.DeleteEnabled) return RegistryError.Unsupported("Deleting is disabled on this registry.");
         if (!await store.RepositoryExistsAsync(repository, cancellationToken)) return RegistryError.NameUnknown(repository);
-        if (await ImmutableRefusalAsync(repository, reference, cancellationToken) is { } refused) return refused;
         if (reference.IsDigest)
         {
             var digest = reference.Digest!.Value;
             var manifestDeleted = new ManifestDeleted(repository, digest, actor, events.Now);
             var deleted = await store.DeleteManifestAsync(repository, digest, manifestDeleted, cancellationToken);
+            switch (deleted.Status)
+            {
+                case DeleteStatus.NotFound: return RegistryError.ManifestUnknown(digest.ToString());
+                case DeleteStatus.ImmutableTag: return ImmutableTag(repository, deleted.Tag!, deleted.Rule!, "deleted");
+            }
             cache.InvalidateManifest(repository, digest);
-            if (!deleted) return RegistryError.ManifestUnknown(digest.ToString());
             await events.PublishAsync(manifestDeleted);
             return true;
         }
         var tagDeleted = new TagDeleted(repository, reference.Tag!, actor, events.Now);
         var untagged = await store.DeleteTagAsync(repository, reference.Tag!, tagDeleted, cancellationToken);
+        switch (untagged.Status)
+        {
+            case DeleteStatus.NotFound: return RegistryError.ManifestUnknown(reference.Tag!);
+            case DeleteStatus.ImmutableTag: return ImmutableTag(repository, untagged.Tag!, untagged.Rule!, "deleted");
+        }
         cache.InvalidateTag(repository, reference.Tag!);
-        if (!untagged) return RegistryError.ManifestUnknown(reference.Tag!);
         await events.PublishAsync(tagDeleted);
         return true;
-    }
-
-    /// <summary>A delete that would remove an immutable tag (by name, or by deleting the manifest it points at), or null.</summary>
-    private async ValueTask<RegistryError?> ImmutableRefusalAsync(string repository, ManifestReference reference, CancellationToken cancellationToken)
-    {
-        if (policies is null) return null;
-        var patterns = await policies.GetImmutableTagsAsync(repository, cancellationToken);
-        if (patterns is not { Count: > 0 }) return null;
-        var tags = reference.IsDigest ? await policies.ListTagsOfManifestAsync(repository, reference.Digest!.Value, cancellationToken) : [reference.Tag!];
-        foreach (var tag in tags)
-        {
-            if (ImmutableTagRules.MatchingRule(patterns, tag) is { } rule) return ImmutableTag(repository, tag, rule, "deleted");
-        }
-        return null;
     }
 
     private static RegistryError ImmutableTag(string repository, string tag, string rule, string what) =>

@@ -25,8 +25,12 @@ public interface IRepositoryStore
     /// <summary>Applies the update; false when the repository does not exist.</summary>
     Task<bool> UpdateAsync(string repository, RepositoryUpdate update, RegistryChange? change, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the repository with its tags, manifests and blob links (blobs stay for garbage collection); returns the digests of its manifests, or null when it did not exist.</summary>
-    Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken);
+    /// <summary>
+    /// Deletes the repository with its tags, manifests and blob links (blobs stay for garbage collection); the result names
+    /// the digests of its manifests. Refused (<see cref="Registry.DeleteStatus.ImmutableTag"/>) while one of its tags
+    /// matches one of its immutable patterns, checked inside the delete's transaction with the repository locked.
+    /// </summary>
+    Task<Registry.DeleteResult> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken);
 
     /// <summary>Tags in ASCII order after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken);

@@ -26,8 +26,7 @@ public sealed class RepositoryService(
     RepositoryPermissions? permissions = null,
     IReadmeCheck? readmeCheck = null,
     Func<string, RepositoryVisibility>? defaultVisibilityFor = null,
-    Proxy.ICachedRepositoryStore? cachedRepositories = null,
-    Policies.IPolicyStore? policies = null)
+    Proxy.ICachedRepositoryStore? cachedRepositories = null)
 {
     public RepositoryOptions Options => options;
 
@@ -105,35 +104,19 @@ public sealed class RepositoryService(
         if (error is not null) return error;
         if (!access!.CanDelete(repository)) return Refuse(access, $"You may not delete '{repository}'.");
         if (!registry.Options.DeleteEnabled) return new RepositoryError(RepositoryProblem.Disabled, "Deleting is disabled on this registry.");
-        if (await ImmutableTagHeldAsync(repository, cancellationToken) is { } held)
-        {
-            return new RepositoryError(RepositoryProblem.Forbidden,
-                $"'{repository}' holds the immutable tag '{held.Tag}' (rule '{held.Rule}'), which cannot be deleted: so neither can the repository.");
-        }
         var change = new RepositoryDeleted(repository, Actor(origin), events.Now);
-        var digests = await store.DeleteAsync(repository, change, cancellationToken);
-        if (digests is null) return NotFound(repository);
-        foreach (var digest in digests) cache.InvalidateManifest(repository, digest);
+        var deleted = await store.DeleteAsync(repository, change, cancellationToken);
+        switch (deleted.Status)
+        {
+            case DeleteStatus.NotFound: return NotFound(repository);
+            case DeleteStatus.ImmutableTag:
+                return new RepositoryError(RepositoryProblem.Forbidden,
+                    $"'{repository}' holds the immutable tag '{deleted.Tag}' (rule '{deleted.Rule}'), which cannot be deleted: so neither can the repository.");
+        }
+        foreach (var digest in deleted.Manifests) cache.InvalidateManifest(repository, digest);
         permissions?.InvalidateRepository(repository);
         await events.PublishAsync(change);
         return true;
-    }
-
-    /// <summary>A tag of the repository that one of its immutable patterns holds, with that pattern; null when none does.</summary>
-    private async ValueTask<(string Tag, string Rule)?> ImmutableTagHeldAsync(string repository, CancellationToken cancellationToken)
-    {
-        if (policies is null || await policies.GetImmutableTagsAsync(repository, cancellationToken) is not { Count: > 0 } patterns) return null;
-        string? after = null;
-        while (true)
-        {
-            var tags = await store.ListTagsAsync(repository, after, 1_000, cancellationToken);
-            foreach (var tag in tags)
-            {
-                if (Policies.ImmutableTagRules.MatchingRule(patterns, tag.Name) is { } rule) return (tag.Name, rule);
-            }
-            if (tags.Count < 1_000) return null;
-            after = tags[^1].Name;
-        }
     }
 
     public async ValueTask<RepositoryResult<CursorPage<TagDetails>>> ListTagsAsync(ClaimsPrincipal caller, string repository, int? limit, string? cursor, CancellationToken cancellationToken)

@@ -1,6 +1,5 @@
 using Dapper;
 using Npgsql;
-using Wharf.Core.Digests;
 using Wharf.Core.Manifests;
 using Wharf.Core.Policies;
 using Wharf.Core.Registry;
@@ -38,15 +37,6 @@ public sealed class PostgreSqlPolicyStore(PostgreSqlConnections connections, Tim
         connections.WriteAsync(async (connection, transaction) => await connection.ExecuteAsync(Command(
             "UPDATE repositories SET immutable_tags = @patterns WHERE name = @repository",
             new { repository, patterns = PostgreSqlText.Clean(ImmutableTagRules.ToStored(patterns)) }, transaction, cancellationToken)) == 1, cancellationToken);
-
-    public async Task<IReadOnlyList<string>> ListTagsOfManifestAsync(string repository, Digest digest, CancellationToken cancellationToken)
-    {
-        await using var connection = await connections.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<string>(Command("""
-            SELECT t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id JOIN repositories r ON r.id = m.repository_id
-            WHERE r.name = @repository AND m.digest = @digest ORDER BY t.name
-            """, new { repository, digest = digest.ToString() }, null, cancellationToken))).AsList();
-    }
 
     public Task SetQuotaAsync(string @namespace, long? bytes, CancellationToken cancellationToken) =>
         connections.WriteAsync((connection, transaction) => connection.ExecuteAsync(Command(bytes is null

@@ -225,7 +225,7 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
         return digest is null ? null : Digest.Parse(digest);
     }
 
-    public Task<bool> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
+    public Task<DeleteResult> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
         {
             var text = digest.ToString();
@@ -236,7 +236,10 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
                 WHERE r.name = @repository AND m.digest = @digest
                 FOR UPDATE OF m
                 """, new { repository, digest = text }, transaction, cancellationToken));
-            if (row is null) return false;
+            if (row is null) return DeleteResult.NotFound();
+            // The manifest is locked: a push that tags it holds FOR KEY SHARE on it, so it either committed before the lock
+            // was granted (and this new statement sees its tags) or waits for this delete and then runs again.
+            if (await ImmutableTagHolds.OfManifestAsync(connection, transaction, row.RepositoryId, row.Id, cancellationToken) is { } refused) return refused;
             // Tags and references go with the manifest (ON DELETE CASCADE); referrers whose subject it is stay: they are
             // manifests of their own. The link PutManifest added for the manifest's own bytes goes too.
             await connection.ExecuteAsync(Command(
@@ -245,19 +248,21 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
                 DELETE FROM repository_blobs WHERE repository_id = @RepositoryId AND digest = @digest;
                 """, new { row.Id, row.RepositoryId, digest = text }, transaction, cancellationToken));
             await connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return true;
+            return DeleteResult.Deleted();
         }, cancellationToken);
 
-    public Task<bool> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken) =>
+    public Task<DeleteResult> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
         {
-            var removed = await connection.ExecuteAsync(Command(
-                """
-                DELETE FROM tags
-                WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag
-                """, new { repository, tag }, transaction, cancellationToken));
-            if (removed > 0) await connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return removed > 0;
+            var repositoryId = await connection.ExecuteScalarAsync<long?>(Command(
+                "SELECT repository_id FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag FOR UPDATE",
+                new { repository, tag }, transaction, cancellationToken));
+            if (repositoryId is null) return DeleteResult.NotFound();
+            if (await ImmutableTagHolds.OfTagAsync(connection, transaction, repositoryId.Value, tag, cancellationToken) is { } refused) return refused;
+            await connection.ExecuteAsync(Command(
+                "DELETE FROM tags WHERE repository_id = @repositoryId AND name = @tag", new { repositoryId, tag }, transaction, cancellationToken));
+            await connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return DeleteResult.Deleted();
         }, cancellationToken);
 
     public async Task<IReadOnlyList<string>> ListTagsAsync(string repository, string? last, int limit, CancellationToken cancellationToken)

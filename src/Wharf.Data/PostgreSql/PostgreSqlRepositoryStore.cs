@@ -4,6 +4,7 @@ using Npgsql;
 using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
+using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
 using Wharf.Core.Search;
 using static Wharf.Data.PostgreSql.PostgreSqlText;
@@ -125,18 +126,20 @@ public sealed class PostgreSqlRepositoryStore : IRepositoryStore
             return changed > 0;
         }, cancellationToken);
 
-    public Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken) =>
-        _connections.WriteAsync<IReadOnlyList<Digest>?>(async (connection, transaction) =>
+    public Task<DeleteResult> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
         {
             var id = await connection.ExecuteScalarAsync<long?>(Command(
                 "SELECT id FROM repositories WHERE name = @repository FOR UPDATE", new { repository }, transaction, cancellationToken));
-            if (id is null) return null;
+            if (id is null) return DeleteResult.NotFound();
+            // Locked: a push into the repository holds FOR KEY SHARE on it, so its tags are seen below or it waits.
+            if (await ImmutableTagHolds.OfRepositoryAsync(connection, transaction, id.Value, cancellationToken) is { } refused) return refused;
             var digests = (await connection.QueryAsync<string>(Command(
                 "SELECT digest FROM manifests WHERE repository_id = @id", new { id }, transaction, cancellationToken))).Select(Digest.Parse).ToList();
             // Tags, manifests (with their references and details) and blob links cascade; blobs stay for garbage collection.
             await connection.ExecuteAsync(Command("DELETE FROM repositories WHERE id = @id", new { id }, transaction, cancellationToken));
             await _connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return digests;
+            return DeleteResult.Deleted(digests);
         }, cancellationToken);
 
     public Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken) =>

@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
 using Wharf.Core.Gc;
+using Wharf.Core.Retention;
 
 namespace Wharf.Data.Sqlite;
 
@@ -14,15 +15,27 @@ namespace Wharf.Data.Sqlite;
 /// </summary>
 public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStore
 {
+    /// <summary>The tags a dry run assumes deleted, as a table: they keep nothing.</summary>
+    private const string AssumedTable = """
+        assumed(repository_id, name) AS (
+            SELECT r.id, json_extract(j.value, '$[1]') FROM json_each(@assumed) j
+            JOIN repositories r ON r.name = json_extract(j.value, '$[0]')
+        ),
+        """;
+
+    private const string NotAssumed = " AND NOT EXISTS (SELECT 1 FROM assumed a WHERE a.repository_id = t.repository_id AND a.name = t.name)";
+
     /// <summary>
     /// The manifests kept: tagged ones, those pushed after the cutoff, (keeping untagged) every one that is not a referrer,
-    /// and from those the children of an index and the referrers of a kept manifest, recursively.
+    /// and from those the children of an index and the referrers of a kept manifest, recursively. With
+    /// <paramref name="assumingDeleted"/>, the tags named in <c>@assumed</c> (a JSON array of [repository, tag]) keep nothing.
     /// </summary>
-    private const string KeptManifests = """
-        WITH RECURSIVE kept(id) AS (
+    private static string KeptManifests(bool assumingDeleted) => $"""
+        WITH RECURSIVE {(assumingDeleted ? AssumedTable : "")}
+        kept(id) AS (
             SELECT m.id FROM manifests m
             WHERE m.pushed_at > @cutoff
-               OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+               OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id{(assumingDeleted ? NotAssumed : "")})
                OR (@keepUntagged = 1 AND m.subject_digest IS NULL)
             UNION
             SELECT c.id FROM kept k
@@ -35,6 +48,10 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
             JOIN manifests s ON s.repository_id = p.repository_id AND s.subject_digest = p.digest
         )
         """;
+
+    /// <summary>The tags a dry run assumes deleted, as <see cref="KeptManifests"/> reads them (null: none).</summary>
+    private static string? Assumed(IReadOnlyCollection<ExpiredTag>? tags) =>
+        tags is not { Count: > 0 } ? null : System.Text.Json.JsonSerializer.Serialize(tags.Select(t => new[] { t.Repository, t.Tag }).ToArray(), GcJson.Default.StringArrayArray);
 
     private const string Unreferenced = """
         NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')
@@ -68,11 +85,13 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
         return [.. rows.Select(r => r.ToModel())];
     }
 
-    public async Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, string? after, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<GcBlob>> ListUnreferencedBlobsAsync(
+        DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, string? after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
+        var assumed = Assumed(assumingDeleted);
         var sql = ignoringUnkeptManifests
-            ? KeptManifests + """
+            ? KeptManifests(assumed is not null) + """
               SELECT b.digest AS Digest, b.size AS Size FROM blobs b
               WHERE b.state = 'live' AND b.linked_at <= @cutoff AND b.digest > @after
                 AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN kept k ON k.id = mr.manifest_id WHERE mr.digest = b.digest AND mr.kind = 'blob')
@@ -85,60 +104,101 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
               ORDER BY b.digest LIMIT @limit
               """;
         var rows = await connection.QueryAsync<BlobRow>(Command(sql,
-            new { cutoff = linkedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, after = after ?? "", limit }, null, cancellationToken));
+            new { cutoff = linkedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, after = after ?? "", limit, assumed }, null, cancellationToken));
         return [.. rows.Select(r => r.ToModel())];
     }
 
-    public Task<bool> TryMarkDeletingAsync(Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task<IReadOnlyList<GcBlob>> TryMarkDeletingAsync(IReadOnlyCollection<Digest> digests, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        if (digests.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
+        // One transaction under the one writer: nothing links or pushes in between, so the claim needs no row locks.
+        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
         {
-            var args = new { digest = digest.ToString(), cutoff = linkedBefore.ToUnixTimeMilliseconds() };
-            var claimed = await connection.ExecuteAsync(Command(
-                $"UPDATE blobs SET state = 'deleting' WHERE digest = @digest AND state = 'live' AND linked_at <= @cutoff AND {Unreferenced.Replace("b.digest", "blobs.digest", StringComparison.Ordinal)}",
-                args, transaction, cancellationToken));
-            if (claimed == 0) return false;
-            await connection.ExecuteAsync(Command("DELETE FROM repository_blobs WHERE digest = @digest", args, transaction, cancellationToken));
-            return true;
+            var claimed = new List<GcBlob>(digests.Count);
+            foreach (var chunk in Chunks(digests))
+            {
+                var rows = await connection.QueryAsync<BlobRow>(Command($"""
+                    UPDATE blobs SET state = 'deleting'
+                    WHERE digest IN @digests AND state = 'live' AND linked_at <= @cutoff AND {Unreferenced.Replace("b.digest", "blobs.digest", StringComparison.Ordinal)}
+                    RETURNING digest AS Digest, size AS Size
+                    """, new { digests = chunk, cutoff = linkedBefore.ToUnixTimeMilliseconds() }, transaction, cancellationToken));
+                var page = rows.Select(r => r.ToModel()).ToList();
+                if (page.Count == 0) continue;
+                await connection.ExecuteAsync(Command("DELETE FROM repository_blobs WHERE digest IN @digests",
+                    new { digests = page.Select(b => b.Digest.ToString()).ToArray() }, transaction, cancellationToken));
+                claimed.AddRange(page);
+            }
+            return claimed;
         }, cancellationToken);
+    }
 
-    public Task<bool> TryClaimOrphanAsync(Digest digest, long size, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
-                "INSERT INTO blobs (digest, size, created_at, linked_at, state) VALUES (@digest, @size, 0, 0, 'deleting') ON CONFLICT (digest) DO NOTHING",
-                new { digest = digest.ToString(), size }, transaction, cancellationToken)) == 1,
-            cancellationToken);
+    public Task<IReadOnlyList<GcBlob>> TryClaimOrphansAsync(IReadOnlyCollection<GcBlob> orphans, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(orphans);
+        if (orphans.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
+        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
+        {
+            var claimed = new List<GcBlob>(orphans.Count);
+            foreach (var orphan in orphans)
+            {
+                var inserted = await connection.ExecuteAsync(Command(
+                    "INSERT INTO blobs (digest, size, created_at, linked_at, state) VALUES (@digest, @size, 0, 0, 'deleting') ON CONFLICT (digest) DO NOTHING",
+                    new { digest = orphan.Digest.ToString(), size = orphan.Size }, transaction, cancellationToken));
+                if (inserted == 1) claimed.Add(orphan);
+            }
+            return claimed;
+        }, cancellationToken);
+    }
 
     public async Task<IReadOnlySet<Digest>> FindKnownBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
     {
         if (digests.Count == 0) return new HashSet<Digest>();
         await using var connection = await connections.OpenAsync(cancellationToken);
         var known = new HashSet<Digest>();
-        // SQLite binds at most 32,766 parameters; batches of 500 stay far below.
-        foreach (var chunk in digests.Chunk(500))
+        foreach (var chunk in Chunks(digests))
         {
             var rows = await connection.QueryAsync<string>(Command(
-                "SELECT digest FROM blobs WHERE digest IN @digests", new { digests = chunk.Select(d => d.ToString()).ToArray() }, null, cancellationToken));
+                "SELECT digest FROM blobs WHERE digest IN @digests", new { digests = chunk }, null, cancellationToken));
             foreach (var row in rows) known.Add(Digest.Parse(row));
         }
         return known;
     }
 
-    public Task ForgetBlobAsync(Digest digest, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
-                "DELETE FROM repository_blobs WHERE digest = @digest; DELETE FROM blobs WHERE digest = @digest AND state = 'deleting';",
-                new { digest = digest.ToString() }, transaction, cancellationToken)),
-            cancellationToken);
+    public Task ForgetBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        if (digests.Count == 0) return Task.CompletedTask;
+        return connections.WriteAsync(async (connection, transaction) =>
+        {
+            foreach (var chunk in Chunks(digests))
+            {
+                await connection.ExecuteAsync(Command(
+                    "DELETE FROM repository_blobs WHERE digest IN @digests; DELETE FROM blobs WHERE digest IN @digests AND state = 'deleting';",
+                    new { digests = chunk }, transaction, cancellationToken));
+            }
+            return 0;
+        }, cancellationToken);
+    }
 
-    public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(DateTimeOffset pushedBefore, bool deleteUntagged, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Digests as text, in lists that one statement binds (SQLite takes at most 32,766 parameters; 500 stay far below,
+    /// and a statement naming a few hundred is where one lookup per digest pays off).
+    /// </summary>
+    private static IEnumerable<string[]> Chunks(IReadOnlyCollection<Digest> digests) =>
+        digests.Select(d => d.ToString()).Chunk(500);
+
+    public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(
+        DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await connections.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<ManifestNameRow>(Command(KeptManifests + """
+        var assumed = Assumed(assumingDeleted);
+        var rows = await connection.QueryAsync<ManifestNameRow>(Command(KeptManifests(assumed is not null) + """
             SELECT r.name AS Repository, m.digest AS Digest
             FROM manifests m JOIN repositories r ON r.id = m.repository_id
             WHERE m.id NOT IN (SELECT id FROM kept)
             ORDER BY m.id DESC LIMIT @limit
-            """, new { cutoff = pushedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, limit }, null, cancellationToken));
+            """, new { cutoff = pushedBefore.ToUnixTimeMilliseconds(), keepUntagged = deleteUntagged ? 0 : 1, limit, assumed }, null, cancellationToken));
         return [.. rows.Select(r => new GcManifest(r.Repository, Digest.Parse(r.Digest)))];
     }
 
@@ -192,3 +252,6 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
     private static CommandDefinition Command(string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[][]))]
+internal sealed partial class GcJson : System.Text.Json.Serialization.JsonSerializerContext;

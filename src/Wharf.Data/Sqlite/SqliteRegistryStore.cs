@@ -213,7 +213,7 @@ public sealed class SqliteRegistryStore : IRegistryStore
         return digest is null ? null : Digest.Parse(digest);
     }
 
-    public Task<bool> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
+    public Task<DeleteResult> DeleteManifestAsync(string repository, Digest digest, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync(async (connection, transaction) =>
         {
             var text = digest.ToString();
@@ -223,7 +223,9 @@ public sealed class SqliteRegistryStore : IRegistryStore
                 FROM manifests m JOIN repositories r ON r.id = m.repository_id
                 WHERE r.name = @repository AND m.digest = @digest
                 """, new { repository, digest = text }, transaction, cancellationToken));
-            if (row is null) return false;
+            if (row is null) return DeleteResult.NotFound();
+            // Under the writer gate: no push can tag the manifest between this check and the delete.
+            if (await ImmutableTagHolds.OfManifestAsync(connection, transaction, row.RepositoryId, row.Id, cancellationToken) is { } refused) return refused;
             var args = new { id = row.Id, repositoryId = row.RepositoryId, digest = text };
             // Referrers whose subject is this manifest stay: they are manifests of their own.
             await connection.ExecuteAsync(Command("DELETE FROM tags WHERE manifest_id = @id", args, transaction, cancellationToken));
@@ -233,19 +235,21 @@ public sealed class SqliteRegistryStore : IRegistryStore
             await connection.ExecuteAsync(Command(
                 "DELETE FROM repository_blobs WHERE repository_id = @repositoryId AND digest = @digest", args, transaction, cancellationToken));
             await _connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return true;
+            return DeleteResult.Deleted();
         }, cancellationToken);
 
-    public Task<bool> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken) =>
+    public Task<DeleteResult> DeleteTagAsync(string repository, string tag, RegistryChange? change, CancellationToken cancellationToken) =>
         _connections.WriteAsync(async (connection, transaction) =>
         {
-            var removed = await connection.ExecuteAsync(Command(
-                """
-                DELETE FROM tags
-                WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag
-                """, new { repository, tag }, transaction, cancellationToken));
-            if (removed > 0) await _connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return removed > 0;
+            var repositoryId = await connection.ExecuteScalarAsync<long?>(Command(
+                "SELECT repository_id FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = @repository) AND name = @tag",
+                new { repository, tag }, transaction, cancellationToken));
+            if (repositoryId is null) return DeleteResult.NotFound();
+            if (await ImmutableTagHolds.OfTagAsync(connection, transaction, repositoryId.Value, tag, cancellationToken) is { } refused) return refused;
+            await connection.ExecuteAsync(Command(
+                "DELETE FROM tags WHERE repository_id = @repositoryId AND name = @tag", new { repositoryId, tag }, transaction, cancellationToken));
+            await _connections.JournalAsync(connection, transaction, change, cancellationToken);
+            return DeleteResult.Deleted();
         }, cancellationToken);
 
     public async Task<IReadOnlyList<string>> ListTagsAsync(string repository, string? last, int limit, CancellationToken cancellationToken)

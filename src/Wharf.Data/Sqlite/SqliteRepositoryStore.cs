@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 using Wharf.Core.Accounts;
 using Wharf.Core.Digests;
 using Wharf.Core.Events;
+using Wharf.Core.Registry;
 using Wharf.Core.Repositories;
 using Wharf.Core.Search;
 using static Wharf.Data.StoredText;
@@ -111,18 +112,20 @@ public sealed class SqliteRepositoryStore : IRepositoryStore
             return changed > 0;
         }, cancellationToken);
 
-    public Task<IReadOnlyList<Digest>?> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken) =>
-        _connections.WriteAsync<IReadOnlyList<Digest>?>(async (connection, transaction) =>
+    public Task<DeleteResult> DeleteAsync(string repository, RegistryChange? change, CancellationToken cancellationToken) =>
+        _connections.WriteAsync(async (connection, transaction) =>
         {
             var id = await connection.ExecuteScalarAsync<long?>(Command(
                 "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
-            if (id is null) return null;
+            if (id is null) return DeleteResult.NotFound();
+            // Under the writer gate: no push can add a tag between this check and the delete.
+            if (await ImmutableTagHolds.OfRepositoryAsync(connection, transaction, id.Value, cancellationToken) is { } refused) return refused;
             var digests = (await connection.QueryAsync<string>(Command(
                 "SELECT digest FROM manifests WHERE repository_id = @id", new { id }, transaction, cancellationToken))).Select(Digest.Parse).ToList();
             // Tags, manifests (with their references and details) and blob links cascade; blobs stay for garbage collection.
             await connection.ExecuteAsync(Command("DELETE FROM repositories WHERE id = @id", new { id }, transaction, cancellationToken));
             await _connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return digests;
+            return DeleteResult.Deleted(digests);
         }, cancellationToken);
 
     public Task<IReadOnlyList<TagDetails>> ListTagsAsync(string repository, string? after, int limit, CancellationToken cancellationToken) =>

@@ -38,6 +38,9 @@ public sealed class SqliteRetentionStore(SqliteConnectionFactory connections) : 
     public Task<bool> TryDeleteTagAsync(string repository, RetainedTag tag, RegistryChange change, CancellationToken cancellationToken) =>
         connections.WriteAsync(async (connection, transaction) =>
         {
+            // Patterns set since the pass judged the tag count too: retention never deletes an immutable tag.
+            var repositoryId = await connection.ExecuteScalarAsync<long?>(Command(RetentionSql.RepositoryId, new { repository }, transaction, cancellationToken));
+            if (repositoryId is null || await ImmutableTagHolds.OfTagAsync(connection, transaction, repositoryId.Value, tag.Tag, cancellationToken) is not null) return false;
             var removed = await connection.ExecuteAsync(Command(RetentionSql.DeleteTagIfUnchanged, RetentionSql.DeleteTagArguments(repository, tag), transaction, cancellationToken));
             if (removed == 0) return false;
             await connections.JournalAsync(connection, transaction, change, cancellationToken);

@@ -39,8 +39,7 @@ public static class RepositoriesServiceCollectionExtensions
             sp.GetService<RepositoryPermissions>(),
             sp.GetRequiredService<IReadmeCheck>(),
             sp.GetService<AuthOptions>() is { } auth ? auth.DefaultVisibilityFor : null,
-            sp.GetService<Wharf.Core.Proxy.ICachedRepositoryStore>(),
-            sp.GetService<Wharf.Core.Policies.IPolicyStore>()));
+            sp.GetService<Wharf.Core.Proxy.ICachedRepositoryStore>()));
         services.AddSingleton(sp => new Wharf.Core.Policies.PolicyService(
             sp.GetRequiredService<Wharf.Core.Policies.IPolicyStore>(),
             sp.GetRequiredService<Wharf.Core.Retention.IRetentionStore>(),

@@ -44,15 +44,15 @@ public sealed class SqliteChangeJournalTests : IAsyncLifetime
     public async Task Each_committed_change_has_its_row_written_in_its_own_transaction()
     {
         var manifest = await PushAsync("alice/app", "v1");
-        Assert.True(await _registry.DeleteTagAsync("alice/app", "v1", new TagDeleted("alice/app", "v1", Alice, DateTimeOffset.UnixEpoch), Ct));
-        Assert.True(await _registry.DeleteManifestAsync("alice/app", manifest.Digest, new ManifestDeleted("alice/app", manifest.Digest, Alice, DateTimeOffset.UnixEpoch), Ct));
+        Assert.True((await _registry.DeleteTagAsync("alice/app", "v1", new TagDeleted("alice/app", "v1", Alice, DateTimeOffset.UnixEpoch), Ct)).IsDeleted);
+        Assert.True((await _registry.DeleteManifestAsync("alice/app", manifest.Digest, new ManifestDeleted("alice/app", manifest.Digest, Alice, DateTimeOffset.UnixEpoch), Ct)).IsDeleted);
         Assert.Equal(CreateRepositoryOutcome.Created, await _repositories.CreateAsync("alice/tool", RepositoryVisibility.Private, null, null,
             new RepositoryCreated("alice/tool", RepositoryVisibility.Private, Alice, DateTimeOffset.UnixEpoch), Ct));
         Assert.True(await _repositories.UpdateAsync("alice/tool", new RepositoryUpdate("d", null, null),
             new RepositoryUpdated("alice/tool", true, false, null, Alice, DateTimeOffset.UnixEpoch), Ct));
         Assert.True(await _accounts.SetVisibilityAsync("alice/tool", RepositoryVisibility.Public,
             new RepositoryVisibilityChanged("alice/tool", RepositoryVisibility.Public, Alice, DateTimeOffset.UnixEpoch), Ct));
-        Assert.NotNull(await _repositories.DeleteAsync("alice/tool", new RepositoryDeleted("alice/tool", Alice, DateTimeOffset.UnixEpoch), Ct));
+        Assert.True((await _repositories.DeleteAsync("alice/tool", new RepositoryDeleted("alice/tool", Alice, DateTimeOffset.UnixEpoch), Ct)).IsDeleted);
 
         Assert.Equal(
             ["ManifestPushed alice/app:v1", "TagDeleted alice/app:v1", $"ManifestDeleted alice/app@{manifest.Digest}", "RepositoryCreated alice/tool",
@@ -68,8 +68,8 @@ public sealed class SqliteChangeJournalTests : IAsyncLifetime
         var orphan = Image(BlobDigest("c"), [BlobDigest("missing")], salt: "orphan");
         var refused = await _registry.PutManifestAsync("alice/app", orphan, ["v1"], Pushed("alice/app", orphan, "v1"), Ct);
         Assert.Equal(PutManifestStatus.MissingReference, refused.Status);
-        Assert.False(await _registry.DeleteTagAsync("alice/app", "nope", new TagDeleted("alice/app", "nope", Alice, DateTimeOffset.UnixEpoch), Ct));
-        Assert.Null(await _repositories.DeleteAsync("alice/none", new RepositoryDeleted("alice/none", Alice, DateTimeOffset.UnixEpoch), Ct));
+        Assert.False((await _registry.DeleteTagAsync("alice/app", "nope", new TagDeleted("alice/app", "nope", Alice, DateTimeOffset.UnixEpoch), Ct)).IsDeleted);
+        Assert.False((await _repositories.DeleteAsync("alice/none", new RepositoryDeleted("alice/none", Alice, DateTimeOffset.UnixEpoch), Ct)).IsDeleted);
         Assert.Empty(await RowsAsync());
     }
 

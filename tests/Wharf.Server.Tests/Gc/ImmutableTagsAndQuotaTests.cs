@@ -35,6 +35,18 @@ public class ImmutableTagsAndQuotaTests : RegistryTestBase
         return usage.RootElement.Clone();
     }
 
+    /// <summary>An /api refusal: problem details (403) whose detail names the tag and the rule.</summary>
+    private static async Task AssertImmutableProblemAsync(HttpResponseMessage response, string tag)
+    {
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var detail = problem.RootElement.GetProperty("detail").GetString()!;
+        Assert.Contains($"tag '{tag}'", detail, StringComparison.Ordinal);
+        Assert.Contains("immutable", detail, StringComparison.Ordinal);
+        Assert.Contains(@"rule 'v\d+'", detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_immutable_tag_is_pushed_once_then_neither_moved_nor_deleted()
     {
@@ -60,7 +72,8 @@ public class ImmutableTagsAndQuotaTests : RegistryTestBase
 
         using (var deleteTag = await Http.DeleteAsync("v2/team/app/manifests/v1")) await AssertErrorAsync(deleteTag, HttpStatusCode.Forbidden, "DENIED");
         using (var deleteManifest = await Http.DeleteAsync($"v2/team/app/manifests/{first.Digest}")) await AssertErrorAsync(deleteManifest, HttpStatusCode.Forbidden, "DENIED");
-        using (var apiDelete = await Http.DeleteAsync("api/v1/repositories/team/app/tags/v1")) Assert.Equal(HttpStatusCode.Forbidden, apiDelete.StatusCode);
+        using (var apiDelete = await Http.DeleteAsync("api/v1/repositories/team/app/tags/v1")) await AssertImmutableProblemAsync(apiDelete, "v1");
+        using (var untagged = await Http.DeleteAsync("v2/team/app/manifests/v2")) await AssertErrorAsync(untagged, HttpStatusCode.Forbidden, "DENIED");
         using (var resolved = await Http.GetAsync("v2/team/app/manifests/v1"))
         {
             Assert.Equal(first.Digest.ToString(), Header(resolved, "Docker-Content-Digest"));
@@ -73,11 +86,7 @@ public class ImmutableTagsAndQuotaTests : RegistryTestBase
     {
         await Registry.PushImageAsync("team/app", "v1");
         using (var set = await Http.PutAsJsonAsync("api/v1/repositories/team/app/immutable-tags", new { patterns = new[] { @"v\d+" } })) Assert.Equal(HttpStatusCode.OK, set.StatusCode);
-        using (var refused = await Http.DeleteAsync("api/v1/repositories/team/app"))
-        {
-            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
-            Assert.Contains("immutable tag 'v1'", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        }
+        using (var refused = await Http.DeleteAsync("api/v1/repositories/team/app")) await AssertImmutableProblemAsync(refused, "v1");
         using (var still = await Http.GetAsync("v2/team/app/manifests/v1")) Assert.Equal(HttpStatusCode.OK, still.StatusCode);
         using (var cleared = await Http.PutAsJsonAsync("api/v1/repositories/team/app/immutable-tags", new { patterns = Array.Empty<string>() })) Assert.Equal(HttpStatusCode.OK, cleared.StatusCode);
         using var deleted = await Http.DeleteAsync("api/v1/repositories/team/app");

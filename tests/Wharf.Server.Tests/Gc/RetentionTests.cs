@@ -115,6 +115,39 @@ public class RetentionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_dry_run_reports_the_figures_of_the_real_run_that_follows_retention_included()
+    {
+        // t1 and t2 expire (keep_last 1 keeps t3); t1 shares its layer with t3, so only t1's config goes with it. An untagged
+        // image and an upload that no manifest names go too, as they would without rules.
+        var shared = Bytes("a layer t1 and t3 share");
+        var sharedLayer = await Registry.PushBlobAsync("boss/app", shared);
+        foreach (var tag in new[] { "t1", "t3" })
+        {
+            var config = Bytes($$"""{"architecture":"amd64","os":"linux","salt":"{{tag}}"}""");
+            var configDigest = await Registry.PushBlobAsync("boss/app", config);
+            await Registry.PushManifestAsync("boss/app", tag, ImageManifest((configDigest, config.Length), [(sharedLayer, shared.Length)]));
+            if (tag == "t1") await Registry.PushImageAsync("boss/app", "t2", salt: "t2");
+        }
+        var untagged = await Registry.PushImageAsync("boss/other", "gone", salt: "untagged");
+        using (var untag = await _boss.DeleteAsync("v2/boss/other/manifests/gone")) Assert.Equal(HttpStatusCode.Accepted, untag.StatusCode);
+        await Registry.PushBlobAsync("boss/other", Bytes("an upload no manifest names"));
+        using (var set = await _boss.PutAsJsonAsync("api/v1/repositories/boss/app/retention", new { keep_last = 1 })) Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+
+        var dry = (await CollectAsync(dryRun: true)).GetProperty("run");
+        var run = (await CollectAsync(dryRun: false)).GetProperty("run");
+        Assert.Equal(2, run.GetProperty("tags_deleted").GetInt64());
+        Assert.Equal(3, run.GetProperty("manifests_deleted").GetInt64()); // t1, t2, and the untagged one
+        Assert.Equal(6, run.GetProperty("blobs_deleted").GetInt64());     // t1's config, t2's config and layer, the untagged image's two, the upload
+        foreach (var figure in new[] { "tags_deleted", "manifests_deleted", "blobs_deleted", "bytes_freed" })
+        {
+            Assert.True(run.GetProperty(figure).GetInt64() == dry.GetProperty(figure).GetInt64(),
+                $"{figure}: the dry run said {dry.GetProperty(figure).GetInt64()}, the real run did {run.GetProperty(figure).GetInt64()}");
+        }
+        Assert.Equal(sharedLayer, Digest.Compute(await _boss.GetByteArrayAsync($"v2/boss/app/blobs/{sharedLayer}")));
+        Assert.Null(await _accounts.Server.Services.GetRequiredService<IBlobStore>().StatAsync(untagged.Layer, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Immutable_tags_outlive_the_rules_and_no_rules_keep_everything()
     {
         foreach (var tag in new[] { "v1", "v2", "latest" }) await Registry.PushImageAsync("boss/app", tag, salt: tag);
