@@ -38,6 +38,9 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public MetadataProvider Provider { get; }
 
+    /// <summary>The database's connection string on PostgreSQL (null on SQLite), for tests that act as another client would.</summary>
+    public string? PostgreSqlConnectionString { get; private set; }
+
     public IMetadataMigrator Migrator => _stores.Migrator;
 
     public IRegistryStore Registry => _stores.Registry;
@@ -99,7 +102,10 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         else
         {
             var server = await PostgresService.CreateDatabaseAsync(migrated: true);
-            database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
+            database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time)
+            {
+                PostgreSqlConnectionString = server.ConnectionString,
+            };
             database._countRows = async table =>
             {
                 await using var connection = new Npgsql.NpgsqlConnection(server.ConnectionString);
