@@ -23,7 +23,7 @@ public abstract class GcStoreContractTests : StoreContractTests
     private IRegistryStore Registry => Database.Registry;
 
     /// <summary>A cutoff after everything written so far.</summary>
-    private DateTimeOffset Later => _clock.GetUtcNow().AddSeconds(1);
+    protected DateTimeOffset Later => _clock.GetUtcNow().AddSeconds(1);
 
     private static RegistryChange Deleted(string repository, Digest digest) => new ManifestDeleted(repository, digest, ChangeActor.Server, DateTimeOffset.UnixEpoch);
 
@@ -51,13 +51,13 @@ public abstract class GcStoreContractTests : StoreContractTests
         await Registry.LinkBlobAsync("team/app", blob, 42, Ct);
 
         Assert.Equal([blob], await UnreferencedAsync(Later));
-        Assert.True(await Gc.TryMarkDeletingAsync(blob, Later, Ct));
-        Assert.False(await Gc.TryMarkDeletingAsync(blob, Later, Ct)); // claimed once
+        Assert.Single(await Gc.TryMarkDeletingAsync([blob], Later, Ct));
+        Assert.Empty(await Gc.TryMarkDeletingAsync([blob], Later, Ct)); // claimed once
         Assert.Null(await Registry.GetLinkedBlobSizeAsync("team/app", blob, Ct));
         Assert.Empty(await UnreferencedAsync(Later));
         Assert.Equal([new GcBlob(blob, 42)], await Gc.ListDeletingBlobsAsync(null, 100, Ct));
 
-        await Gc.ForgetBlobAsync(blob, Ct);
+        await Gc.ForgetBlobsAsync([blob], Ct);
         Assert.Empty(await Gc.ListDeletingBlobsAsync(null, 100, Ct));
         Assert.Empty(await Gc.FindKnownBlobsAsync([blob], Ct));
     }
@@ -69,8 +69,8 @@ public abstract class GcStoreContractTests : StoreContractTests
         var layer = image.Manifest.Layers[0].Digest;
 
         Assert.DoesNotContain(layer, await UnreferencedAsync(Later));
-        Assert.False(await Gc.TryMarkDeletingAsync(layer, Later, Ct));
-        Assert.False(await Gc.TryMarkDeletingAsync(image.Digest, Later, Ct)); // the manifest's own bytes
+        Assert.Empty(await Gc.TryMarkDeletingAsync([layer], Later, Ct));
+        Assert.Empty(await Gc.TryMarkDeletingAsync([image.Digest], Later, Ct)); // the manifest's own bytes
         Assert.Equal(100, await Registry.GetLinkedBlobSizeAsync("team/app", layer, Ct));
     }
 
@@ -85,7 +85,7 @@ public abstract class GcStoreContractTests : StoreContractTests
 
         await Registry.LinkBlobAsync("team/other", blob, 1, Ct); // mounted or uploaded again: linked now
         Assert.Empty(await UnreferencedAsync(cutoff.AddSeconds(30)));
-        Assert.False(await Gc.TryMarkDeletingAsync(blob, cutoff.AddSeconds(30), Ct));
+        Assert.Empty(await Gc.TryMarkDeletingAsync([blob], cutoff.AddSeconds(30), Ct));
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public abstract class GcStoreContractTests : StoreContractTests
         var layer = BlobDigest("l");
         await Registry.LinkBlobAsync("team/app", config, 7, Ct);
         await Registry.LinkBlobAsync("team/app", layer, 100, Ct);
-        Assert.True(await Gc.TryMarkDeletingAsync(layer, Later, Ct));
+        Assert.Single(await Gc.TryMarkDeletingAsync([layer], Later, Ct));
 
         Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/app", layer, 100, Ct));
         Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/new", layer, 100, _ => ValueTask.FromResult(true), Ct));
@@ -105,9 +105,52 @@ public abstract class GcStoreContractTests : StoreContractTests
         Assert.Equal(PutManifestStatus.MissingReference, push.Status);
         Assert.Equal(layer, push.Missing);
 
-        await Gc.ForgetBlobAsync(layer, Ct);
+        await Gc.ForgetBlobsAsync([layer], Ct);
         Assert.Equal(LinkBlobStatus.Linked, await Registry.LinkBlobAsync("team/app", layer, 100, _ => ValueTask.FromResult(true), Ct));
         Assert.Equal(PutManifestStatus.Stored, (await Registry.PutManifestAsync("team/app", Image(config, [layer]), ["v1"], null, Ct)).Status);
+    }
+
+    [Fact]
+    public async Task A_page_claim_takes_only_the_unreferenced_old_live_blobs_and_unlinks_each_everywhere()
+    {
+        var loose = BlobDigest("loose");
+        var mounted = BlobDigest("mounted");
+        await Registry.LinkBlobAsync("team/app", loose, 11, Ct);
+        await Registry.LinkBlobAsync("team/app", mounted, 22, Ct);
+        await Registry.LinkBlobAsync("team/other", mounted, 22, Ct);
+        var image = await PushImageAsync("team/app", "kept", "v1");
+        var cutoff = Later;
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        var young = BlobDigest("young");
+        await Registry.LinkBlobAsync("team/app", young, 33, Ct);
+        var page = new[] { loose, mounted, image.Manifest.Layers[0].Digest, image.Manifest.Config!.Digest, image.Digest, young, BlobDigest("never-stored") };
+
+        var claimed = await Gc.TryMarkDeletingAsync(page, cutoff, Ct);
+
+        Assert.Equal(new[] { new GcBlob(loose, 11), new GcBlob(mounted, 22) }.OrderBy(b => b.Digest.ToString()), claimed.OrderBy(b => b.Digest.ToString()));
+        Assert.Null(await Registry.GetLinkedBlobSizeAsync("team/app", mounted, Ct));
+        Assert.Null(await Registry.GetLinkedBlobSizeAsync("team/other", mounted, Ct));
+        Assert.Equal(100, await Registry.GetLinkedBlobSizeAsync("team/app", image.Manifest.Layers[0].Digest, Ct));
+        Assert.Equal(33, await Registry.GetLinkedBlobSizeAsync("team/app", young, Ct));
+        Assert.Empty(await Gc.TryMarkDeletingAsync(page, cutoff, Ct)); // claimed once
+        Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/other", loose, 11, Ct));
+
+        // The page's rows go in one forget; a live row named with them stays.
+        await Gc.ForgetBlobsAsync([loose, mounted, young], Ct);
+        Assert.Equal([young], await Gc.FindKnownBlobsAsync([loose, mounted, young], Ct));
+        Assert.Empty(await Gc.ListDeletingBlobsAsync(null, 100, Ct));
+    }
+
+    [Fact]
+    public async Task A_page_larger_than_one_statement_binds_is_claimed_and_forgotten_whole()
+    {
+        var blobs = Enumerable.Range(0, 600).Select(i => BlobDigest($"many-{i}")).ToArray();
+        foreach (var blob in blobs) await Registry.LinkBlobAsync("team/app", blob, 1, Ct);
+
+        Assert.Equal(blobs.Length, (await Gc.TryMarkDeletingAsync(blobs, Later, Ct)).Count);
+        Assert.Equal(blobs.Length, (await Gc.ListDeletingBlobsAsync(null, 1_000, Ct)).Count);
+        await Gc.ForgetBlobsAsync(blobs, Ct);
+        Assert.Empty(await Gc.FindKnownBlobsAsync(blobs, Ct));
     }
 
     [Fact]
@@ -133,12 +176,12 @@ public abstract class GcStoreContractTests : StoreContractTests
         await Registry.LinkBlobAsync("team/app", known, 1, Ct);
 
         Assert.Equal([known], await Gc.FindKnownBlobsAsync([orphan, known], Ct));
-        Assert.False(await Gc.TryClaimOrphanAsync(known, 1, Ct));
-        Assert.True(await Gc.TryClaimOrphanAsync(orphan, 9, Ct));
-        Assert.False(await Gc.TryClaimOrphanAsync(orphan, 9, Ct));
+        Assert.Empty(await Gc.TryClaimOrphansAsync([new GcBlob(known, 1)], Ct));
+        Assert.Equal([new GcBlob(orphan, 9)], await Gc.TryClaimOrphansAsync([new GcBlob(orphan, 9), new GcBlob(known, 1)], Ct));
+        Assert.Empty(await Gc.TryClaimOrphansAsync([new GcBlob(orphan, 9)], Ct));
         Assert.Equal(LinkBlobStatus.Gone, await Registry.LinkBlobAsync("team/app", orphan, 9, _ => ValueTask.FromResult(true), Ct));
         Assert.Equal([new GcBlob(orphan, 9)], await Gc.ListDeletingBlobsAsync(null, 100, Ct));
-        await Gc.ForgetBlobAsync(orphan, Ct);
+        await Gc.ForgetBlobsAsync([orphan], Ct);
         Assert.Empty(await Gc.ListDeletingBlobsAsync(null, 100, Ct));
     }
 
@@ -253,4 +296,31 @@ public sealed class SqliteGcStoreTests : GcStoreContractTests
 public sealed class PostgreSqlGcStoreTests : GcStoreContractTests
 {
     protected override MetadataProvider Provider => MetadataProvider.PostgreSql;
+
+    /// <summary>Bounds a claim that would wait for the other session: a hang fails the test instead of stalling it.</summary>
+    private static readonly TimeSpan NoWait = TimeSpan.FromMinutes(1);
+
+    [Theory]
+    [InlineData("SELECT 1 FROM repository_blobs WHERE digest = @digest FOR KEY SHARE")] // a manifest push checked the link
+    [InlineData("SELECT 1 FROM blobs WHERE digest = @digest FOR UPDATE")] // a link or upload commit holds the row
+    public async Task A_page_claim_skips_a_blob_that_a_push_in_progress_holds_instead_of_waiting_for_it(string pushLock)
+    {
+        var held = BlobDigest("held");
+        var free = BlobDigest("free");
+        await Database.Registry.LinkBlobAsync("team/app", held, 1, Ct);
+        await Database.Registry.LinkBlobAsync("team/app", free, 2, Ct);
+        var cutoff = Later;
+
+        await using var push = new Npgsql.NpgsqlConnection(Database.PostgreSqlConnectionString);
+        await push.OpenAsync(Ct);
+        await using (var transaction = await push.BeginTransactionAsync(Ct))
+        {
+            await Dapper.SqlMapper.ExecuteScalarAsync(push, pushLock, new { digest = held.ToString() }, transaction);
+            var claimed = await Database.Gc.TryMarkDeletingAsync([held, free], cutoff, Ct).WaitAsync(NoWait, Ct);
+            Assert.Equal([new GcBlob(free, 2)], claimed);
+            await transaction.RollbackAsync(Ct);
+        }
+        Assert.Equal(1, await Database.Registry.GetLinkedBlobSizeAsync("team/app", held, Ct));
+        Assert.Equal([new GcBlob(held, 1)], await Database.Gc.TryMarkDeletingAsync([held, free], cutoff, Ct).WaitAsync(NoWait, Ct));
+    }
 }

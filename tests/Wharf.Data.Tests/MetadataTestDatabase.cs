@@ -38,9 +38,6 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public MetadataProvider Provider { get; }
 
-    /// <summary>The database's connection string on PostgreSQL (null on SQLite), for tests that act as another client would.</summary>
-    public string? PostgreSqlConnectionString { get; private set; }
-
     public IMetadataMigrator Migrator => _stores.Migrator;
 
     public IRegistryStore Registry => _stores.Registry;
@@ -72,6 +69,9 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
 
     public Wharf.Core.Storage.ISharedFileStore Files => _stores.Files;
 
+    /// <summary>The PostgreSQL database's connection string (null on SQLite), for tests that hold locks as another session.</summary>
+    public string? PostgreSqlConnectionString { get; private set; }
+
     /// <summary>How many rows <paramref name="table"/> holds (for checks that nothing is left behind).</summary>
     public Task<long> CountRowsAsync(string table) => _countRows(table);
 
@@ -102,10 +102,8 @@ public sealed class MetadataTestDatabase : IAsyncDisposable, IRegistryStoreTestP
         else
         {
             var server = await PostgresService.CreateDatabaseAsync(migrated: true);
-            database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time)
-            {
-                PostgreSqlConnectionString = server.ConnectionString,
-            };
+            database = new MetadataTestDatabase(provider, t => Stores.PostgreSql(server.ConnectionString, t), server.DisposeAsync, time);
+            database.PostgreSqlConnectionString = server.ConnectionString;
             database._countRows = async table =>
             {
                 await using var connection = new Npgsql.NpgsqlConnection(server.ConnectionString);

@@ -183,6 +183,31 @@ public abstract class BlobStoreContractTests : StorageContract
     }
 
     [Fact]
+    public async Task A_batch_delete_removes_the_stored_blobs_named_and_reports_which_were_stored()
+    {
+        var (blobs, uploads) = CreateStore();
+        var stored = new List<Digest>();
+        for (var i = 0; i < 3; i++)
+        {
+            var content = Bytes(20 + i, seed: 40 + i);
+            var digest = i == 2 ? Sha512(content) : Sha256(content);
+            await UploadAsync(uploads, content, digest);
+            stored.Add(digest);
+        }
+        var kept = Bytes(30, seed: 50);
+        await UploadAsync(uploads, kept, Sha256(kept));
+        var missing = Sha256([7, 7, 7]);
+
+        var removed = await blobs.DeleteManyAsync([.. stored, missing], None);
+
+        Assert.Equal(stored.Select(d => d.ToString()).Order(), removed.Select(d => d.ToString()).Order());
+        foreach (var digest in stored) Assert.Null(await blobs.StatAsync(digest, None));
+        Assert.Equal(kept, await ReadBlobAsync(blobs, Sha256(kept)));
+        Assert.Empty(await blobs.DeleteManyAsync([.. stored, missing], None));
+        Assert.Empty(await blobs.DeleteManyAsync([], None));
+    }
+
+    [Fact]
     public async Task List_returns_every_stored_blob()
     {
         var (blobs, uploads) = CreateStore();

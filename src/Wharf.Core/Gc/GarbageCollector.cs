@@ -26,8 +26,9 @@ public sealed record GcReport(GcRun Run, IReadOnlyList<GcManifest> Manifests)
 /// <item>manifests that nothing keeps (<see cref="IGcStore.ListUnkeptManifestsAsync"/>), each re-checked and deleted in its
 /// own transaction with a <see cref="ManifestDeleted"/> change through the event seam;</item>
 /// <item>blobs that no manifest references, last linked before the grace period: claimed by compare-and-swap
-/// (<c>live</c> → <c>deleting</c>, links removed), then the object, then the row;</item>
-/// <item>objects of the blob store without a row, older than the grace period: claimed with a <c>deleting</c> row first;</item>
+/// (<c>live</c> → <c>deleting</c>, links removed), then the objects, then the rows, a page (<see cref="ClaimPage"/>) per
+/// transaction and per batch delete of the blob store;</item>
+/// <item>objects of the blob store without a row, older than the grace period: claimed with <c>deleting</c> rows first, a page at a time;</item>
 /// <item>upload sessions idle for longer than <c>Registry:UploadIdleTimeout</c> (S3 multipart uploads included).</item>
 /// </list>
 /// One collector runs at a time across every node (<see cref="IGcStore.TryLockAsync"/>). Every finished run, dry or not,
@@ -39,6 +40,12 @@ public sealed class GarbageCollector(
 {
     /// <summary>How many manifests a report lists.</summary>
     public const int MaxListed = 1_000;
+
+    /// <summary>
+    /// How many blobs one claim (and one forget) handles in a transaction: enough that a commit costs little per blob,
+    /// few enough that a push waiting for the writer waits a few milliseconds at most.
+    /// </summary>
+    public const int ClaimPage = 250;
 
     public GcOptions Options => options;
 
@@ -127,7 +134,7 @@ public sealed class GarbageCollector(
         while (true)
         {
             var page = await store.ListDeletingBlobsAsync(after, options.BatchSize, cancellationToken);
-            foreach (var blob in page) await DeleteClaimedAsync(blob, tally, cancellationToken);
+            foreach (var claimed in page.Chunk(ClaimPage)) await DeleteClaimedAsync(claimed, tally, cancellationToken);
             if (page.Count < options.BatchSize) return;
             after = page[^1].Digest.ToString();
         }
@@ -196,9 +203,10 @@ public sealed class GarbageCollector(
         while (true)
         {
             var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: false, options.DeleteUntagged, null, after, options.BatchSize, cancellationToken);
-            foreach (var blob in page)
+            foreach (var candidates in page.Chunk(ClaimPage))
             {
-                if (await store.TryMarkDeletingAsync(blob.Digest, cutoff, cancellationToken)) await DeleteClaimedAsync(blob, tally, cancellationToken);
+                var claimed = await store.TryMarkDeletingAsync([.. candidates.Select(b => b.Digest)], cutoff, cancellationToken);
+                await DeleteClaimedAsync(claimed, tally, cancellationToken);
             }
             if (page.Count < options.BatchSize) return;
             after = page[^1].Digest.ToString();
@@ -207,10 +215,15 @@ public sealed class GarbageCollector(
 
     private async Task DeleteOrphanObjectsAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
     {
+        var orphans = new List<GcBlob>(ClaimPage);
         await foreach (var orphan in ListOrphansAsync(cutoff, cancellationToken))
         {
-            if (await store.TryClaimOrphanAsync(orphan.Digest, orphan.Size, cancellationToken)) await DeleteClaimedAsync(new GcBlob(orphan.Digest, orphan.Size), tally, cancellationToken);
+            orphans.Add(new GcBlob(orphan.Digest, orphan.Size));
+            if (orphans.Count < ClaimPage) continue;
+            await DeleteClaimedAsync(await store.TryClaimOrphansAsync(orphans, cancellationToken), tally, cancellationToken);
+            orphans.Clear();
         }
+        await DeleteClaimedAsync(await store.TryClaimOrphansAsync(orphans, cancellationToken), tally, cancellationToken);
     }
 
     /// <summary>Objects older than the cutoff that no blob row knows, in batches of the store's listing.</summary>
@@ -235,12 +248,23 @@ public sealed class GarbageCollector(
         return [.. batch.Where(b => !known.Contains(b.Digest))];
     }
 
-    /// <summary>A claimed (<c>deleting</c>) blob: its object goes, then its row. Bytes count only when an object went.</summary>
-    private async Task DeleteClaimedAsync(GcBlob blob, Tally tally, CancellationToken cancellationToken)
+    /// <summary>
+    /// A page of claimed (<c>deleting</c>) blobs: their objects go, then their rows, each step at once for the page.
+    /// Bytes count only for objects that went (a manifest's own digest has a row but no object).
+    /// </summary>
+    private async Task DeleteClaimedAsync(IReadOnlyList<GcBlob> claimed, Tally tally, CancellationToken cancellationToken)
     {
-        var removed = await blobs.DeleteAsync(blob.Digest, cancellationToken);
-        await store.ForgetBlobAsync(blob.Digest, cancellationToken);
-        if (removed) tally.AddBlob(blob.Size);
+        if (claimed.Count == 0) return;
+        var digests = claimed.Select(b => b.Digest).ToArray();
+        var removed = await blobs.DeleteManyAsync(digests, cancellationToken);
+        await store.ForgetBlobsAsync(digests, cancellationToken);
+        foreach (var blob in claimed)
+        {
+            if (removed.Contains(blob.Digest)) tally.AddBlob(blob.Size);
+        }
+        // The claim and the forget each held the database's writer (on SQLite the only one) for a moment: let the
+        // pushes and pulls queued behind them go first.
+        await Task.Yield();
     }
 
     private sealed class Tally

@@ -31,8 +31,8 @@ public sealed record GcRun(
 
 /// <summary>
 /// The garbage collector's view of the metadata store. Every decision that races with pushes is taken here, in the
-/// database: <see cref="TryMarkDeletingAsync"/> moves a blob from <c>live</c> to <c>deleting</c> only when nothing
-/// references it (compare-and-swap), and a link or a manifest push that meets a <c>deleting</c> blob is refused
+/// database: <see cref="TryMarkDeletingAsync"/> moves blobs from <c>live</c> to <c>deleting</c> only when nothing
+/// references them (compare-and-swap), and a link or a manifest push that meets a <c>deleting</c> blob is refused
 /// (see <c>IRegistryStore.LinkBlobAsync</c>), so no manifest ever ends up pointing at a deleted object.
 /// </summary>
 public interface IGcStore
@@ -57,22 +57,25 @@ public interface IGcStore
         DateTimeOffset linkedBefore, bool ignoringUnkeptManifests, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, string? after, int limit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Compare-and-swap: moves the blob from <c>live</c> to <c>deleting</c> and removes every repository's link to it, only
-    /// when it is still unreferenced and was last linked before <paramref name="linkedBefore"/>. False when anything changed.
+    /// Compare-and-swap over a page of candidates, in one transaction: moves each blob from <c>live</c> to <c>deleting</c>
+    /// and removes every repository's link to it, only when it is still unreferenced and was last linked before
+    /// <paramref name="linkedBefore"/>. Returns the blobs claimed (with their sizes); the others changed, or are being
+    /// linked or referenced by a push right now, and stay <c>live</c> (the provider may skip them rather than wait).
     /// </summary>
-    Task<bool> TryMarkDeletingAsync(Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcBlob>> TryMarkDeletingAsync(IReadOnlyCollection<Digest> digests, DateTimeOffset linkedBefore, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Claims an object of the blob store that has no row (an upload that never got linked): inserts a <c>deleting</c> row,
-    /// so that no link can be made while the object is deleted. False when a row exists.
+    /// Claims objects of the blob store that have no row (uploads that never got linked), in one transaction: inserts a
+    /// <c>deleting</c> row for each, so that no link can be made while the object is deleted. Returns those claimed; an
+    /// object whose row exists meanwhile is left alone.
     /// </summary>
-    Task<bool> TryClaimOrphanAsync(Digest digest, long size, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcBlob>> TryClaimOrphansAsync(IReadOnlyCollection<GcBlob> orphans, CancellationToken cancellationToken);
 
     /// <summary>Which of <paramref name="digests"/> have a blob row, in any state.</summary>
     Task<IReadOnlySet<Digest>> FindKnownBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken);
 
-    /// <summary>Removes a <c>deleting</c> row once its object is gone.</summary>
-    Task ForgetBlobAsync(Digest digest, CancellationToken cancellationToken);
+    /// <summary>Removes the <c>deleting</c> rows of a page of blobs, in one transaction, once their objects are gone.</summary>
+    Task ForgetBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken);
 
     /// <summary>
     /// Manifests pushed before <paramref name="pushedBefore"/> that nothing keeps: kept are tagged manifests, manifests

@@ -34,6 +34,12 @@ public interface IBlobStore
     /// <summary>Removes the blob; false when it was not stored.</summary>
     ValueTask<bool> DeleteAsync(Digest digest, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Removes a page of blobs at once (garbage collection: a file system unlinks each, S3 sends one multi-object DELETE
+    /// per 1,000 keys); returns those that were stored. Digests not stored are no error.
+    /// </summary>
+    ValueTask<IReadOnlySet<Digest>> DeleteManyAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken);
+
     /// <summary>Every stored blob (for garbage collection).</summary>
     IAsyncEnumerable<BlobInfo> ListAsync(CancellationToken cancellationToken);
 }

@@ -8,10 +8,12 @@ using Wharf.Core.Retention;
 namespace Wharf.Data.PostgreSql;
 
 /// <summary>
-/// <see cref="IGcStore"/> on PostgreSQL. Writers run in parallel, so each compare-and-swap takes the row locks that order
-/// it against the racing paths: the blob row (<c>FOR UPDATE</c>; a link holds it through its upsert), then the blob's links
-/// (a manifest push holds <c>FOR KEY SHARE</c> on the links it checked, so the delete waits for it); only then, in a new
-/// statement that sees what those committed, does it check that nothing references the blob. The collector lock is a
+/// <see cref="IGcStore"/> on PostgreSQL. Writers run in parallel, so a page's compare-and-swap takes the row locks that
+/// order it against the racing paths: the blob rows (<c>FOR UPDATE</c>; a link holds one through its upsert), then the
+/// blobs' links (a manifest push holds <c>FOR KEY SHARE</c> on the links it checked); only then, in a new statement that
+/// sees what committed before, does it check that nothing references the blobs. A row or link held by a push in progress
+/// is skipped (<c>SKIP LOCKED</c>), not waited for: the push wins, and the collector never holds a page's locks while it
+/// waits, so it cannot deadlock with a push nor make one wait for more than a few statements. The collector lock is a
 /// session advisory lock ("WHARFGC"), released when its connection ends, so a collector that dies frees it.
 /// </summary>
 public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcStore
@@ -113,36 +115,53 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
         return [.. rows.Select(r => r.ToModel())];
     }
 
-    public Task<bool> TryMarkDeletingAsync(Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task<IReadOnlyList<GcBlob>> TryMarkDeletingAsync(IReadOnlyCollection<Digest> digests, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        if (digests.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
+        // Never waits for a push, so a page of claims holds its locks for a few statements only and cannot deadlock with
+        // one: what a link or a push holds right now is skipped (it stays live, and the next run looks again).
+        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
         {
-            var args = new { digest = digest.ToString(), cutoff = linkedBefore.ToUnixTimeMilliseconds() };
-            // 1. The row, locked: a link waits for this transaction from here on, and this waited for a link in progress.
-            var locked = await connection.ExecuteScalarAsync<int?>(Command(
-                "SELECT 1 FROM blobs WHERE digest = @digest AND state = 'live' AND linked_at <= @cutoff FOR UPDATE",
-                args, transaction, cancellationToken));
-            if (locked is null) return false;
-            await transaction.SaveAsync("claim", cancellationToken);
-            // 2. The links: waits for every manifest push that checked one of them (FOR KEY SHARE) to commit or roll back.
-            await connection.ExecuteAsync(Command("DELETE FROM repository_blobs WHERE digest = @digest", args, transaction, cancellationToken));
-            // 3. A new statement sees what those pushes committed.
-            var referenced = await connection.ExecuteScalarAsync<bool>(Command(
-                $"SELECT NOT ({Unreferenced}) FROM (SELECT @digest::text AS digest) b", args, transaction, cancellationToken));
-            if (referenced)
-            {
-                await transaction.RollbackAsync("claim", cancellationToken);
-                return false;
-            }
-            await connection.ExecuteAsync(Command("UPDATE blobs SET state = 'deleting' WHERE digest = @digest", args, transaction, cancellationToken));
-            return true;
+            var args = new { digests = digests.Select(d => d.ToString()).ToArray(), cutoff = linkedBefore.ToUnixTimeMilliseconds() };
+            // 1. The rows, locked: a link waits for this transaction from here on; a row a link holds is skipped.
+            var rows = (await connection.QueryAsync<string>(Command(
+                "SELECT digest FROM blobs WHERE digest = ANY(@digests) AND state = 'live' AND linked_at <= @cutoff ORDER BY digest FOR UPDATE SKIP LOCKED",
+                args, transaction, cancellationToken))).ToArray();
+            if (rows.Length == 0) return [];
+            // 2. Their links, locked: a manifest push holds FOR KEY SHARE on the links it checked until it commits, and
+            // the blobs of such a link are skipped. A push that checks a link later waits, and finds it gone.
+            var free = (await connection.QueryAsync<string>(Command("""
+                WITH locked AS MATERIALIZED (SELECT digest FROM repository_blobs WHERE digest = ANY(@rows) FOR UPDATE SKIP LOCKED)
+                SELECT b.digest FROM unnest(@rows) AS b (digest)
+                WHERE (SELECT count(*) FROM repository_blobs r WHERE r.digest = b.digest) = (SELECT count(*) FROM locked l WHERE l.digest = b.digest)
+                """, new { rows }, transaction, cancellationToken))).ToArray();
+            if (free.Length == 0) return [];
+            // 3. A new statement sees what the pushes that held those links committed.
+            var claimed = (await connection.QueryAsync<BlobRow>(Command($"""
+                WITH unreferenced AS (SELECT b.digest FROM unnest(@free) AS b (digest) WHERE {Unreferenced}),
+                unlinked AS (DELETE FROM repository_blobs WHERE digest IN (SELECT digest FROM unreferenced))
+                UPDATE blobs SET state = 'deleting' WHERE digest IN (SELECT digest FROM unreferenced)
+                RETURNING digest AS Digest, size AS Size
+                """, new { free }, transaction, cancellationToken))).Select(r => r.ToModel()).ToList();
+            return claimed;
         }, cancellationToken);
+    }
 
-    public Task<bool> TryClaimOrphanAsync(Digest digest, long size, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
-                "INSERT INTO blobs (digest, size, created_at, linked_at, state) VALUES (@digest, @size, 0, 0, 'deleting') ON CONFLICT (digest) DO NOTHING",
-                new { digest = digest.ToString(), size }, transaction, cancellationToken)) == 1,
+    public Task<IReadOnlyList<GcBlob>> TryClaimOrphansAsync(IReadOnlyCollection<GcBlob> orphans, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(orphans);
+        if (orphans.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
+        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
+            (await connection.QueryAsync<BlobRow>(Command("""
+                INSERT INTO blobs (digest, size, created_at, linked_at, state)
+                SELECT o.digest, o.size, 0, 0, 'deleting' FROM unnest(@digests, @sizes) AS o (digest, size)
+                ON CONFLICT (digest) DO NOTHING
+                RETURNING digest AS Digest, size AS Size
+                """, new { digests = orphans.Select(o => o.Digest.ToString()).ToArray(), sizes = orphans.Select(o => o.Size).ToArray() }, transaction, cancellationToken)))
+            .Select(r => r.ToModel()).ToList(),
             cancellationToken);
+    }
 
     public async Task<IReadOnlySet<Digest>> FindKnownBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
     {
@@ -153,12 +172,16 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
         return rows.Select(Digest.Parse).ToHashSet();
     }
 
-    public Task ForgetBlobAsync(Digest digest, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task ForgetBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        if (digests.Count == 0) return Task.CompletedTask;
+        return connections.WriteAsync(async (connection, transaction) =>
             await connection.ExecuteAsync(Command(
-                "DELETE FROM repository_blobs WHERE digest = @digest; DELETE FROM blobs WHERE digest = @digest AND state = 'deleting';",
-                new { digest = digest.ToString() }, transaction, cancellationToken)),
+                "DELETE FROM repository_blobs WHERE digest = ANY(@digests); DELETE FROM blobs WHERE digest = ANY(@digests) AND state = 'deleting';",
+                new { digests = digests.Select(d => d.ToString()).ToArray() }, transaction, cancellationToken)),
             cancellationToken);
+    }
 
     public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(
         DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken)

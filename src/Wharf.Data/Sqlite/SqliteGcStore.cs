@@ -108,46 +108,85 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
         return [.. rows.Select(r => r.ToModel())];
     }
 
-    public Task<bool> TryMarkDeletingAsync(Digest digest, DateTimeOffset linkedBefore, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task<IReadOnlyList<GcBlob>> TryMarkDeletingAsync(IReadOnlyCollection<Digest> digests, DateTimeOffset linkedBefore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        if (digests.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
+        // One transaction under the one writer: nothing links or pushes in between, so the claim needs no row locks.
+        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
         {
-            var args = new { digest = digest.ToString(), cutoff = linkedBefore.ToUnixTimeMilliseconds() };
-            var claimed = await connection.ExecuteAsync(Command(
-                $"UPDATE blobs SET state = 'deleting' WHERE digest = @digest AND state = 'live' AND linked_at <= @cutoff AND {Unreferenced.Replace("b.digest", "blobs.digest", StringComparison.Ordinal)}",
-                args, transaction, cancellationToken));
-            if (claimed == 0) return false;
-            await connection.ExecuteAsync(Command("DELETE FROM repository_blobs WHERE digest = @digest", args, transaction, cancellationToken));
-            return true;
+            var claimed = new List<GcBlob>(digests.Count);
+            foreach (var chunk in Chunks(digests))
+            {
+                var rows = await connection.QueryAsync<BlobRow>(Command($"""
+                    UPDATE blobs SET state = 'deleting'
+                    WHERE digest IN @digests AND state = 'live' AND linked_at <= @cutoff AND {Unreferenced.Replace("b.digest", "blobs.digest", StringComparison.Ordinal)}
+                    RETURNING digest AS Digest, size AS Size
+                    """, new { digests = chunk, cutoff = linkedBefore.ToUnixTimeMilliseconds() }, transaction, cancellationToken));
+                var page = rows.Select(r => r.ToModel()).ToList();
+                if (page.Count == 0) continue;
+                await connection.ExecuteAsync(Command("DELETE FROM repository_blobs WHERE digest IN @digests",
+                    new { digests = page.Select(b => b.Digest.ToString()).ToArray() }, transaction, cancellationToken));
+                claimed.AddRange(page);
+            }
+            return claimed;
         }, cancellationToken);
+    }
 
-    public Task<bool> TryClaimOrphanAsync(Digest digest, long size, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
-                "INSERT INTO blobs (digest, size, created_at, linked_at, state) VALUES (@digest, @size, 0, 0, 'deleting') ON CONFLICT (digest) DO NOTHING",
-                new { digest = digest.ToString(), size }, transaction, cancellationToken)) == 1,
-            cancellationToken);
+    public Task<IReadOnlyList<GcBlob>> TryClaimOrphansAsync(IReadOnlyCollection<GcBlob> orphans, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(orphans);
+        if (orphans.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
+        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
+        {
+            var claimed = new List<GcBlob>(orphans.Count);
+            foreach (var orphan in orphans)
+            {
+                var inserted = await connection.ExecuteAsync(Command(
+                    "INSERT INTO blobs (digest, size, created_at, linked_at, state) VALUES (@digest, @size, 0, 0, 'deleting') ON CONFLICT (digest) DO NOTHING",
+                    new { digest = orphan.Digest.ToString(), size = orphan.Size }, transaction, cancellationToken));
+                if (inserted == 1) claimed.Add(orphan);
+            }
+            return claimed;
+        }, cancellationToken);
+    }
 
     public async Task<IReadOnlySet<Digest>> FindKnownBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
     {
         if (digests.Count == 0) return new HashSet<Digest>();
         await using var connection = await connections.OpenAsync(cancellationToken);
         var known = new HashSet<Digest>();
-        // SQLite binds at most 32,766 parameters; batches of 500 stay far below.
-        foreach (var chunk in digests.Chunk(500))
+        foreach (var chunk in Chunks(digests))
         {
             var rows = await connection.QueryAsync<string>(Command(
-                "SELECT digest FROM blobs WHERE digest IN @digests", new { digests = chunk.Select(d => d.ToString()).ToArray() }, null, cancellationToken));
+                "SELECT digest FROM blobs WHERE digest IN @digests", new { digests = chunk }, null, cancellationToken));
             foreach (var row in rows) known.Add(Digest.Parse(row));
         }
         return known;
     }
 
-    public Task ForgetBlobAsync(Digest digest, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
-            await connection.ExecuteAsync(Command(
-                "DELETE FROM repository_blobs WHERE digest = @digest; DELETE FROM blobs WHERE digest = @digest AND state = 'deleting';",
-                new { digest = digest.ToString() }, transaction, cancellationToken)),
-            cancellationToken);
+    public Task ForgetBlobsAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        if (digests.Count == 0) return Task.CompletedTask;
+        return connections.WriteAsync(async (connection, transaction) =>
+        {
+            foreach (var chunk in Chunks(digests))
+            {
+                await connection.ExecuteAsync(Command(
+                    "DELETE FROM repository_blobs WHERE digest IN @digests; DELETE FROM blobs WHERE digest IN @digests AND state = 'deleting';",
+                    new { digests = chunk }, transaction, cancellationToken));
+            }
+            return 0;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Digests as text, in lists that one statement binds (SQLite takes at most 32,766 parameters; 500 stay far below,
+    /// and a statement naming a few hundred is where one lookup per digest pays off).
+    /// </summary>
+    private static IEnumerable<string[]> Chunks(IReadOnlyCollection<Digest> digests) =>
+        digests.Select(d => d.ToString()).Chunk(500);
 
     public async Task<IReadOnlyList<GcManifest>> ListUnkeptManifestsAsync(
         DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken)

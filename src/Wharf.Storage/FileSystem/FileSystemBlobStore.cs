@@ -95,19 +95,49 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     /// <summary>Always null: the file system has no URL of its own; Wharf serves its blobs.</summary>
     public ValueTask<Uri?> GetDownloadUrlAsync(Digest digest, CancellationToken cancellationToken) => ValueTask.FromResult<Uri?>(null);
 
-    public ValueTask<bool> DeleteAsync(Digest digest, CancellationToken cancellationToken)
+    public ValueTask<bool> DeleteAsync(Digest digest, CancellationToken cancellationToken) => ValueTask.FromResult(Unlink(digest));
+
+    /// <summary>Removes the blob's file; false when there was none.</summary>
+    private bool Unlink(Digest digest)
     {
         var path = BlobPath(digest);
         try
         {
-            if (!File.Exists(path)) return ValueTask.FromResult(false);
+            if (!File.Exists(path)) return false;
             File.Delete(path);
-            return ValueTask.FromResult(true);
+            return true;
         }
         catch (DirectoryNotFoundException)
         {
-            return ValueTask.FromResult(false);
+            return false;
         }
+    }
+
+    /// <summary>
+    /// How many unlinks a batch delete runs at once. One after the other, each waits about a millisecond for the file
+    /// system's journal on this kind of disk (ext4, measured); eight threads at once take a tenth of that per file.
+    /// </summary>
+    private const int ConcurrentUnlinks = 8;
+
+    public async ValueTask<IReadOnlySet<Digest>> DeleteManyAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        var queue = digests.ToArray();
+        var removed = new HashSet<Digest>();
+        var next = -1;
+        // Unlinking blocks and has no async API: dedicated threads, not the thread pool's, wait for it.
+        var workers = Enumerable.Range(0, Math.Min(ConcurrentUnlinks, queue.Length)).Select(_ => Task.Factory.StartNew(() =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < queue.Length)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!Unlink(queue[i])) continue;
+                lock (removed) removed.Add(queue[i]);
+            }
+        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        await Task.WhenAll(workers);
+        return removed;
     }
 
     public async IAsyncEnumerable<BlobInfo> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)

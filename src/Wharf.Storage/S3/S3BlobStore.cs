@@ -115,6 +115,47 @@ public sealed class S3BlobStore : IBlobStore
         }
     }
 
+    /// <summary>How many keys one multi-object DELETE may name (the S3 limit).</summary>
+    internal const int MaxKeysPerDelete = 1_000;
+
+    /// <summary>How many HEADs a batch delete sends at once to learn which objects are stored.</summary>
+    private const int ConcurrentHeads = 16;
+
+    public async ValueTask<IReadOnlySet<Digest>> DeleteManyAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        // A multi-object DELETE answers "deleted" for keys that never existed: HEADs (in parallel) tell which were stored.
+        var stored = new List<Digest>(digests.Count);
+        await Parallel.ForEachAsync(digests, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentHeads, CancellationToken = cancellationToken }, async (digest, ct) =>
+        {
+            if (await StatAsync(digest, ct) is null) return;
+            lock (stored) stored.Add(digest);
+        });
+        foreach (var chunk in stored.Chunk(MaxKeysPerDelete))
+        {
+            var request = new DeleteObjectsRequest { BucketName = Bucket, Objects = [.. chunk.Select(d => new KeyVersion { Key = Keys.Blob(d) })], Quiet = true };
+            DeleteObjectsResponse response;
+            try
+            {
+                response = await _s3.DeleteObjectsAsync(request, cancellationToken);
+            }
+            catch (DeleteObjectsException e)
+            {
+                response = e.Response;
+            }
+            catch (Exception e) when (S3Client.IsInfrastructure(e))
+            {
+                throw S3Client.Translate(e, $"a DELETE of {chunk.Length} objects under {Keys.BlobsPrefix}");
+            }
+            if (response.DeleteErrors is { Count: > 0 } errors)
+            {
+                var first = errors[0];
+                throw new StorageUnavailableException($"The S3 server failed to delete {errors.Count} of {chunk.Length} objects, first {first.Key}: {first.Code} {first.Message}");
+            }
+        }
+        return stored.ToHashSet();
+    }
+
     public async IAsyncEnumerable<BlobInfo> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = Keys.BlobsPrefix };

@@ -118,7 +118,7 @@ public class GarbageCollectionTests : RegistryTestBase
         var content = Bytes("layer the collector is deleting");
         var digest = await Registry.PushBlobAsync("team/old", content);
         var gc = Server.Services.GetRequiredService<IGcStore>();
-        Assert.True(await gc.TryMarkDeletingAsync(digest, DateTimeOffset.UtcNow.AddSeconds(1), CancellationToken.None));
+        Assert.Single(await gc.TryMarkDeletingAsync([digest], DateTimeOffset.UtcNow.AddSeconds(1), CancellationToken.None));
 
         // The object is still there, so the new upload's content is dropped as "already stored": the link must refuse.
         using (var post = await Http.PostAsync("v2/team/new/blobs/uploads/", null))
@@ -133,7 +133,7 @@ public class GarbageCollectionTests : RegistryTestBase
 
         // The collector finishes (object, then row); the client's retry stores the blob anew.
         Assert.True(await Blobs.DeleteAsync(digest, CancellationToken.None));
-        await gc.ForgetBlobAsync(digest, CancellationToken.None);
+        await gc.ForgetBlobsAsync([digest], CancellationToken.None);
         Assert.Equal(digest, await Registry.PushBlobAsync("team/new", content));
         Assert.Equal(content, await Http.GetByteArrayAsync($"v2/team/new/blobs/{digest}"));
     }

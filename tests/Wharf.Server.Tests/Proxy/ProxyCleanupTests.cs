@@ -140,7 +140,7 @@ public class ProxyCleanupTests
         using (var delete = await http.DeleteAsync($"v2/hub/library/app/manifests/{image.ManifestDigest}", ct)) Assert.Equal(HttpStatusCode.Accepted, delete.StatusCode);
 
         // The collector claims the layer (its links go); the object is still there. A pull now must not link it.
-        Assert.True(await gc.TryMarkDeletingAsync(layer, DateTimeOffset.UtcNow.AddMinutes(1), ct));
+        Assert.Single(await gc.TryMarkDeletingAsync([layer], DateTimeOffset.UtcNow.AddMinutes(1), ct));
         using (var manifest = await http.GetAsync("v2/hub/library/app/manifests/1", ct)) Assert.Equal(HttpStatusCode.OK, manifest.StatusCode);
         using (var claimed = await http.GetAsync($"v2/hub/library/app/blobs/{layer}", ct))
         {
@@ -164,7 +164,7 @@ public class ProxyCleanupTests
         Assert.Null(await wharf.Services.GetRequiredService<IRegistryStore>().GetLinkedBlobSizeAsync("hub/library/app", layer, ct));
 
         // The collector done: the next pull gets the whole layer, and the cache keeps it.
-        await gc.ForgetBlobAsync(layer, ct);
+        await gc.ForgetBlobsAsync([layer], ct);
         Assert.Equal(image.Layers[0].Digest, BlobDigest.Of(await http.GetByteArrayAsync($"v2/hub/library/app/blobs/{layer}", ct)));
         Assert.NotNull(await wharf.Services.GetRequiredService<IRegistryStore>().GetLinkedBlobSizeAsync("hub/library/app", layer, ct));
         await PullAsync(http, image, ct);

@@ -180,6 +180,7 @@ public sealed class BlobDownloadTests : IAsyncLifetime
 
         public ValueTask<Uri?> GetDownloadUrlAsync(Digest digest, CancellationToken cancellationToken) => inner.GetDownloadUrlAsync(digest, cancellationToken);
         public ValueTask<bool> DeleteAsync(Digest digest, CancellationToken cancellationToken) => inner.DeleteAsync(digest, cancellationToken);
+        public ValueTask<IReadOnlySet<Digest>> DeleteManyAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken) => inner.DeleteManyAsync(digests, cancellationToken);
         public IAsyncEnumerable<BlobInfo> ListAsync(CancellationToken cancellationToken) => inner.ListAsync(cancellationToken);
 
         private sealed class CountingStream(Stream inner, Counter counter) : Stream
