@@ -33,7 +33,7 @@ public abstract class GcStoreContractTests : StoreContractTests
     private async Task<List<Digest>> UnkeptAsync(DateTimeOffset cutoff, bool deleteUntagged = true) =>
         [.. (await Gc.ListUnkeptManifestsAsync(cutoff, deleteUntagged, null, 100, Ct)).Select(m => m.Digest)];
 
-    private async Task<NewManifest> PushImageAsync(string repository, string name, string? tag, Digest? subject = null)
+    protected async Task<NewManifest> PushImageAsync(string repository, string name, string? tag, Digest? subject = null)
     {
         var config = BlobDigest(name + "-config");
         var layer = BlobDigest(name + "-layer");
@@ -203,12 +203,14 @@ public abstract class GcStoreContractTests : StoreContractTests
             (await UnkeptAsync(Later)).Select(d => d.ToString()).Order());
         Assert.Equal([dangling.Digest], await UnkeptAsync(Later, deleteUntagged: false));
 
-        // Each is re-checked when deleted: a referrer goes only once its subject has gone, a tagged one never.
-        Assert.False(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", signatureOfUntagged.Digest), Later, Deleted("team/app", signatureOfUntagged.Digest), Ct));
-        Assert.False(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", tagged.Digest), Later, Deleted("team/app", tagged.Digest), Ct));
-        Assert.False(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", child.Digest), Later, Deleted("team/app", child.Digest), Ct));
-        Assert.True(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", untagged.Digest), Later, Deleted("team/app", untagged.Digest), Ct));
-        Assert.True(await Gc.TryDeleteUnkeptManifestAsync(new GcManifest("team/app", signatureOfUntagged.Digest), Later, Deleted("team/app", signatureOfUntagged.Digest), Ct));
+        // Each is re-checked when deleted: a referrer goes only once its subject has gone (earlier in the same page will
+        // do), a tagged one never, a child of a tagged index never.
+        static GcManifest App(Digest digest) => new("team/app", digest);
+        static RegistryChange Change(GcManifest m) => Deleted(m.Repository, m.Digest);
+        Assert.Empty(await Gc.TryDeleteUnkeptManifestsAsync([App(signatureOfUntagged.Digest), App(tagged.Digest), App(child.Digest)], Later, Change, Ct));
+        Assert.Equal([App(untagged.Digest), App(signatureOfUntagged.Digest)],
+            await Gc.TryDeleteUnkeptManifestsAsync([App(untagged.Digest), App(signatureOfUntagged.Digest), App(tagged.Digest)], Later, Change, Ct));
+        Assert.Empty(await Gc.TryDeleteUnkeptManifestsAsync([App(untagged.Digest)], Later, Change, Ct)); // gone already
         Assert.Null(await Registry.GetManifestAsync("team/app", untagged.Digest, Ct));
         Assert.NotNull(await Registry.GetManifestAsync("team/app", child.Digest, Ct));
 
@@ -322,5 +324,24 @@ public sealed class PostgreSqlGcStoreTests : GcStoreContractTests
         }
         Assert.Equal(1, await Database.Registry.GetLinkedBlobSizeAsync("team/app", held, Ct));
         Assert.Equal([new GcBlob(held, 1)], await Database.Gc.TryMarkDeletingAsync([held, free], cutoff, Ct).WaitAsync(NoWait, Ct));
+    }
+
+    [Fact]
+    public async Task A_page_of_manifest_deletions_skips_a_manifest_that_a_push_in_progress_holds_instead_of_waiting_for_it()
+    {
+        var held = new GcManifest("team/app", (await PushImageAsync("team/app", "held", null)).Digest);
+        var free = new GcManifest("team/app", (await PushImageAsync("team/app", "free", null)).Digest);
+        static RegistryChange Change(GcManifest m) => new ManifestDeleted(m.Repository, m.Digest, ChangeActor.Server, DateTimeOffset.UnixEpoch);
+
+        await using var push = new Npgsql.NpgsqlConnection(Database.PostgreSqlConnectionString);
+        await push.OpenAsync(Ct);
+        await using (var transaction = await push.BeginTransactionAsync(Ct))
+        {
+            // As a push of the same manifest does before it tags it.
+            await Dapper.SqlMapper.ExecuteScalarAsync(push, "SELECT 1 FROM manifests WHERE digest = @digest FOR KEY SHARE", new { digest = held.Digest.ToString() }, transaction);
+            Assert.Equal([free], await Database.Gc.TryDeleteUnkeptManifestsAsync([held, free], Later, Change, Ct).WaitAsync(NoWait, Ct));
+            await transaction.RollbackAsync(Ct);
+        }
+        Assert.Equal([held], await Database.Gc.TryDeleteUnkeptManifestsAsync([held, free], Later, Change, Ct).WaitAsync(NoWait, Ct));
     }
 }

@@ -47,6 +47,9 @@ public sealed class GarbageCollector(
     /// </summary>
     public const int ClaimPage = 250;
 
+    /// <summary>How many manifests one transaction deletes: each is re-checked and journalled with a few statements.</summary>
+    public const int ManifestPage = 50;
+
     public GcOptions Options => options;
 
     /// <summary>Runs one collection; null when another collector holds the lock.</summary>
@@ -182,14 +185,19 @@ public sealed class GarbageCollector(
         {
             var deleted = 0;
             var candidates = await store.ListUnkeptManifestsAsync(cutoff, options.DeleteUntagged, null, options.BatchSize, cancellationToken);
-            foreach (var manifest in candidates)
+            foreach (var page in candidates.Chunk(ManifestPage))
             {
-                var change = new ManifestDeleted(manifest.Repository, manifest.Digest, ChangeActor.Server, events.Now);
-                if (!await store.TryDeleteUnkeptManifestAsync(manifest, cutoff, change, cancellationToken)) continue;
-                cache.InvalidateManifest(manifest.Repository, manifest.Digest);
-                await events.PublishAsync(change);
-                tally.AddManifest(manifest);
-                deleted++;
+                var changes = new Dictionary<GcManifest, ManifestDeleted>();
+                var gone = await store.TryDeleteUnkeptManifestsAsync(page, cutoff,
+                    manifest => changes[manifest] = new ManifestDeleted(manifest.Repository, manifest.Digest, ChangeActor.Server, events.Now), cancellationToken);
+                foreach (var manifest in gone)
+                {
+                    cache.InvalidateManifest(manifest.Repository, manifest.Digest);
+                    await events.PublishAsync(changes[manifest]);
+                    tally.AddManifest(manifest);
+                    deleted++;
+                }
+                await Task.Yield(); // as between pages of blobs: what waits for the writer goes first
             }
             // Another pass finds the children of the indexes just deleted, or the rest of a full batch; none deleted
             // means what is left is kept (or changed under us).

@@ -88,10 +88,12 @@ public interface IGcStore
         DateTimeOffset pushedBefore, bool deleteUntagged, IReadOnlyCollection<ExpiredTag>? assumingDeleted, int limit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Deletes the manifest when, inside the transaction, it is still untagged, pushed before <paramref name="pushedBefore"/>
-    /// and no manifest of its repository lists it; journals <paramref name="change"/> with it. False when it changed.
+    /// Deletes a page of manifests in one transaction, each only when, inside it, it is still untagged, pushed before
+    /// <paramref name="pushedBefore"/>, no manifest of its repository lists it and its subject (if any) is gone; journals
+    /// the <paramref name="change"/> of each one deleted with it. Returns those deleted, in page order; the others changed,
+    /// or a push holds them right now (the provider may skip those rather than wait).
     /// </summary>
-    Task<bool> TryDeleteUnkeptManifestAsync(GcManifest manifest, DateTimeOffset pushedBefore, RegistryChange change, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GcManifest>> TryDeleteUnkeptManifestsAsync(IReadOnlyList<GcManifest> manifests, DateTimeOffset pushedBefore, Func<GcManifest, RegistryChange> change, CancellationToken cancellationToken);
 
     Task<long> StartRunAsync(DateTimeOffset startedAt, bool dryRun, string trigger, CancellationToken cancellationToken);
 

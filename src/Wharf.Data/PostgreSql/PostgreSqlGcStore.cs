@@ -196,33 +196,52 @@ public sealed class PostgreSqlGcStore(PostgreSqlConnections connections) : IGcSt
         return [.. rows.Select(r => new GcManifest(r.Repository, Digest.Parse(r.Digest)))];
     }
 
-    public Task<bool> TryDeleteUnkeptManifestAsync(GcManifest manifest, DateTimeOffset pushedBefore, RegistryChange change, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task<IReadOnlyList<GcManifest>> TryDeleteUnkeptManifestsAsync(IReadOnlyList<GcManifest> manifests, DateTimeOffset pushedBefore, Func<GcManifest, RegistryChange> change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(manifests);
+        ArgumentNullException.ThrowIfNull(change);
+        if (manifests.Count == 0) return Task.FromResult<IReadOnlyList<GcManifest>>([]);
+        return connections.WriteAsync<IReadOnlyList<GcManifest>>(async (connection, transaction) =>
         {
-            var args = new { repository = manifest.Repository, digest = manifest.Digest.ToString(), cutoff = pushedBefore.ToUnixTimeMilliseconds() };
-            // Locked first (a push of the same manifest holds FOR KEY SHARE on it while it tags it), then re-checked in new statements.
-            var row = await connection.QuerySingleOrDefaultAsync<ManifestKeyRow>(Command("""
-                SELECT m.id AS Id, m.repository_id AS RepositoryId
-                FROM manifests m JOIN repositories r ON r.id = m.repository_id
-                WHERE r.name = @repository AND m.digest = @digest AND m.pushed_at <= @cutoff
-                FOR UPDATE OF m
-                """, args, transaction, cancellationToken));
-            if (row is null) return false;
-            var kept = await connection.ExecuteScalarAsync<bool>(Command("""
-                SELECT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
-                    OR EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
-                               WHERE p.repository_id = m.repository_id AND mr.digest = m.digest AND mr.kind = 'manifest')
-                    OR (m.subject_digest IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))
-                FROM manifests m WHERE m.id = @Id
-                """, new { row.Id }, transaction, cancellationToken));
-            if (kept) return false;
-            await connection.ExecuteAsync(Command("""
-                DELETE FROM manifests WHERE id = @Id;
-                DELETE FROM repository_blobs WHERE repository_id = @RepositoryId AND digest = @digest;
-                """, new { row.Id, row.RepositoryId, digest = manifest.Digest.ToString() }, transaction, cancellationToken));
-            await connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return true;
+            var deleted = new List<GcManifest>(manifests.Count);
+            foreach (var manifest in manifests)
+            {
+                if (await TryDeleteUnkeptAsync(connection, transaction, manifest, pushedBefore, change(manifest), cancellationToken)) deleted.Add(manifest);
+            }
+            return deleted;
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// One manifest of a page, inside the page's transaction. Locked first, skipped when a push holds it (it holds
+    /// FOR KEY SHARE on a manifest it tags, or lists as a child), so the page never waits while holding the locks of the
+    /// manifests it deleted before; then re-checked in new statements.
+    /// </summary>
+    private async Task<bool> TryDeleteUnkeptAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, GcManifest manifest, DateTimeOffset pushedBefore, RegistryChange change, CancellationToken cancellationToken)
+    {
+        var args = new { repository = manifest.Repository, digest = manifest.Digest.ToString(), cutoff = pushedBefore.ToUnixTimeMilliseconds() };
+        var row = await connection.QuerySingleOrDefaultAsync<ManifestKeyRow>(Command("""
+            SELECT m.id AS Id, m.repository_id AS RepositoryId
+            FROM manifests m JOIN repositories r ON r.id = m.repository_id
+            WHERE r.name = @repository AND m.digest = @digest AND m.pushed_at <= @cutoff
+            FOR UPDATE OF m SKIP LOCKED
+            """, args, transaction, cancellationToken));
+        if (row is null) return false;
+        var kept = await connection.ExecuteScalarAsync<bool>(Command("""
+            SELECT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+                OR EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
+                           WHERE p.repository_id = m.repository_id AND mr.digest = m.digest AND mr.kind = 'manifest')
+                OR (m.subject_digest IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))
+            FROM manifests m WHERE m.id = @Id
+            """, new { row.Id }, transaction, cancellationToken));
+        if (kept) return false;
+        await connection.ExecuteAsync(Command("""
+            DELETE FROM manifests WHERE id = @Id;
+            DELETE FROM repository_blobs WHERE repository_id = @RepositoryId AND digest = @digest;
+            """, new { row.Id, row.RepositoryId, digest = manifest.Digest.ToString() }, transaction, cancellationToken));
+        await connections.JournalAsync(connection, transaction, change, cancellationToken);
+        return true;
+    }
 
     public Task<long> StartRunAsync(DateTimeOffset startedAt, bool dryRun, string trigger, CancellationToken cancellationToken) =>
         connections.WriteAsync((connection, transaction) => connection.ExecuteScalarAsync<long>(Command(

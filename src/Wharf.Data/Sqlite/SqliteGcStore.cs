@@ -202,27 +202,43 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
         return [.. rows.Select(r => new GcManifest(r.Repository, Digest.Parse(r.Digest)))];
     }
 
-    public Task<bool> TryDeleteUnkeptManifestAsync(GcManifest manifest, DateTimeOffset pushedBefore, RegistryChange change, CancellationToken cancellationToken) =>
-        connections.WriteAsync(async (connection, transaction) =>
+    public Task<IReadOnlyList<GcManifest>> TryDeleteUnkeptManifestsAsync(IReadOnlyList<GcManifest> manifests, DateTimeOffset pushedBefore, Func<GcManifest, RegistryChange> change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(manifests);
+        ArgumentNullException.ThrowIfNull(change);
+        if (manifests.Count == 0) return Task.FromResult<IReadOnlyList<GcManifest>>([]);
+        return connections.WriteAsync<IReadOnlyList<GcManifest>>(async (connection, transaction) =>
         {
-            var row = await connection.QuerySingleOrDefaultAsync<ManifestKeyRow>(Command("""
-                SELECT m.id AS Id, m.repository_id AS RepositoryId
-                FROM manifests m JOIN repositories r ON r.id = m.repository_id
-                WHERE r.name = @repository AND m.digest = @digest AND m.pushed_at <= @cutoff
-                  AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
-                  AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
-                                  WHERE p.repository_id = m.repository_id AND mr.digest = m.digest AND mr.kind = 'manifest')
-                  AND (m.subject_digest IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))
-                """, new { repository = manifest.Repository, digest = manifest.Digest.ToString(), cutoff = pushedBefore.ToUnixTimeMilliseconds() }, transaction, cancellationToken));
-            if (row is null) return false;
-            await connection.ExecuteAsync(Command("""
-                DELETE FROM manifest_references WHERE manifest_id = @Id;
-                DELETE FROM manifests WHERE id = @Id;
-                DELETE FROM repository_blobs WHERE repository_id = @RepositoryId AND digest = @digest;
-                """, new { row.Id, row.RepositoryId, digest = manifest.Digest.ToString() }, transaction, cancellationToken));
-            await connections.JournalAsync(connection, transaction, change, cancellationToken);
-            return true;
+            var deleted = new List<GcManifest>(manifests.Count);
+            foreach (var manifest in manifests)
+            {
+                if (await TryDeleteUnkeptAsync(connection, transaction, manifest, pushedBefore, change(manifest), cancellationToken)) deleted.Add(manifest);
+            }
+            return deleted;
         }, cancellationToken);
+    }
+
+    /// <summary>One manifest of a page, re-checked and deleted inside the page's transaction (which sees the page's earlier deletions).</summary>
+    private async Task<bool> TryDeleteUnkeptAsync(SqliteConnection connection, SqliteTransaction transaction, GcManifest manifest, DateTimeOffset pushedBefore, RegistryChange change, CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<ManifestKeyRow>(Command("""
+            SELECT m.id AS Id, m.repository_id AS RepositoryId
+            FROM manifests m JOIN repositories r ON r.id = m.repository_id
+            WHERE r.name = @repository AND m.digest = @digest AND m.pushed_at <= @cutoff
+              AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+              AND NOT EXISTS (SELECT 1 FROM manifest_references mr JOIN manifests p ON p.id = mr.manifest_id
+                              WHERE p.repository_id = m.repository_id AND mr.digest = m.digest AND mr.kind = 'manifest')
+              AND (m.subject_digest IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))
+            """, new { repository = manifest.Repository, digest = manifest.Digest.ToString(), cutoff = pushedBefore.ToUnixTimeMilliseconds() }, transaction, cancellationToken));
+        if (row is null) return false;
+        await connection.ExecuteAsync(Command("""
+            DELETE FROM manifest_references WHERE manifest_id = @Id;
+            DELETE FROM manifests WHERE id = @Id;
+            DELETE FROM repository_blobs WHERE repository_id = @RepositoryId AND digest = @digest;
+            """, new { row.Id, row.RepositoryId, digest = manifest.Digest.ToString() }, transaction, cancellationToken));
+        await connections.JournalAsync(connection, transaction, change, cancellationToken);
+        return true;
+    }
 
     public Task<long> StartRunAsync(DateTimeOffset startedAt, bool dryRun, string trigger, CancellationToken cancellationToken) =>
         connections.WriteAsync((connection, transaction) => connection.ExecuteScalarAsync<long>(Command(
