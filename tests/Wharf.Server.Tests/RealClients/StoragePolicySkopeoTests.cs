@@ -56,6 +56,13 @@ public sealed class StoragePolicySkopeoTests : IAsyncLifetime
         Assert.Contains("denied", moved.StandardError, StringComparison.OrdinalIgnoreCase);
         // skopeo logs through logrus, which escapes the rule's backslash: denied: … (rule 'v\\d+') …
         Assert.Matches(@"denied: The tag 'v1' of policy/app is immutable \(rule 'v\\+d\+'\) and cannot be moved", moved.StandardError);
+
+        // Nor deleted: skopeo deletes by the digest the tag resolves to, which the tag holds.
+        var deleted = await ExternalTool.RunAsync("skopeo", ["delete", "--tls-verify=false", "--retry-times", "0", remote], cancellationToken: ct);
+        Assert.NotEqual(0, deleted.ExitCode);
+        Assert.True(deleted.StandardError.Contains("denied", StringComparison.OrdinalIgnoreCase) && deleted.StandardError.Contains("cannot be deleted", StringComparison.Ordinal), deleted.StandardError);
+        using var still = await _http.GetAsync("v2/policy/app/manifests/v1", ct);
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
     }
 
     [Fact]
