@@ -28,6 +28,10 @@ internal static class StoredText
 
     public static string Format(RepositoryVisibility visibility) => AccountText.Format(visibility);
 
+    /// <summary>The blobs a manifest needs (config and layers), as stored digests, each once.</summary>
+    public static string[] RequiredBlobDigests(Wharf.Core.Manifests.ParsedManifest manifest) =>
+        [.. manifest.RequiredBlobs.Select(b => b.Digest.ToString()).Distinct(StringComparer.Ordinal)];
+
     public static RepositoryVisibility ParseVisibility(string? text) => text == "public" ? RepositoryVisibility.Public : RepositoryVisibility.Private;
 
     public static string? EmptyToNull(string? text) => string.IsNullOrEmpty(text) ? null : text;

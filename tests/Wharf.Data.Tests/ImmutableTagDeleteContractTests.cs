@@ -1,3 +1,5 @@
+using Dapper;
+using Npgsql;
 using Wharf.Core.Events;
 using Wharf.Core.Registry;
 
@@ -91,4 +93,47 @@ public sealed class SqliteImmutableTagDeleteTests : ImmutableTagDeleteContractTe
 public sealed class PostgreSqlImmutableTagDeleteTests : ImmutableTagDeleteContractTests
 {
     protected override MetadataProvider Provider => MetadataProvider.PostgreSql;
+
+    [Fact]
+    public async Task A_delete_by_digest_waits_for_a_push_that_tags_the_manifest_and_then_refuses()
+    {
+        var manifest = await PushTaggedImageAsync("team/app", "held", "latest");
+        Assert.True(await Database.Policies.SetImmutableTagsAsync("team/app", [@"v\d+"], Ct));
+
+        // Another client's push of the same manifest with the tag v1, in progress: it holds the manifest (FOR KEY SHARE),
+        // as PutManifest does, and has tagged it, but not committed yet.
+        await using var push = new NpgsqlConnection(Database.PostgreSqlConnectionString);
+        await push.OpenAsync(Ct);
+        await using var transaction = await push.BeginTransactionAsync(Ct);
+        var id = await push.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = 'team/app' AND m.digest = @digest FOR KEY SHARE",
+            new { digest = manifest.Digest.ToString() }, transaction, cancellationToken: Ct));
+        await push.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO tags (repository_id, name, manifest_id, updated_at) SELECT repository_id, 'v1', id, 0 FROM manifests WHERE id = @id",
+            new { id }, transaction, cancellationToken: Ct));
+
+        var delete = Database.Registry.DeleteManifestAsync("team/app", manifest.Digest, null, Ct);
+        await WaitForALockWaitAsync();
+        Assert.False(delete.IsCompleted);
+        await transaction.CommitAsync(Ct);
+
+        var result = await delete.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(DeleteStatus.ImmutableTag, result.Status);
+        Assert.Equal("v1", result.Tag);
+        Assert.Equal(manifest.Digest, await Database.Registry.ResolveTagAsync("team/app", "v1", Ct));
+    }
+
+    /// <summary>Until a statement on this database waits for a row lock (the delete, for the push's transaction).</summary>
+    private async Task WaitForALockWaitAsync()
+    {
+        await using var watch = new NpgsqlConnection(Database.PostgreSqlConnectionString);
+        await watch.OpenAsync(Ct);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (await watch.ExecuteScalarAsync<long>(new CommandDefinition(
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                   cancellationToken: deadline.Token)) == 0)
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+    }
 }

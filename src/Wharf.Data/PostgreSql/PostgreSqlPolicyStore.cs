@@ -124,7 +124,7 @@ public sealed class PostgreSqlPolicyStore(PostgreSqlConnections connections, Tim
         if (quota is null) return null;
         await connection.ExecuteAsync(Command(
             "SELECT pg_advisory_xact_lock(hashtextextended('wharf.quota:' || @ns, 0))", new { ns }, transaction, cancellationToken));
-        var blobs = manifest.RequiredBlobs.Select(b => b.Digest.ToString()).Distinct(StringComparer.Ordinal).ToArray();
+        var blobs = StoredText.RequiredBlobDigests(manifest);
         if (blobs.Length == 0) return null;
         var row = await connection.QuerySingleAsync<NeedRow>(Command(UsedBlobs + """
             SELECT (SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.digest IN (SELECT digest FROM used))::bigint AS Used,

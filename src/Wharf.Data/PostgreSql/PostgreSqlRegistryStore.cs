@@ -120,7 +120,15 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
             }
 
             var digest = manifest.Digest.ToString();
-            if (!manifest.FromUpstream && await PostgreSqlPolicyStore.RefusalAsync(connection, transaction, repository, repositoryId, digest, parsed, tags, cancellationToken) is { } refused) return refused;
+            if (!manifest.FromUpstream && await PostgreSqlPolicyStore.RefusalAsync(connection, transaction, repository, repositoryId, digest, parsed, tags, cancellationToken) is { } refused)
+            {
+                // A first push that the quota refuses leaves no empty repository behind (nor its links); nothing else was written.
+                if (refused.Status == PutManifestStatus.QuotaExceeded && repositoryId is { } refusedIn)
+                {
+                    await AbandonedRepositories.RemoveRefusedAsync(connection, transaction, refusedIn, StoredText.RequiredBlobDigests(parsed), "FOR UPDATE", cancellationToken);
+                }
+                return refused;
+            }
 
             var repoId = repositoryId ?? await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
             var manifestId = await connection.ExecuteScalarAsync<long?>(Command(
@@ -298,13 +306,24 @@ public sealed class PostgreSqlRegistryStore(PostgreSqlConnections connections, T
     private static CommandDefinition Command(string sql, object? parameters, NpgsqlTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, parameters, transaction, cancellationToken: cancellationToken);
 
-    /// <summary>The repository's id, created when missing (a concurrent creator's row is waited for, then read).</summary>
-    internal static async Task<long> EnsureRepositoryIdAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string repository, long now, CancellationToken cancellationToken) =>
-        await connection.ExecuteScalarAsync<long?>(Command(
-            "INSERT INTO repositories (name, created_at) VALUES (@repository, @now) ON CONFLICT (name) DO NOTHING RETURNING id",
-            new { repository, now }, transaction, cancellationToken))
-        ?? await connection.ExecuteScalarAsync<long>(Command(
-            "SELECT id FROM repositories WHERE name = @repository", new { repository }, transaction, cancellationToken));
+    /// <summary>
+    /// The repository's id, created when missing (a concurrent creator's row is waited for, then read), and held
+    /// (<c>FOR KEY SHARE</c>) until commit, so a repository delete — by hand, or of one that a refused first push leaves
+    /// empty — waits for this transaction instead of removing the row under its links. A row deleted between the insert
+    /// and the read is made again.
+    /// </summary>
+    internal static async Task<long> EnsureRepositoryIdAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string repository, long now, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var id = await connection.ExecuteScalarAsync<long?>(Command(
+                "INSERT INTO repositories (name, created_at) VALUES (@repository, @now) ON CONFLICT (name) DO NOTHING RETURNING id",
+                new { repository, now }, transaction, cancellationToken))
+                ?? await connection.ExecuteScalarAsync<long?>(Command(
+                    "SELECT id FROM repositories WHERE name = @repository FOR KEY SHARE", new { repository }, transaction, cancellationToken));
+            if (id is { } existing) return existing;
+        }
+    }
 
     /// <summary>
     /// Inserts the blob row or marks it linked now, holding its row lock until commit (the collector's compare-and-swap

@@ -121,7 +121,7 @@ public sealed class SqlitePolicyStore(SqliteConnectionFactory connections, TimeP
         var quota = await connection.ExecuteScalarAsync<long?>(Command(
             "SELECT bytes FROM namespace_quotas WHERE namespace = @ns", new { ns }, transaction, cancellationToken));
         if (quota is null) return null;
-        var blobs = manifest.RequiredBlobs.Select(b => b.Digest.ToString()).Distinct(StringComparer.Ordinal).ToArray();
+        var blobs = StoredText.RequiredBlobDigests(manifest);
         if (blobs.Length == 0) return null;
         var row = await connection.QuerySingleAsync<NeedRow>(Command(UsedBlobs + """
             SELECT (SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.digest IN (SELECT digest FROM used)) AS Used,

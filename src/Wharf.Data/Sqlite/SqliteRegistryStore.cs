@@ -123,7 +123,14 @@ public sealed class SqliteRegistryStore : IRegistryStore
         }
 
         var digest = manifest.Digest.ToString();
-        if (!manifest.FromUpstream && await SqlitePolicyStore.RefusalAsync(connection, transaction, repository, repositoryId, digest, parsed, tags, cancellationToken) is { } refused) return refused;
+        if (!manifest.FromUpstream && await SqlitePolicyStore.RefusalAsync(connection, transaction, repository, repositoryId, digest, parsed, tags, cancellationToken) is { } refused)
+        {
+            // A first push that the quota refuses leaves no empty repository behind (nor its links); anything else rolls back.
+            if (refused.Status != PutManifestStatus.QuotaExceeded || repositoryId is not { } refusedIn) return refused;
+            await AbandonedRepositories.RemoveRefusedAsync(connection, transaction, refusedIn, StoredText.RequiredBlobDigests(parsed), "", cancellationToken);
+            scope.Commit();
+            return refused;
+        }
 
         var repoId = repositoryId ?? await EnsureRepositoryIdAsync(connection, transaction, repository, now, cancellationToken);
         var manifestId = await connection.ExecuteScalarAsync<long?>(Command(

@@ -126,13 +126,18 @@ public class ImmutableTagsAndQuotaTests : RegistryTestBase
             Assert.Contains("(2000 bytes)", message, StringComparison.Ordinal);
         }
         using (var none = await Http.GetAsync($"v2/team/other/manifests/{Digest.Compute(Bytes(json))}")) Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
+        using (var noRepository = await Http.GetAsync("api/v1/repositories/team/other")) Assert.Equal(HttpStatusCode.NotFound, noRepository.StatusCode); // a first push: none made
+        using (var noLink = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"v2/team/other/blobs/{layerDigest}"))) Assert.Equal(HttpStatusCode.NotFound, noLink.StatusCode);
         Assert.Equal(keptBytes, (await UsageAsync("team")).GetProperty("used_bytes").GetInt64());
 
         // Another namespace has no quota, and its pushes do not count in this one's usage.
         Assert.NotEqual(default, (await PushSizedImageAsync("bob/app", "big", "big", 1500)).Digest);
         Assert.Equal(keptBytes, (await UsageAsync("team")).GetProperty("used_bytes").GetInt64());
 
+        // Without the quota, the client uploads again (its blobs were unlinked with the refusal) and the push goes.
         using (var removed = await Http.PutAsJsonAsync("api/v1/namespaces/team/quota", new { bytes = (long?)null })) Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+        await Registry.PushBlobAsync("team/other", config);
+        await Registry.PushBlobAsync("team/other", layer);
         await Registry.PushManifestAsync("team/other", "big", json);
     }
 

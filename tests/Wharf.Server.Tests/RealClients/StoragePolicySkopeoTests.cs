@@ -56,6 +56,13 @@ public sealed class StoragePolicySkopeoTests : IAsyncLifetime
         Assert.Contains("denied", moved.StandardError, StringComparison.OrdinalIgnoreCase);
         // skopeo logs through logrus, which escapes the rule's backslash: denied: … (rule 'v\\d+') …
         Assert.Matches(@"denied: The tag 'v1' of policy/app is immutable \(rule 'v\\+d\+'\) and cannot be moved", moved.StandardError);
+
+        // Nor deleted: skopeo deletes by the digest the tag resolves to, which the tag holds.
+        var deleted = await ExternalTool.RunAsync("skopeo", ["delete", "--tls-verify=false", "--retry-times", "0", remote], cancellationToken: ct);
+        Assert.NotEqual(0, deleted.ExitCode);
+        Assert.True(deleted.StandardError.Contains("denied", StringComparison.OrdinalIgnoreCase) && deleted.StandardError.Contains("cannot be deleted", StringComparison.Ordinal), deleted.StandardError);
+        using var still = await _http.GetAsync("v2/policy/app/manifests/v1", ct);
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
     }
 
     [Fact]
@@ -72,6 +79,37 @@ public sealed class StoragePolicySkopeoTests : IAsyncLifetime
         Assert.Contains("Storage quota of namespace 'small' exceeded: quota 64 KiB (65536 bytes), usage", refused.StandardError, StringComparison.Ordinal);
         using var tag = await _http.GetAsync("v2/small/app/manifests/2", ct);
         Assert.Equal(HttpStatusCode.NotFound, tag.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_first_push_that_the_quota_refuses_leaves_no_repository_behind()
+    {
+        using var cts = TestTimeout.Start();
+        var ct = cts.Token;
+        using (var set = await _http.PutAsJsonAsync("api/v1/namespaces/tight/quota", new { bytes = 16 * 1024 }, ct)) Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+
+        var refused = await CopyAsync(await LayoutAsync(7, 64 * 1024, ct), $"docker://{_server.HostPort}/tight/fresh:1", ct);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("Storage quota of namespace 'tight' exceeded", refused.StandardError, StringComparison.Ordinal);
+
+        // Its layers were uploaded (which made the repository) before the manifest was refused: none of it stays.
+        using (var repository = await _http.GetAsync("api/v1/repositories/tight/fresh", ct)) Assert.Equal(HttpStatusCode.NotFound, repository.StatusCode);
+        Assert.DoesNotContain("tight/fresh", await _http.GetStringAsync("api/v1/repositories?namespace=tight", ct), StringComparison.Ordinal);
+        Assert.DoesNotContain("tight/fresh", await _http.GetStringAsync("v2/_catalog", ct), StringComparison.Ordinal);
+        using (var search = System.Text.Json.JsonDocument.Parse(await _http.GetStringAsync("api/v1/search?q=fresh", ct)))
+        {
+            Assert.Empty(search.RootElement.GetProperty("results").EnumerateArray());
+        }
+        using (var page = await _http.GetAsync("r/tight/fresh", ct)) Assert.Equal(HttpStatusCode.NotFound, page.StatusCode);
+        using (var usage = await _http.GetAsync("api/v1/namespaces/tight/usage", ct))
+        {
+            Assert.Contains("\"repositories\":0", await usage.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        }
+
+        // A push that fits still goes, into a repository made anew.
+        (await CopyAsync(await LayoutAsync(8, 4096, ct), $"docker://{_server.HostPort}/tight/fresh:2", ct)).EnsureSuccess();
+        using var stored = await _http.GetAsync("v2/tight/fresh/manifests/2", ct);
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
     }
 
     [Fact]
