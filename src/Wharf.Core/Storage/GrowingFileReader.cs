@@ -27,7 +27,7 @@ public sealed class GrowingFileReader : IDisposable
 
     /// <summary>Reads into <paramref name="buffer"/> from <paramref name="offset"/>; 0 at the current end of the file.</summary>
     public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken) =>
-        RandomAccess.ReadAsync(_handle, buffer, offset, cancellationToken);
+        LocalFileIo.ReadAsync(_handle, buffer, offset, cancellationToken);
 
     public void Dispose() => _handle.Dispose();
 }

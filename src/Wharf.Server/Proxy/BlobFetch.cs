@@ -96,7 +96,7 @@ internal sealed class BlobFetch
                 if (read == 0) break;
                 if (total + read > length) throw new UpstreamException($"The upstream sent more of the blob {Digest} than the {length} bytes it announced.", 502);
                 var piece = filling.AsMemory(0, read);
-                if (spool is not null) await RandomAccess.WriteAsync(spool, piece, total, cancellationToken);
+                if (spool is not null) await LocalFileIo.WriteAsync(spool, piece, total, cancellationToken);
                 stored = writer.WriteAsync(piece, cancellationToken).AsTask();
                 total += read;
                 (filling, writing) = (writing, filling);

@@ -8,8 +8,8 @@ namespace Wharf.Storage.FileSystem;
 /// <summary>
 /// The file system's <see cref="BlobWriter"/>: the bytes go to one file in <c>tmp/</c>, hashed while they are written,
 /// and that file is what readers follow while it grows and what becomes the blob (fsynced and renamed into place once
-/// its digest is verified), so each byte is written once. Each write is a positioned write on the thread pool, with
-/// the hash computed meanwhile on the caller's thread.
+/// its digest is verified), so each byte is written once. Each write is a positioned write into the page cache, then
+/// hashed, both on the caller's thread (<see cref="LocalFileIo"/>).
 /// </summary>
 internal sealed class FileSystemBlobWriter : BlobWriter
 {
@@ -49,9 +49,8 @@ internal sealed class FileSystemBlobWriter : BlobWriter
             _tooLong = true; // the excess is never written
             return false;
         }
-        var write = RandomAccess.WriteAsync(_file, data, offset, cancellationToken);
+        await LocalFileIo.WriteAsync(_file, data, offset, cancellationToken);
         _hash.AppendData(data.Span);
-        await write;
         var written = offset + data.Length;
         Volatile.Write(ref _written, written);
         if (written - _writebackFrom >= FileSystemBlobStore.WritebackChunk)
