@@ -124,20 +124,22 @@ public sealed class SqliteConnectionFactory : IDisposable
     }
 
     /// <summary>Runs <paramref name="work"/> in one write transaction and commits it.</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        await using var scope = await BeginWriteAsync(cancellationToken);
-        var result = await work(scope.Connection, scope.Transaction);
-        scope.Commit();
-        return result;
+        return CommitAsync(BeginWriteAsync(cancellationToken), work);
     }
 
     /// <summary>Runs <paramref name="work"/> in one background write transaction (<see cref="BeginBackgroundWriteAsync"/>) and commits it.</summary>
-    public async Task<T> WriteInBackgroundAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
+    public Task<T> WriteInBackgroundAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        await using var scope = await BeginBackgroundWriteAsync(cancellationToken);
+        return CommitAsync(BeginBackgroundWriteAsync(cancellationToken), work);
+    }
+
+    private static async Task<T> CommitAsync<T>(Task<SqliteWriteScope> begin, Func<SqliteConnection, SqliteTransaction, Task<T>> work)
+    {
+        await using var scope = await begin;
         var result = await work(scope.Connection, scope.Transaction);
         scope.Commit();
         return result;
