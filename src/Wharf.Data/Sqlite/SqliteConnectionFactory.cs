@@ -7,14 +7,23 @@ namespace Wharf.Data.Sqlite;
 /// Opens pooled connections to the metadata database with Wharf's pragmas, and serializes writes in-process:
 /// every write goes through one gate and a <c>BEGIN IMMEDIATE</c> transaction, so concurrent writers queue here
 /// instead of failing with SQLITE_BUSY. Reads open their own connection and do not take the gate (WAL lets
-/// them run beside the writer).
+/// them run beside the writer). Background writers (the garbage collector's pages, <see cref="BeginBackgroundWriteAsync"/>)
+/// take the gate only when no request writer is waiting for it, so a push queues behind at most the one background
+/// transaction already running.
 /// </summary>
 public sealed class SqliteConnectionFactory : IDisposable
 {
     private const string ConnectionPragmas =
         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
 
+    /// <summary>
+    /// How many times a background writer hands the gate on to request writers waiting for it before it takes its turn
+    /// anyway: under a steady stream of pushes, background work still gets one transaction in this many plus one.
+    /// </summary>
+    public const int MaxBackgroundDeferrals = 100;
+
     private readonly SemaphoreSlim _writerGate = new(1, 1);
+    private int _requestWritersWaiting;
     private readonly ISqliteChangeJournal[] _journals;
     private int _walEnabled;
 
@@ -64,7 +73,40 @@ public sealed class SqliteConnectionFactory : IDisposable
     /// </summary>
     public async Task<SqliteWriteScope> BeginWriteAsync(CancellationToken cancellationToken)
     {
-        await _writerGate.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref _requestWritersWaiting);
+        try
+        {
+            await _writerGate.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _requestWritersWaiting);
+        }
+        return await BeginTransactionHoldingGateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="BeginWriteAsync"/>, for work no client waits on (the garbage collector): while request writers wait
+    /// for the gate, it hands the gate on to them and queues again behind them, at most <see cref="MaxBackgroundDeferrals"/>
+    /// times.
+    /// </summary>
+    public async Task<SqliteWriteScope> BeginBackgroundWriteAsync(CancellationToken cancellationToken)
+    {
+        for (var deferred = 0; ; deferred++)
+        {
+            await _writerGate.WaitAsync(cancellationToken);
+            if (Volatile.Read(ref _requestWritersWaiting) == 0 || deferred >= MaxBackgroundDeferrals) break;
+            // The gate goes to the first waiter in line (a request writer), and this one queues again at once, behind
+            // every writer waiting now. A request writer counted but not yet in line gets a moment to get there.
+            _writerGate.Release();
+            if (_writerGate.CurrentCount > 0) await Task.Yield();
+        }
+        return await BeginTransactionHoldingGateAsync(cancellationToken);
+    }
+
+    /// <summary>Opens the connection and begins the transaction of a writer that holds the gate; releases it on failure.</summary>
+    private async Task<SqliteWriteScope> BeginTransactionHoldingGateAsync(CancellationToken cancellationToken)
+    {
         SqliteConnection? connection = null;
         try
         {
@@ -82,10 +124,22 @@ public sealed class SqliteConnectionFactory : IDisposable
     }
 
     /// <summary>Runs <paramref name="work"/> in one write transaction and commits it.</summary>
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        await using var scope = await BeginWriteAsync(cancellationToken);
+        return CommitAsync(BeginWriteAsync(cancellationToken), work);
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one background write transaction (<see cref="BeginBackgroundWriteAsync"/>) and commits it.</summary>
+    public Task<T> WriteInBackgroundAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return CommitAsync(BeginBackgroundWriteAsync(cancellationToken), work);
+    }
+
+    private static async Task<T> CommitAsync<T>(Task<SqliteWriteScope> begin, Func<SqliteConnection, SqliteTransaction, Task<T>> work)
+    {
+        await using var scope = await begin;
         var result = await work(scope.Connection, scope.Transaction);
         scope.Commit();
         return result;

@@ -10,7 +10,9 @@ namespace Wharf.Data.Sqlite;
 /// <summary>
 /// <see cref="IGcStore"/> on SQLite. Every compare-and-swap runs under the writer gate in a <c>BEGIN IMMEDIATE</c>
 /// transaction, so it cannot interleave with a link or a manifest push of this process, and SQLite's file lock orders it
-/// against other processes on the same file (a <c>wharf gc</c> beside <c>wharf serve</c>). The collector lock is an
+/// against other processes on the same file (a <c>wharf gc</c> beside <c>wharf serve</c>). The collector's writes are
+/// background writes (<see cref="SqliteConnectionFactory.BeginBackgroundWriteAsync"/>): a push waiting for the writer goes
+/// first. The collector lock is an
 /// exclusive lock on the file <c>&lt;database&gt;.gc-lock</c>, which the operating system releases when its holder dies.
 /// </summary>
 public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStore
@@ -113,7 +115,7 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
         // One transaction under the one writer: nothing links or pushes in between, so the claim needs no row locks.
-        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
+        return connections.WriteInBackgroundAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
         {
             var claimed = new List<GcBlob>(digests.Count);
             foreach (var chunk in Chunks(digests))
@@ -137,7 +139,7 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
     {
         ArgumentNullException.ThrowIfNull(orphans);
         if (orphans.Count == 0) return Task.FromResult<IReadOnlyList<GcBlob>>([]);
-        return connections.WriteAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
+        return connections.WriteInBackgroundAsync<IReadOnlyList<GcBlob>>(async (connection, transaction) =>
         {
             var claimed = new List<GcBlob>(orphans.Count);
             foreach (var orphan in orphans)
@@ -169,7 +171,7 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
     {
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0) return Task.CompletedTask;
-        return connections.WriteAsync(async (connection, transaction) =>
+        return connections.WriteInBackgroundAsync(async (connection, transaction) =>
         {
             foreach (var chunk in Chunks(digests))
             {
@@ -207,7 +209,7 @@ public sealed class SqliteGcStore(SqliteConnectionFactory connections) : IGcStor
         ArgumentNullException.ThrowIfNull(manifests);
         ArgumentNullException.ThrowIfNull(change);
         if (manifests.Count == 0) return Task.FromResult<IReadOnlyList<GcManifest>>([]);
-        return connections.WriteAsync<IReadOnlyList<GcManifest>>(async (connection, transaction) =>
+        return connections.WriteInBackgroundAsync<IReadOnlyList<GcManifest>>(async (connection, transaction) =>
         {
             var deleted = new List<GcManifest>(manifests.Count);
             foreach (var manifest in manifests)

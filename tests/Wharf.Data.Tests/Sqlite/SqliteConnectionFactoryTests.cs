@@ -48,6 +48,56 @@ public sealed class SqliteConnectionFactoryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_background_writer_lets_request_writers_queued_after_it_go_first()
+    {
+        var connections = _database.Connections;
+        var first = await connections.BeginWriteAsync(Ct);
+        var background = connections.BeginBackgroundWriteAsync(Ct);
+        await Task.Yield();
+        var request = connections.BeginWriteAsync(Ct); // queued behind the background writer
+        Assert.False(background.IsCompleted);
+        Assert.False(request.IsCompleted);
+
+        await first.DisposeAsync();
+        // The request writer gets the gate although it queued last; the background writer waits for it.
+        var second = await request.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.False(background.IsCompleted);
+        await second.DisposeAsync();
+        await using (await background.WaitAsync(TimeSpan.FromSeconds(30), Ct))
+        {
+        }
+    }
+
+    [Fact]
+    public async Task A_background_writer_takes_its_turn_after_a_bounded_number_of_request_writers()
+    {
+        var connections = _database.Connections;
+        var holding = await connections.BeginWriteAsync(Ct);
+        var background = connections.BeginBackgroundWriteAsync(Ct);
+        // A request writer is always waiting: each time the background writer gets the gate it hands it on, up to its limit.
+        var next = connections.BeginWriteAsync(Ct);
+        var served = 0;
+        while (true)
+        {
+            await holding.DisposeAsync();
+            var winner = await Task.WhenAny(next, background).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            if (winner == background) break;
+            served++;
+            Assert.True(served <= SqliteConnectionFactory.MaxBackgroundDeferrals, $"the background writer still waits after {served} request writers");
+            holding = await next;
+            next = connections.BeginWriteAsync(Ct);
+        }
+        Assert.Equal(SqliteConnectionFactory.MaxBackgroundDeferrals, served);
+        await using (await background)
+        {
+            Assert.False(next.IsCompleted);
+        }
+        await using (await next.WaitAsync(TimeSpan.FromSeconds(30), Ct))
+        {
+        }
+    }
+
+    [Fact]
     public async Task Reads_run_while_a_write_transaction_is_open()
     {
         var store = new SqliteRegistryStore(_database.Connections);
