@@ -43,8 +43,9 @@ public sealed class GarbageCollector(
 
     /// <summary>
     /// How many blobs one claim (and one forget) handles in a transaction: enough that a commit costs little per blob,
-    /// few enough that a push arriving while one runs waits about a millisecond for it (measured at 30,000 blobs: a page
-    /// of 250 held SQLite's writer 7 ms at the median and up to 45 ms, one of 50 for 1 ms and up to 18 ms).
+    /// few enough that a push arriving while one runs waits about a millisecond for it (measured at 20,000 and 30,000
+    /// blobs beside pushes: a page of 250 held SQLite's writer 7–10 ms at the median and up to 31–45 ms, one of 50 about
+    /// 1 ms, and up to 18 ms with one unlink thread).
     /// </summary>
     public const int ClaimPage = 50;
 
