@@ -9,12 +9,20 @@ namespace Wharf.Data.Sqlite;
 /// instead of failing with SQLITE_BUSY. Reads open their own connection and do not take the gate (WAL lets
 /// them run beside the writer). Background writers (the garbage collector's pages, <see cref="BeginBackgroundWriteAsync"/>)
 /// take the gate only when no request writer is waiting for it, so a push queues behind at most the one background
-/// transaction already running.
+/// transaction already running. WAL checkpoints run outside the gate, on their own connection, every
+/// <see cref="CommitsPerCheckpoint"/> commits (SQLite's own automatic checkpoint would run inside whichever commit
+/// crosses its threshold, and every writer queued at the gate would wait for its fsyncs).
 /// </summary>
 public sealed class SqliteConnectionFactory : IDisposable
 {
     private const string ConnectionPragmas =
-        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;";
+        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=0;";
+
+    /// <summary>
+    /// How many commits go by between two WAL checkpoints. Wharf's commits are a few rows each, so the WAL stays
+    /// small between two checkpoints.
+    /// </summary>
+    public const int CommitsPerCheckpoint = 100;
 
     /// <summary>
     /// How many times a background writer hands the gate on to request writers waiting for it before it takes its turn
@@ -26,6 +34,9 @@ public sealed class SqliteConnectionFactory : IDisposable
     private int _requestWritersWaiting;
     private readonly ISqliteChangeJournal[] _journals;
     private int _walEnabled;
+    private int _commitsSinceCheckpoint;
+    private int _checkpointRunning;
+    private long _checkpointsDone;
 
     /// <param name="journals">Told about every registry change inside its write transaction (see <see cref="ISqliteChangeJournal"/>).</param>
     public SqliteConnectionFactory(SqliteOptions options, IEnumerable<ISqliteChangeJournal>? journals = null)
@@ -113,7 +124,7 @@ public sealed class SqliteConnectionFactory : IDisposable
             connection = await OpenAsync(cancellationToken);
             // deferred: false makes Microsoft.Data.Sqlite issue BEGIN IMMEDIATE: the write lock is taken up front.
             var transaction = connection.BeginTransaction(deferred: false);
-            return new SqliteWriteScope(connection, transaction, _writerGate);
+            return new SqliteWriteScope(connection, transaction, _writerGate, this);
         }
         catch
         {
@@ -145,6 +156,53 @@ public sealed class SqliteConnectionFactory : IDisposable
         return result;
     }
 
+    /// <summary>How many background WAL checkpoints have finished (successfully or not) since this factory was made.</summary>
+    public long CheckpointsDone => Interlocked.Read(ref _checkpointsDone);
+
+    /// <summary>Raised after each background WAL checkpoint, with its failure or null.</summary>
+    public event Action<Exception?>? CheckpointFinished;
+
+    /// <summary>
+    /// Copies the WAL's committed pages into the database file (<c>PRAGMA wal_checkpoint(PASSIVE)</c>: it waits for no
+    /// reader nor writer) on a connection of its own, outside the writer gate.
+    /// </summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Called by a write scope after its commit, once it has let go of the gate.</summary>
+    internal void Committed()
+    {
+        if (Interlocked.Increment(ref _commitsSinceCheckpoint) < CommitsPerCheckpoint) return;
+        if (Interlocked.CompareExchange(ref _checkpointRunning, 1, 0) != 0) return;
+        Interlocked.Exchange(ref _commitsSinceCheckpoint, 0);
+        _ = Task.Run(RunBackgroundCheckpointAsync);
+    }
+
+    private async Task RunBackgroundCheckpointAsync()
+    {
+        Exception? failure = null;
+        try
+        {
+            await CheckpointAsync(CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is SqliteException or IOException or InvalidOperationException)
+        {
+            // Nothing is lost: the pages stay in the WAL, and the next checkpoint copies them.
+            failure = exception;
+        }
+        finally
+        {
+            Interlocked.Increment(ref _checkpointsDone);
+            Volatile.Write(ref _checkpointRunning, 0);
+        }
+        CheckpointFinished?.Invoke(failure);
+    }
+
     /// <summary>
     /// Hands a change to every <see cref="ISqliteChangeJournal"/> inside the write transaction that makes it; a store
     /// calls this once the write has happened and before it commits. Nothing to do for a null change.
@@ -162,20 +220,27 @@ public sealed class SqliteConnectionFactory : IDisposable
 public sealed class SqliteWriteScope : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate;
+    private readonly SqliteConnectionFactory _factory;
+    private bool _committed;
     private bool _disposed;
 
-    internal SqliteWriteScope(SqliteConnection connection, SqliteTransaction transaction, SemaphoreSlim gate)
+    internal SqliteWriteScope(SqliteConnection connection, SqliteTransaction transaction, SemaphoreSlim gate, SqliteConnectionFactory factory)
     {
         Connection = connection;
         Transaction = transaction;
         _gate = gate;
+        _factory = factory;
     }
 
     public SqliteConnection Connection { get; }
 
     public SqliteTransaction Transaction { get; }
 
-    public void Commit() => Transaction.Commit();
+    public void Commit()
+    {
+        Transaction.Commit();
+        _committed = true;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -191,5 +256,6 @@ public sealed class SqliteWriteScope : IAsyncDisposable
         {
             _gate.Release();
         }
+        if (_committed) _factory.Committed();
     }
 }

@@ -48,6 +48,31 @@ public sealed class SqliteConnectionFactoryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_wal_is_checkpointed_in_the_background_after_a_hundred_commits_and_never_by_a_commit()
+    {
+        await using var database = new SqliteTestDatabase();
+        var connections = database.Connections;
+        var checkpointed = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connections.CheckpointFinished += failure => checkpointed.TrySetResult(failure);
+        const string insert = "INSERT INTO filler (data) VALUES (randomblob(49152))";
+        await connections.WriteAsync((c, t) => c.ExecuteAsync("CREATE TABLE filler (data BLOB)", transaction: t), Ct);
+        for (var commit = 2; commit < SqliteConnectionFactory.CommitsPerCheckpoint; commit++)
+        {
+            await connections.WriteAsync((c, t) => c.ExecuteAsync(insert, transaction: t), Ct);
+        }
+
+        // 99 commits of some 1,200 pages, more than SQLite's own automatic threshold (1,000): all still in the WAL.
+        Assert.Equal(0, connections.CheckpointsDone);
+        Assert.True(new FileInfo(database.DatabasePath).Length < 1024 * 1024, "a commit checkpointed the WAL");
+
+        await connections.WriteAsync((c, t) => c.ExecuteAsync(insert, transaction: t), Ct);
+        Assert.Null(await checkpointed.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct));
+        Assert.True(new FileInfo(database.DatabasePath).Length > 99L * 49152, "the checkpoint did not copy the WAL into the database");
+        await using var reader = await connections.OpenAsync(Ct);
+        Assert.Equal(SqliteConnectionFactory.CommitsPerCheckpoint - 1, await reader.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM filler"));
+    }
+
+    [Fact]
     public async Task A_background_writer_lets_request_writers_queued_after_it_go_first()
     {
         var connections = _database.Connections;
