@@ -43,7 +43,9 @@ public sealed class ServeStartupTests
             Assert.Matches("builds +no workers in this process", banner);
             Assert.Matches(@"build-push +pushes into this Wharf, under the caller's namespace \(DOCKERHUB_\* not set\)", banner);
             Assert.DoesNotContain("Now listening on", banner, StringComparison.Ordinal);
-            Assert.Equal(0, await first.StopAsync());
+            var exitCode = await first.StopAsync();
+            // One CI run saw 143 (ended by the SIGTERM itself) once, not reproduced since: the message keeps what the server said.
+            Assert.True(exitCode == 0, $"wharf serve exited {exitCode} on SIGTERM.\nstdout:\n{first.Output}\nstderr:\n{first.Error}");
             Assert.Contains("Wharf stopped.", first.Output, StringComparison.Ordinal);
         }
 
