@@ -108,11 +108,14 @@ public sealed class SqliteConnectionFactoryTests : IAsyncLifetime
             var winner = await Task.WhenAny(next, background).WaitAsync(TimeSpan.FromSeconds(30), Ct);
             if (winner == background) break;
             served++;
-            Assert.True(served <= SqliteConnectionFactory.MaxBackgroundDeferrals, $"the background writer still waits after {served} request writers");
+            // Each turn the background writer gets, it hands on (at most MaxBackgroundDeferrals times). A request writer may
+            // also queue ahead of it by itself, in the moment between its hand-over and its queueing again (FIFO): at most
+            // one per hand-over.
+            Assert.True(served <= 2 * SqliteConnectionFactory.MaxBackgroundDeferrals, $"the background writer still waits after {served} request writers");
             holding = await next;
             next = connections.BeginWriteAsync(Ct);
         }
-        Assert.Equal(SqliteConnectionFactory.MaxBackgroundDeferrals, served);
+        Assert.InRange(served, SqliteConnectionFactory.MaxBackgroundDeferrals, 2 * SqliteConnectionFactory.MaxBackgroundDeferrals);
         await using (await background)
         {
             Assert.False(next.IsCompleted);
