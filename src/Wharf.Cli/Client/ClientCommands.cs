@@ -30,6 +30,14 @@ public static class ClientCommands
     }
 
     /// <summary>
+    /// How a command is run. A <see cref="Commands.HostCommand"/> (<c>serve</c>, <c>worker</c>) leaves SIGTERM and Ctrl+C
+    /// to its host, which drains what is in flight; the others keep System.CommandLine's handling: the signal cancels the
+    /// command's token, and the process ends two seconds later if the command has not returned by then.
+    /// </summary>
+    private static InvocationConfiguration Invocation(Command command) =>
+        command is Commands.HostCommand ? new InvocationConfiguration { ProcessTerminationTimeout = null } : new InvocationConfiguration();
+
+    /// <summary>
     /// Parses and runs. A command line that does not parse prints what is wrong, the command's usage line and where its
     /// help is (as docker does), not the whole help, and exits with <see cref="ExitCodes.InvalidInput"/> (2); with
     /// <c>-o json</c> the error document goes to stdout too.
@@ -41,7 +49,7 @@ public static class ClientCommands
         var parse = root.Parse(args, configuration);
         var command = parse.CommandResult.Command;
         var unknown = command.TreatUnmatchedTokensAsErrors ? UnknownOptions(parse) : [];
-        if (parse.Errors.Count == 0 && unknown.Count == 0) return await parse.InvokeAsync();
+        if (parse.Errors.Count == 0 && unknown.Count == 0) return await parse.InvokeAsync(Invocation(command));
         var path = CommandPath(parse);
         if (unknown.Count == 0 && parse.Errors.Count == 1 && parse.UnmatchedTokens.Count == 0 && command.Subcommands.Count > 0 && command.Action is null)
         {

@@ -16,7 +16,7 @@ public static class ServeCommand
 {
     public static Command Create(string[] rawArgs)
     {
-        var command = new Command("serve", "Run the server (default http://localhost:5000, data in ./data).")
+        var command = new HostCommand("serve", "Run the server (default http://localhost:5000, data in ./data).")
         {
             TreatUnmatchedTokensAsErrors = false,
         };

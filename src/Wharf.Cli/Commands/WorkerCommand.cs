@@ -16,7 +16,7 @@ public static class WorkerCommand
 {
     public static Command Create(string[] rawArgs)
     {
-        var command = new Command("worker", "Run build workers only (no HTTP server), sharing the database with a server.") { TreatUnmatchedTokensAsErrors = false };
+        var command = new HostCommand("worker", "Run build workers only (no HTTP server), sharing the database with a server.") { TreatUnmatchedTokensAsErrors = false };
         command.Options.Add(new Option<string>("--data-dir") { Description = "Folder for the database and build storage (default ./data; also WHARF_DATA_DIR)." });
         command.Options.Add(new Option<int>("--workers") { Description = "Builds run at once (default: the machine's processors over Wharf:Builds:CpuLimit, its memory over MemoryLimitMiB)." });
         command.Options.Add(new Option<string>("--registry") { Description = "host:port of Wharf's registry to push to (default 127.0.0.1:5000)." });
