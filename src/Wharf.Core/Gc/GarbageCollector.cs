@@ -27,7 +27,7 @@ public sealed record GcReport(GcRun Run, IReadOnlyList<GcManifest> Manifests)
 /// own transaction with a <see cref="ManifestDeleted"/> change through the event seam;</item>
 /// <item>blobs that no manifest references, last linked before the grace period: claimed by compare-and-swap
 /// (<c>live</c> → <c>deleting</c>, links removed), then the objects, then the rows, a page (<see cref="ClaimPage"/>) per
-/// transaction and per batch delete of the blob store;</item>
+/// transaction and per batch delete of the blob store, each page's objects deleted while the next page is claimed;</item>
 /// <item>objects of the blob store without a row, older than the grace period: claimed with <c>deleting</c> rows first, a page at a time;</item>
 /// <item>upload sessions idle for longer than <c>Registry:UploadIdleTimeout</c> (S3 multipart uploads included).</item>
 /// </list>
@@ -207,19 +207,35 @@ public sealed class GarbageCollector(
         }
     }
 
+    /// <summary>
+    /// Claims the unreferenced blobs a page at a time and deletes each claimed page while the next one is claimed: the
+    /// unlinks or S3 deletes (the blob store's time) overlap the claims (the database's) instead of adding up. One page
+    /// at most is being deleted at a time, and every blob still goes object first, then row.
+    /// </summary>
     private async Task DeleteUnreferencedBlobsAsync(DateTimeOffset cutoff, Tally tally, CancellationToken cancellationToken)
     {
-        string? after = null;
-        while (true)
+        var deleting = Task.CompletedTask;
+        try
         {
-            var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: false, options.DeleteUntagged, null, after, options.BatchSize, cancellationToken);
-            foreach (var candidates in page.Chunk(ClaimPage))
+            string? after = null;
+            while (true)
             {
-                var claimed = await store.TryMarkDeletingAsync([.. candidates.Select(b => b.Digest)], cutoff, cancellationToken);
-                await DeleteClaimedAsync(claimed, tally, cancellationToken);
+                var page = await store.ListUnreferencedBlobsAsync(cutoff, ignoringUnkeptManifests: false, options.DeleteUntagged, null, after, options.BatchSize, cancellationToken);
+                foreach (var candidates in page.Chunk(ClaimPage))
+                {
+                    var claimed = await store.TryMarkDeletingAsync([.. candidates.Select(b => b.Digest)], cutoff, cancellationToken);
+                    await deleting;
+                    deleting = DeleteClaimedAsync(claimed, tally, cancellationToken);
+                }
+                if (page.Count < options.BatchSize) break;
+                after = page[^1].Digest.ToString();
             }
-            if (page.Count < options.BatchSize) return;
-            after = page[^1].Digest.ToString();
+        }
+        finally
+        {
+            // Also when a claim failed: the page being deleted finishes (or fails) before the run ends; what it leaves
+            // `deleting` the next run finishes.
+            await deleting;
         }
     }
 

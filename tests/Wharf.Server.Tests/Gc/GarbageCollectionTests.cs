@@ -158,6 +158,33 @@ public class GarbageCollectionTests : RegistryTestBase
     }
 
     [Fact]
+    public async Task The_next_page_of_blobs_is_claimed_while_the_page_before_is_being_deleted()
+    {
+        var unreferenced = new List<Digest>();
+        for (var i = 0; i < GarbageCollector.ClaimPage + 10; i++) unreferenced.Add(await Registry.PushBlobAsync("team/app", $"no manifest names blob {i}"));
+        var secondClaim = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gcStore = ClaimWatchingGcStore.Wrap(Server.Services.GetRequiredService<IGcStore>(), claims => { if (claims == 2) secondClaim.TrySetResult(); });
+        // The first page's delete goes on only once the second page is claimed: one step after the other, it never would.
+        var blobs = new HeldDeletesBlobStore(Blobs, async call => { if (call == 1) await secondClaim.Task.WaitAsync(TimeSpan.FromSeconds(30)); });
+        var services = Server.Services;
+        var collector = new GarbageCollector(gcStore, blobs, services.GetRequiredService<IUploadStore>(), services.GetRequiredService<Wharf.Core.Events.RegistryEvents>(),
+            services.GetRequiredService<Wharf.Core.Registry.ManifestCache>(), services.GetRequiredService<GarbageCollector>().Options, services.GetRequiredService<Wharf.Core.Registry.RegistryOptions>());
+
+        var report = await collector.RunAsync(dryRun: false, "test", CancellationToken.None);
+
+        Assert.NotNull(report);
+        Assert.Null(report.Run.Error);
+        Assert.Equal(unreferenced.Count, report.Run.BlobsDeleted);
+        Assert.Equal(1, blobs.MostDeletesAtOnce);
+        foreach (var digest in unreferenced)
+        {
+            Assert.Null(await Blobs.StatAsync(digest, CancellationToken.None));
+            using var head = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"v2/team/app/blobs/{digest}"));
+            Assert.Equal(HttpStatusCode.NotFound, head.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task A_collection_while_another_holds_the_lock_is_refused_with_a_conflict()
     {
         var gc = Server.Services.GetRequiredService<IGcStore>();
@@ -189,4 +216,67 @@ public sealed class GarbageCollectionTestsOnPostgreSqlAndS3 : GarbageCollectionT
     protected override WharfTestProviders Providers => WharfTestProviders.PostgreSql;
 
     protected override Task<string[]> ServerArgsAsync() => OnS3.ArgsAsync(ServerArgs);
+}
+
+/// <summary>An <see cref="IGcStore"/> that reports each claim (<see cref="IGcStore.TryMarkDeletingAsync"/>, counted from 1) as it starts.</summary>
+public class ClaimWatchingGcStore : System.Reflection.DispatchProxy
+{
+    private IGcStore _inner = null!;
+    private Action<int> _onClaim = null!;
+    private int _claims;
+
+    public static IGcStore Wrap(IGcStore inner, Action<int> onClaim)
+    {
+        var proxy = Create<IGcStore, ClaimWatchingGcStore>();
+        var watcher = (ClaimWatchingGcStore)(object)proxy;
+        watcher._inner = inner;
+        watcher._onClaim = onClaim;
+        return proxy;
+    }
+
+    protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+    {
+        ArgumentNullException.ThrowIfNull(targetMethod);
+        if (targetMethod.Name == nameof(IGcStore.TryMarkDeletingAsync)) _onClaim(Interlocked.Increment(ref _claims));
+        return targetMethod.Invoke(_inner, args);
+    }
+}
+
+/// <summary>A blob store whose batch deletes first await a test's hook (given the call's number, from 1), counting how many run at once.</summary>
+internal sealed class HeldDeletesBlobStore(IBlobStore inner, Func<int, Task> beforeDelete) : IBlobStore
+{
+    private readonly object _gate = new();
+    private int _calls;
+    private int _running;
+
+    public int MostDeletesAtOnce { get; private set; }
+
+    public async ValueTask<IReadOnlySet<Digest>> DeleteManyAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
+    {
+        int call;
+        lock (_gate)
+        {
+            call = ++_calls;
+            MostDeletesAtOnce = Math.Max(MostDeletesAtOnce, ++_running);
+        }
+        try
+        {
+            await beforeDelete(call);
+            return await inner.DeleteManyAsync(digests, cancellationToken);
+        }
+        finally
+        {
+            lock (_gate) _running--;
+        }
+    }
+
+    public ValueTask<BlobInfo?> StatAsync(Digest digest, CancellationToken cancellationToken) => inner.StatAsync(digest, cancellationToken);
+
+    public ValueTask<Stream?> OpenReadAsync(Digest digest, long offset, long? length, CancellationToken cancellationToken) => inner.OpenReadAsync(digest, offset, length, cancellationToken);
+
+    public ValueTask<Uri?> GetDownloadUrlAsync(Digest digest, CancellationToken cancellationToken) => inner.GetDownloadUrlAsync(digest, cancellationToken);
+
+    public ValueTask<bool> DeleteAsync(Digest digest, CancellationToken cancellationToken) => inner.DeleteAsync(digest, cancellationToken);
+
+    public IAsyncEnumerable<BlobInfo> ListAsync(CancellationToken cancellationToken) => inner.ListAsync(cancellationToken);
 }
