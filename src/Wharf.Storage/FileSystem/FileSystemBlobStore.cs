@@ -114,13 +114,14 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     }
 
     /// <summary>
-    /// How many unlinks a batch delete runs at once. One: the collector deletes in the background while pushes go on,
-    /// and every unlink adds to the file system's journal that a push's fsync then waits for. Measured at 30,000 blobs
-    /// on ext4 with a push probe beside the collection: eight threads at once made the slowest unlinks and fsyncs take
-    /// 150 ms and pushes wait for them; one thread unlinks a file in 0.1 ms at the median. The price is a longer collection at
-    /// full size (100,000 blobs: 7.0 s with eight threads, 13.9 s with one), still 2.5x faster than the reference's offline pass.
+    /// How many unlinks a batch delete runs at once. Two: the collector deletes in the background while pushes go on,
+    /// and every unlink adds to the file system's journal that a push's fsync then waits for. Measured on ext4 with a
+    /// push probe beside the collection: eight threads at once made the slowest unlinks and fsyncs take 150 ms and
+    /// pushes wait for them; an unlink itself costs about 0.12 ms here, so one thread spent 5.8 s of a 10 s collection
+    /// of 30,000 blobs unlinking. Two threads, with the next page claimed meanwhile, bring that collection to about 8 s
+    /// and leave the push tail where it was (docs/benchmarks-gc.md).
     /// </summary>
-    private const int ConcurrentUnlinks = 1;
+    private const int ConcurrentUnlinks = 2;
 
     public async ValueTask<IReadOnlySet<Digest>> DeleteManyAsync(IReadOnlyCollection<Digest> digests, CancellationToken cancellationToken)
     {
