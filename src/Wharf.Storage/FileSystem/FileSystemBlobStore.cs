@@ -119,7 +119,7 @@ public sealed class FileSystemBlobStore : IBlobStore, IUploadStore, IDisposable
     /// push probe beside the collection: eight threads at once made the slowest unlinks and fsyncs take 150 ms and
     /// pushes wait for them; an unlink itself costs about 0.12 ms here, so one thread spent 5.8 s of a 10 s collection
     /// of 30,000 blobs unlinking. Two threads, with the next page claimed meanwhile, bring that collection to about 8 s
-    /// and leave the push tail where it was (docs/benchmarks-gc.md).
+    /// and leave the push tail where it was on a disk at its usual speed; on a slow disk the tail grows (docs/benchmarks-gc.md).
     /// </summary>
     private const int ConcurrentUnlinks = 2;
 
