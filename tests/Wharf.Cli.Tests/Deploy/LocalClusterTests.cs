@@ -20,9 +20,7 @@ public sealed partial class LocalClusterTests
     {
         var script = FindScript();
         await using var work = TempDirectory.Create("local-cluster");
-        // SIGINT as Ctrl+C sends it. A suite started in the background (by a shell without job control) inherits SIGINT
-        // ignored, and bash cannot trap a signal ignored at its start: env gives the script the default disposition back.
-        await using var cluster = RunningProcess.Start("env", ["--default-signal=INT", script],
+        await using var cluster = RunningProcess.Start(script, [],
             new Dictionary<string, string?> { ["WHARF_DLL"] = Path.Combine(AppContext.BaseDirectory, "wharf.dll") });
         string[] folders = [];
         try
