@@ -16,6 +16,9 @@ public class CallCounter<T> : DispatchProxy where T : class
 
     public int Total => Calls.Values.Sum();
 
+    /// <summary>Runs before each call is passed on, with the method's name and its count of calls, this one included.</summary>
+    public Action<string, int>? BeforeCall { get; set; }
+
     public static (T Proxy, CallCounter<T> Counter) Wrap(T inner)
     {
         var proxy = Create<T, CallCounter<T>>();
@@ -27,7 +30,8 @@ public class CallCounter<T> : DispatchProxy where T : class
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
     {
         ArgumentNullException.ThrowIfNull(targetMethod);
-        Calls.AddOrUpdate(targetMethod.Name, 1, (_, n) => n + 1);
+        var calls = Calls.AddOrUpdate(targetMethod.Name, 1, (_, n) => n + 1);
+        BeforeCall?.Invoke(targetMethod.Name, calls);
         try
         {
             return targetMethod.Invoke(_inner, args);

@@ -163,7 +163,11 @@ public class GarbageCollectionTests : RegistryTestBase
         var unreferenced = new List<Digest>();
         for (var i = 0; i < GarbageCollector.ClaimPage + 10; i++) unreferenced.Add(await Registry.PushBlobAsync("team/app", $"no manifest names blob {i}"));
         var secondClaim = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gcStore = ClaimWatchingGcStore.Wrap(Server.Services.GetRequiredService<IGcStore>(), claims => { if (claims == 2) secondClaim.TrySetResult(); });
+        var (gcStore, calls) = CallCounter<IGcStore>.Wrap(Server.Services.GetRequiredService<IGcStore>());
+        calls.BeforeCall = (method, count) =>
+        {
+            if (method == nameof(IGcStore.TryMarkDeletingAsync) && count == 2) secondClaim.TrySetResult();
+        };
         // The first page's delete goes on only once the second page is claimed: one step after the other, it never would.
         var blobs = new HeldDeletesBlobStore(Blobs, async call => { if (call == 1) await secondClaim.Task.WaitAsync(TimeSpan.FromSeconds(30)); });
         var services = Server.Services;
@@ -216,30 +220,6 @@ public sealed class GarbageCollectionTestsOnPostgreSqlAndS3 : GarbageCollectionT
     protected override WharfTestProviders Providers => WharfTestProviders.PostgreSql;
 
     protected override Task<string[]> ServerArgsAsync() => OnS3.ArgsAsync(ServerArgs);
-}
-
-/// <summary>An <see cref="IGcStore"/> that reports each claim (<see cref="IGcStore.TryMarkDeletingAsync"/>, counted from 1) as it starts.</summary>
-public class ClaimWatchingGcStore : System.Reflection.DispatchProxy
-{
-    private IGcStore _inner = null!;
-    private Action<int> _onClaim = null!;
-    private int _claims;
-
-    public static IGcStore Wrap(IGcStore inner, Action<int> onClaim)
-    {
-        var proxy = Create<IGcStore, ClaimWatchingGcStore>();
-        var watcher = (ClaimWatchingGcStore)(object)proxy;
-        watcher._inner = inner;
-        watcher._onClaim = onClaim;
-        return proxy;
-    }
-
-    protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
-    {
-        ArgumentNullException.ThrowIfNull(targetMethod);
-        if (targetMethod.Name == nameof(IGcStore.TryMarkDeletingAsync)) _onClaim(Interlocked.Increment(ref _claims));
-        return targetMethod.Invoke(_inner, args);
-    }
 }
 
 /// <summary>A blob store whose batch deletes first await a test's hook (given the call's number, from 1), counting how many run at once.</summary>
